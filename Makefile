@@ -1,0 +1,43 @@
+# The two set-up commands for a new user are `make demo` and `make test`: both create .venv themselves.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test lint typecheck pytest demo bench schema clean
+
+install: $(STAMP)
+
+# Re-install only when the project metadata changes; a second `make install` is a no-op.
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'" >&2; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check reconcile tests bench
+	$(BIN)/ruff format --check reconcile tests bench
+	$(BIN)/lint-imports
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+demo: install
+	$(BIN)/python scripts/demo.py
+
+bench: install
+	$(BIN)/python -m bench
+
+schema: install
+	$(BIN)/reconcile schema > schema/manifest.schema.json
+	@echo "wrote schema/manifest.schema.json"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .reconcile

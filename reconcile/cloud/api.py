@@ -1,0 +1,61 @@
+"""The interface the engine programs against: one region's MPS and VOD operations.
+
+`reconcile.cloud.client` implements it over HTTP; tests may implement it in memory. Every method
+raises the `reconcile.cloud.errors` tree after the client's retries are exhausted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from reconcile.cloud.models import (
+    DeleteVideoResult,
+    GetVideoInfosResult,
+    MediaBucket,
+    Mezzanine,
+    RegisterMediaRequest,
+    RegisterMediaResult,
+    UpdateVideoInfosResult,
+    VideoUpdate,
+)
+
+
+class MediaApi(Protocol):
+    """One region's API surface. Batch limits are checked before sending (ValueError when exceeded)."""
+
+    region: str
+
+    # MPS
+    async def list_all_media_buckets(self) -> list[MediaBucket]:
+        """ListAllMediaBucket, following NextPageToken through every page."""
+        ...
+
+    async def bind_input_bucket(self, bucket: str, referer: str | None = None) -> str:
+        """BindInputBucket; returns the request id."""
+        ...
+
+    async def unbind_input_bucket(self, bucket: str) -> str:
+        """UnbindInputBucket; returns the request id."""
+        ...
+
+    # VOD
+    async def register_media(self, request: RegisterMediaRequest) -> RegisterMediaResult:
+        """RegisterMedia: 1-10 files, all in one OSS bucket."""
+        ...
+
+    async def get_video_infos(self, video_ids: Sequence[str]) -> GetVideoInfosResult:
+        """GetVideoInfos: 1-20 ids; unknown ids come back in `non_exist_video_ids`."""
+        ...
+
+    async def update_video_infos(self, updates: Sequence[VideoUpdate]) -> UpdateVideoInfosResult:
+        """UpdateVideoInfos: 1-20 items, only the fields set on each item change."""
+        ...
+
+    async def delete_video(self, video_ids: Sequence[str]) -> DeleteVideoResult:
+        """DeleteVideo: 1-20 ids. Deletes the media AND its source file in OSS."""
+        ...
+
+    async def get_mezzanine_info(self, video_id: str) -> Mezzanine:
+        """GetMezzanineInfo with OutputType=oss."""
+        ...

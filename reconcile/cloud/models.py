@@ -1,0 +1,140 @@
+"""Typed requests and results of the MPS and VOD operations reconcile uses (wire names in comments).
+
+These are the client's public vocabulary: the engine sees these, never raw JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+BucketType = Literal["Input", "Output"]
+
+
+@dataclass(frozen=True, slots=True)
+class MediaBucket:
+    """One entry of ListAllMediaBucket's `MediaBucketList.MediaBucket`."""
+
+    bucket: str  # Bucket
+    type: BucketType  # Type
+    referer: str | None = None  # Referer; None when absent or empty
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterMetadata:
+    """One item of RegisterMedia's `RegisterMetadatas` JSON array."""
+
+    file_url: str  # FileURL
+    title: str  # Title
+    description: str | None = None  # Description
+    tags: tuple[str, ...] | None = None  # Tags, comma-joined on the wire
+    cover_url: str | None = None  # CoverURL
+    cate_id: int | None = None  # CateId
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterMediaRequest:
+    """One RegisterMedia call: 1-10 files in one OSS bucket plus the top-level processing settings."""
+
+    metadatas: tuple[RegisterMetadata, ...]
+    template_group_id: str | None = None  # TemplateGroupId
+    workflow_id: str | None = None  # WorkflowId (wins over TemplateGroupId at the API)
+    user_data: str | None = None  # UserData, JSON text
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredMedia:
+    media_id: str  # MediaId
+    file_url: str  # FileURL, echoing the request
+    new_register: bool  # NewRegister: False means the file was registered before (adoption)
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterMediaResult:
+    request_id: str
+    registered: tuple[RegisteredMedia, ...]  # RegisteredMediaList
+    failed_file_urls: tuple[str, ...]  # FailedFileURLs
+
+
+@dataclass(frozen=True, slots=True)
+class VideoInfo:
+    """A video as GetVideoInfos returns it (the fields reconcile manages, plus status and location)."""
+
+    video_id: str  # VideoId
+    title: str  # Title
+    description: str | None = None  # Description
+    tags: tuple[str, ...] = ()  # Tags (comma-separated on the wire)
+    cover_url: str | None = None  # CoverURL
+    cate_id: int | None = None  # CateId
+    status: str | None = None  # Status
+    storage_location: str | None = None  # StorageLocation
+    template_group_id: str | None = None  # TemplateGroupId
+    creation_time: str | None = None  # CreationTime
+    modification_time: str | None = None  # ModificationTime
+
+
+@dataclass(frozen=True, slots=True)
+class GetVideoInfosResult:
+    request_id: str
+    videos: tuple[VideoInfo, ...]  # VideoList
+    non_exist_video_ids: tuple[str, ...]  # NonExistVideoIds
+
+
+@dataclass(frozen=True, slots=True)
+class VideoUpdate:
+    """One item of UpdateVideoInfos' `UpdateContent`: only the fields that are not None change."""
+
+    video_id: str  # VideoId
+    title: str | None = None  # Title
+    description: str | None = None  # Description
+    tags: tuple[str, ...] | None = None  # Tags
+    cover_url: str | None = None  # CoverURL
+    cate_id: int | None = None  # CateId
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateVideoInfosResult:
+    request_id: str
+    non_exist_video_ids: tuple[str, ...] = ()  # NonExistVideoIds
+    forbidden_video_ids: tuple[str, ...] = ()  # ForbiddenVideoIds
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteVideoResult:
+    request_id: str
+    non_exist_video_ids: tuple[str, ...] = ()  # NonExistVideoIds
+    forbidden_video_ids: tuple[str, ...] = ()  # ForbiddenVideoIds
+
+
+@dataclass(frozen=True, slots=True)
+class Mezzanine:
+    """GetMezzanineInfo's `Mezzanine`: the source file record of a video."""
+
+    video_id: str  # VideoId
+    file_url: str  # FileURL
+    file_name: str | None = None  # FileName
+    status: str | None = None  # Status
+    size: int | None = None  # Size
+    creation_time: str | None = None  # CreationTime
+
+
+@dataclass(slots=True)
+class ActionStats:
+    calls: int = 0  # requests sent, retries included
+    retries: int = 0  # attempts after the first
+    throttled: int = 0  # attempts answered with a throttling error
+    errors: int = 0  # calls that finally failed
+
+
+@dataclass(slots=True)
+class CallStats:
+    """Per-action accounting kept by the client; the engine prints it after plan and apply."""
+
+    actions: dict[str, ActionStats] = field(default_factory=dict)
+
+    def of(self, action: str) -> ActionStats:
+        return self.actions.setdefault(action, ActionStats())
+
+    @property
+    def total_calls(self) -> int:
+        return sum(s.calls for s in self.actions.values())

@@ -1,0 +1,1 @@
+"""The manifest language: YAML with source positions → validated desired state."""

@@ -1,0 +1,1 @@
+"""Views of a Plan and of an apply result: text, JSON and Markdown. Pure functions returning strings."""

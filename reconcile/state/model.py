@@ -1,0 +1,42 @@
+"""The versioned state document (format `STATE_FORMAT_VERSION`).
+
+One entry per managed resource: its address, kind, identity (bucket name or OSS object), region,
+remote id (MediaId for media) and the attributes last applied. `serial` increases on every write;
+`lineage` is created once, with the state, and never changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+STATE_FORMAT_VERSION = 1
+
+ResourceKind = Literal["input_bucket", "media"]
+
+
+class ResourceState(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    address: str
+    kind: ResourceKind
+    identity: str  # bucket name, or "<oss-bucket>/<object-key>" for media
+    region: str
+    remote_id: str | None = None  # MediaId for media; None for buckets
+    # Last-applied attributes. Buckets: {"referer"}. Media: {"file_url", "title", "description",
+    # "tags", "cover_url", "cate_id", "template_group_id", "workflow_id", "user_data"} as declared.
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    prevent_destroy: bool = False
+
+
+class StateDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = STATE_FORMAT_VERSION
+    lineage: str
+    serial: int = 0
+    resources: list[ResourceState] = Field(default_factory=list)
+
+    def by_identity(self, kind: ResourceKind) -> dict[str, ResourceState]:
+        return {r.identity: r for r in self.resources if r.kind == kind}

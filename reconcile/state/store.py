@@ -1,0 +1,93 @@
+"""The state store interface. The local file store implements it today; a shared remote backend next.
+
+Reads never need the lock. Anything that writes holds it: `with store.lock("apply"): ...`.
+During apply, progress is committed cheaply and durably with `append` (one journal entry per
+successful batch, each a new serial); `write` rewrites the whole snapshot and folds the journal in.
+A reader always sees snapshot + journal, so a crash between batches loses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from reconcile.state.model import ResourceKind, ResourceState, StateDocument
+
+
+class LockInfo(BaseModel):
+    """Who holds the state lock; shown to anyone who is refused it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    pid: int
+    host: str
+    command: str
+    created: str  # UTC, ISO 8601
+
+    def describe(self) -> str:
+        return f"lock {self.id} held by pid {self.pid} on {self.host} ({self.command!r}) since {self.created}"
+
+
+class StateLockedError(Exception):
+    """The lock is held by someone else (after waiting up to the lock timeout)."""
+
+    def __init__(self, holder: LockInfo | None, location: str) -> None:
+        self.holder = holder
+        self.location = location
+        who = holder.describe() if holder else "a lock whose holder could not be read"
+        super().__init__(f"state {location} is locked: {who}")
+
+
+class StateError(Exception):
+    """The state cannot be read or written (corrupt file, unknown version, permissions)."""
+
+
+class PutResource(BaseModel):
+    """Journal record: this resource now exists with these attributes (insert or replace by kind+identity)."""
+
+    model_config = ConfigDict(frozen=True)
+    op: Literal["put"] = "put"
+    resource: ResourceState
+
+
+class RemoveResource(BaseModel):
+    """Journal record: this resource no longer exists."""
+
+    model_config = ConfigDict(frozen=True)
+    op: Literal["remove"] = "remove"
+    kind: ResourceKind
+    identity: str
+
+
+JournalRecord = PutResource | RemoveResource
+
+
+class StateStore(Protocol):
+    @property
+    def location(self) -> str:
+        """Where the state lives, for messages (e.g. `.reconcile/state.json`)."""
+        ...
+
+    def read(self) -> StateDocument | None:
+        """The current state (snapshot + journal), or None when there is none yet."""
+        ...
+
+    def write(self, doc: StateDocument) -> StateDocument:
+        """Atomically replace the state with `doc` at serial+1 (lineage created on first write); clears the journal."""
+        ...
+
+    def append(self, records: Sequence[JournalRecord]) -> int:
+        """Durably record one batch of changes (fsync'd before returning); returns the new serial."""
+        ...
+
+    def lock(self, command: str, timeout: float = 0.0) -> AbstractContextManager[LockInfo]:
+        """Hold the state lock; raises StateLockedError naming the holder after `timeout` seconds."""
+        ...
+
+    def force_unlock(self, lock_id: str) -> None:
+        """Remove a lock left behind by a holder on another machine; StateError if the id does not match."""
+        ...
