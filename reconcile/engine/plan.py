@@ -1,0 +1,156 @@
+"""The Plan: frozen data, no behaviour. The planner builds it; apply executes it; renderers draw it.
+
+A Plan says, for every resource, what will happen and why (`ResourceChange`), and exactly which API
+calls apply will make, already batched (`PlannedCall`). Apply makes those calls and no others, so
+"calls made == calls predicted" holds by construction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PLAN_FORMAT_VERSION = "1.0"
+
+ResourceKind = Literal["input_bucket", "media"]
+
+# What happens to one resource.
+#   bind / register  → created (register adopts an already-registered file: NewRegister=false)
+#   update           → changed in place (UpdateVideoInfos, only the changed fields)
+#   replace          → unbind then bind (an input bucket whose referer changed)
+#   unbind / delete  → destroyed (only with --prune; DeleteVideo also deletes the source file)
+#   orphan           → removed from the manifests but kept (no --prune, or prevent_destroy): no call
+#   no-op            → converged: no call
+ChangeAction = Literal["bind", "register", "update", "replace", "unbind", "delete", "orphan", "no-op"]
+
+# Terraform-style action lists for the JSON view.
+ACTION_LIST: dict[ChangeAction, tuple[str, ...]] = {
+    "bind": ("create",),
+    "register": ("create",),
+    "update": ("update",),
+    "replace": ("delete", "create"),
+    "unbind": ("delete",),
+    "delete": ("delete",),
+    "orphan": ("no-op",),
+    "no-op": ("no-op",),
+}
+
+ApiAction = Literal["BindInputBucket", "UnbindInputBucket", "RegisterMedia", "UpdateVideoInfos", "DeleteVideo"]
+
+# Apply runs the calls in this order of phases; calls within a phase run concurrently, paced per action.
+# Replacements unbind (phase 0) before they bind (phase 1); prune deletions come last.
+CALL_PHASE: dict[ApiAction, int] = {
+    "UnbindInputBucket": 0,  # replacements only; pruned buckets are unbound in the last phase
+    "BindInputBucket": 1,
+    "RegisterMedia": 1,
+    "UpdateVideoInfos": 1,
+    "DeleteVideo": 2,
+}
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    path: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+class ResourceChange(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    address: str
+    kind: ResourceKind
+    identity: str  # bucket name, or "<oss-bucket>/<object-key>"
+    region: str
+    action: ChangeAction
+    before: dict[str, Any] | None = None  # live (or state, with --refresh=false) attributes; None if absent
+    after: dict[str, Any] | None = None  # desired attributes; None when destroyed
+    changed: tuple[str, ...] = ()  # attribute paths that differ, e.g. ("title", "tags")
+    reason: str | None = None  # why, in words: "referer changed", "not registered, or adopt if ..."
+    remote_id: str | None = None  # MediaId, when known
+    location: Location | None = None  # where the manifest declares it (None for orphans/prunes)
+    prevent_destroy: bool = False
+
+
+class PlannedCall(BaseModel):
+    """One API call apply will make: its action, region, the resources it covers and its top-level params."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: ApiAction
+    region: str
+    addresses: tuple[str, ...]  # the resources in this call, in request order
+    # RegisterMedia groups: same storage location, template group, workflow and user data.
+    storage_location: str | None = None
+    template_group_id: str | None = None
+    workflow_id: str | None = None
+    user_data: str | None = None
+
+    @property
+    def phase(self) -> int:
+        if self.action == "UnbindInputBucket" and not self.replace:
+            return 2
+        return CALL_PHASE[self.action]
+
+    # True for the unbind half of a replacement (runs before the binds).
+    replace: bool = False
+
+
+class PlanWarning(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    address: str | None
+    message: str
+    location: Location | None = None
+
+
+class UnmanagedBucket(BaseModel):
+    """An input bucket bound in the account that no manifest declares and the state does not own."""
+
+    model_config = ConfigDict(frozen=True)
+    region: str
+    bucket: str
+    referer: str | None = None
+
+
+class PlanSource(BaseModel):
+    """What the plan was made against; a saved plan is refused when any of it moved."""
+
+    model_config = ConfigDict(frozen=True)
+
+    manifest_paths: tuple[str, ...] = ()  # as given on the command line
+    manifest_digest: str = ""  # DesiredState.digest
+    state_lineage: str | None = None  # None: planned on empty state (first plan)
+    state_serial: int | None = None
+    live_digest: str | None = None  # sha256 of the refreshed live resources; None with --refresh=false
+    refreshed: bool = True
+    prune: bool = False
+
+
+class Plan(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    format_version: str = PLAN_FORMAT_VERSION
+    changes: tuple[ResourceChange, ...] = ()  # sorted by address; includes no-op and orphan entries
+    calls: tuple[PlannedCall, ...] = ()  # in execution order: by phase, then action, then region, then first address
+    warnings: tuple[PlanWarning, ...] = ()
+    errors: tuple[PlanWarning, ...] = ()  # conflicts that make the plan unappliable (e.g. bucket bound as output)
+    unmanaged: tuple[UnmanagedBucket, ...] = ()
+    source: PlanSource = Field(default_factory=PlanSource)
+    created: str = ""  # UTC ISO 8601
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.calls)
+
+    def count(self, action: ChangeAction) -> int:
+        return sum(1 for c in self.changes if c.action == action)
+
+    def call_counts(self) -> dict[str, int]:
+        """API calls per action, e.g. {"RegisterMedia": 12, "BindInputBucket": 2}, in first-seen order."""
+        return dict(Counter(call.action for call in self.calls))
