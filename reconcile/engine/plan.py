@@ -75,6 +75,14 @@ class ResourceChange(BaseModel):
     remote_id: str | None = None  # MediaId, when known
     location: Location | None = None  # where the manifest declares it (None for orphans/prunes)
     prevent_destroy: bool = False
+    # The state address this resource had when its manifest `name` changed: apply rewrites the address
+    # (a move, never an API call). None when the address is unchanged or the resource is new.
+    moved_from: str | None = None
+    # A state-only change on a "no-op" entry, made by apply without any API call:
+    #   "put"    → record `after` (with `remote_id`) in state: an existing binding adopted, an address
+    #              moved, or prevent_destroy / last-applied attributes brought up to date
+    #   "remove" → drop the entry from state: pruned, but already gone from the account
+    state_only: Literal["put", "remove"] | None = None
 
 
 class PlannedCall(BaseModel):
@@ -147,6 +155,16 @@ class Plan(BaseModel):
     @property
     def has_changes(self) -> bool:
         return bool(self.calls)
+
+    @property
+    def state_only_changes(self) -> tuple[ResourceChange, ...]:
+        """Entries apply records in (or drops from) state without any API call."""
+        return tuple(c for c in self.changes if c.state_only is not None)
+
+    @property
+    def needs_apply(self) -> bool:
+        """True when apply would do anything: make a call or update the state."""
+        return self.has_changes or any(c.state_only is not None for c in self.changes)
 
     def count(self, action: ChangeAction) -> int:
         return sum(1 for c in self.changes if c.action == action)
