@@ -1,0 +1,182 @@
+"""Views of an apply: the text summary a person reads, and the JSON events and summary CI reads.
+
+JSON (`--json`, one object per line, `format_version` on every object; minor versions only add fields):
+    {"type": "batch_started", "index": 3, "action": "RegisterMedia", "region": "cn-shanghai", "addresses": [...]}
+    {"type": "batch_done", ..., "elapsed_seconds": 0.21, "adopted": [...], "failed": [...], "note": null}
+    {"type": "batch_failed", ..., "elapsed_seconds": 0.21, "error": "...", "failed": [...]}
+    {"type": "summary", "ok": true, "counts": {...}, "calls": {...}, "client": {...}, "failures": [...], ...}
+A failure is {"address", "message", "location": "path:line:col" | null, "file_url": str | null}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reconcile.cloud.models import CallStats
+from reconcile.engine.execute_result import ApplyResult, ResourceFailure
+from reconcile.engine.plan import ChangeAction, PlannedCall
+from reconcile.engine.progress import BatchDone, BatchFailed, BatchStarted
+
+APPLY_JSON_FORMAT_VERSION = "1.0"
+
+# How many failures the text summary lists; progress output has already shown each as it happened.
+SUMMARY_FAILURES_SHOWN = 20
+
+PAST_TENSE: dict[ChangeAction, str] = {
+    "bind": "bound",
+    "register": "registered",
+    "update": "updated",
+    "replace": "replaced",
+    "unbind": "unbound",
+    "delete": "deleted",
+    "orphan": "orphaned",
+    "no-op": "unchanged",
+}
+
+
+def format_calls(counts: Mapping[str, int]) -> str:
+    """`RegisterMedia×12, BindInputBucket×2`, or `none`."""
+    return ", ".join(f"{action}×{n}" for action, n in counts.items()) or "none"
+
+
+def failure_json(failure: ResourceFailure) -> dict[str, Any]:
+    return {
+        "address": failure.address,
+        "message": failure.message,
+        "location": str(failure.location) if failure.location else None,
+        "file_url": failure.file_url,
+    }
+
+
+def _call_json(kind: str, index: int, call: PlannedCall) -> dict[str, Any]:
+    return {
+        "format_version": APPLY_JSON_FORMAT_VERSION,
+        "type": kind,
+        "index": index,
+        "action": call.action,
+        "region": call.region,
+        "addresses": list(call.addresses),
+    }
+
+
+def batch_started_json(event: BatchStarted) -> dict[str, Any]:
+    return _call_json("batch_started", event.index, event.call)
+
+
+def batch_done_json(event: BatchDone) -> dict[str, Any]:
+    return {
+        **_call_json("batch_done", event.index, event.call),
+        "elapsed_seconds": round(event.elapsed, 3),
+        "adopted": list(event.adopted),
+        "failed": [failure_json(f) for f in event.failed],
+        "note": event.note,
+    }
+
+
+def batch_failed_json(event: BatchFailed) -> dict[str, Any]:
+    return {
+        **_call_json("batch_failed", event.index, event.call),
+        "elapsed_seconds": round(event.elapsed, 3),
+        "error": event.error,
+        "failed": [failure_json(f) for f in event.failed],
+    }
+
+
+def stats_json(stats: CallStats | None) -> dict[str, dict[str, int]]:
+    if stats is None:
+        return {}
+    return {
+        action: {"calls": s.calls, "retries": s.retries, "throttled": s.throttled, "errors": s.errors}
+        for action, s in sorted(stats.actions.items())
+    }
+
+
+def summary_json(
+    result: ApplyResult, stats: CallStats | None = None, state_location: str | None = None
+) -> dict[str, Any]:
+    by_action: dict[str, dict[str, int]] = {}
+    for r in result.resources:
+        by_action.setdefault(r.action, {}).setdefault(r.outcome, 0)
+        by_action[r.action][r.outcome] += 1
+    return {
+        "format_version": APPLY_JSON_FORMAT_VERSION,
+        "type": "summary",
+        "ok": result.ok,
+        "counts": result.outcome_counts,
+        "by_action": by_action,
+        "state_updates": result.state_updates,
+        "calls": {
+            "predicted": result.calls_predicted,
+            "made": result.calls_made,
+            "match": result.calls_match,
+            "verification": result.verification_calls,
+        },
+        "client": stats_json(stats),
+        "failures": [failure_json(f) for f in result.failures],
+        "adopted": [r.address for r in result.resources if r.outcome == "adopted"],
+        "aborted": result.aborted,
+        "elapsed_seconds": round(result.elapsed, 3),
+        "state": {"location": state_location, "serial": result.serial},
+    }
+
+
+def _headline(result: ApplyResult) -> str:
+    counts = result.outcome_counts
+    if result.ok:
+        done: dict[str, int] = {}
+        for r in result.resources:
+            done[PAST_TENSE[r.action]] = done.get(PAST_TENSE[r.action], 0) + 1
+        what = ", ".join(f"{n} {word}" for word, n in done.items()) or "state updated only"
+        adopted = f" ({counts['adopted']} adopted: already registered)" if counts["adopted"] else ""
+        return f"Apply complete! Resources: {what}{adopted}."
+    applied = counts["done"] + counts["adopted"]
+    return (
+        f"Apply failed: {applied} done, {counts['failed']} failed, {counts['not_attempted']} not attempted "
+        f"(of {len(result.resources)})."
+    )
+
+
+def _stats_lines(stats: CallStats) -> list[str]:
+    lines = []
+    for action, s in sorted(stats.actions.items()):
+        lines.append(f"  {action}: {s.calls} requests, {s.retries} retries, {s.throttled} throttled, {s.errors} failed")
+    return lines
+
+
+def render_apply_text(result: ApplyResult, stats: CallStats | None = None, state_location: str | None = None) -> str:
+    """The summary printed after an apply: outcome, failures, calls made vs predicted, client stats, state."""
+    lines = [_headline(result)]
+    if result.aborted:
+        lines.append(f"Stopped early: {result.aborted}")
+    if result.failures:
+        lines.append("")
+        lines.append(f"Failed ({len(result.failures)}):")
+        lines.extend(f"  {f.describe()}" for f in result.failures[:SUMMARY_FAILURES_SHOWN])
+        if len(result.failures) > SUMMARY_FAILURES_SHOWN:
+            lines.append(f"  ... and {len(result.failures) - SUMMARY_FAILURES_SHOWN} more (each listed above)")
+    adopted = [r.address for r in result.resources if r.outcome == "adopted"]
+    if adopted:
+        lines.append("")
+        lines.append(
+            f"Adopted ({len(adopted)}): already registered in VOD, now managed; their metadata was not "
+            "changed by RegisterMedia — the next plan shows any difference."
+        )
+    lines.append("")
+    verdict = "equal" if result.calls_match else "NOT equal: the remaining calls were not made"
+    lines.append(
+        f"API calls made: {format_calls(result.calls_made)}; predicted: {format_calls(result.calls_predicted)} "
+        f"({verdict})."
+    )
+    if result.verification_calls:
+        lines.append(f"Verification reads: ListAllMediaBucket×{result.verification_calls} (Bucket.AlreadyBind).")
+    if stats is not None and stats.actions:
+        lines.append("Client (retries included):")
+        lines.extend(_stats_lines(stats))
+    if result.state_updates:
+        lines.append(f"State-only updates: {result.state_updates}.")
+    if state_location is not None:
+        serial = f" (serial {result.serial})" if result.serial is not None else " (unchanged)"
+        lines.append(f"State: {state_location}{serial}.")
+    lines.append(f"Elapsed: {result.elapsed:.1f} s.")
+    return "\n".join(lines)

@@ -1,0 +1,168 @@
+"""What the user reads after and during an apply: the text summary, the JSON events and the plain progress lines."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from reconcile.cli.progress import JsonEvents, PlainProgress
+from reconcile.cloud.models import ActionStats, CallStats
+from reconcile.engine.execute_result import ApplyResult, ResourceFailure, ResourceResult
+from reconcile.engine.plan import Location, Plan, PlannedCall
+from reconcile.engine.progress import BatchDone, BatchFailed, BatchStarted
+from reconcile.render.apply_result import render_apply_text, summary_json
+
+LOC = Location(path="manifests/prod.yaml", line=11, col=7)
+FILE = "https://media.oss-cn-shanghai.aliyuncs.com/b.mp4"
+REGISTER = PlannedCall(action="RegisterMedia", region="cn-shanghai", addresses=("media.a", "media.b"))
+BIND = PlannedCall(action="BindInputBucket", region="cn-shanghai", addresses=("input_bucket.in",))
+FAILURE = ResourceFailure("media.b", "RegisterMedia could not register this file (FailedFileURLs)", LOC, FILE)
+
+
+def stats() -> CallStats:
+    return CallStats(
+        actions={
+            "RegisterMedia": ActionStats(calls=3, retries=1, throttled=1),
+            "BindInputBucket": ActionStats(calls=1),
+        }
+    )
+
+
+def test_successful_apply_summary_says_what_was_done_and_that_calls_match():
+    result = ApplyResult(
+        resources=(
+            ResourceResult("input_bucket.in", "bind", "done"),
+            ResourceResult("media.a", "register", "done", remote_id="m1"),
+            ResourceResult("media.b", "register", "adopted", remote_id="m2"),
+        ),
+        calls_predicted={"BindInputBucket": 1, "RegisterMedia": 2},
+        calls_made={"BindInputBucket": 1, "RegisterMedia": 2},
+        elapsed=1.25,
+        serial=7,
+    )
+
+    text = render_apply_text(result, stats(), ".reconcile/state.json")
+
+    assert text == (
+        "Apply complete! Resources: 1 bound, 2 registered (1 adopted: already registered).\n"
+        "\n"
+        "Adopted (1): already registered in VOD, now managed; their metadata was not changed by RegisterMedia — "
+        "the next plan shows any difference.\n"
+        "\n"
+        "API calls made: BindInputBucket×1, RegisterMedia×2; predicted: BindInputBucket×1, RegisterMedia×2 (equal).\n"
+        "Client (retries included):\n"
+        "  BindInputBucket: 1 requests, 0 retries, 0 throttled, 0 failed\n"
+        "  RegisterMedia: 3 requests, 1 retries, 1 throttled, 0 failed\n"
+        "State: .reconcile/state.json (serial 7).\n"
+        "Elapsed: 1.2 s."
+    )
+
+
+def test_failed_apply_summary_counts_and_lists_each_failure_with_location_and_file():
+    result = ApplyResult(
+        resources=(
+            ResourceResult("input_bucket.in", "bind", "not_attempted"),
+            ResourceResult("media.a", "register", "done"),
+            ResourceResult("media.b", "register", "failed", FAILURE.message, LOC, FILE),
+        ),
+        calls_predicted={"BindInputBucket": 1, "RegisterMedia": 1},
+        calls_made={"RegisterMedia": 1},
+        aborted="stopped on request",
+        failures=(FAILURE,),
+        serial=3,
+    )
+
+    text = render_apply_text(result, None, "state.json")
+
+    assert text.splitlines()[:5] == [
+        "Apply failed: 1 done, 1 failed, 1 not attempted (of 3).",
+        "Stopped early: stopped on request",
+        "",
+        "Failed (1):",
+        f"  manifests/prod.yaml:11:7: media.b ({FILE}): RegisterMedia could not register this file (FailedFileURLs)",
+    ]
+    assert (
+        "API calls made: RegisterMedia×1; predicted: BindInputBucket×1, RegisterMedia×1 "
+        "(NOT equal: the remaining calls were not made)." in text
+    )
+
+
+def test_summary_json_is_machine_readable():
+    result = ApplyResult(
+        resources=(ResourceResult("media.b", "register", "failed", FAILURE.message, LOC, FILE),),
+        calls_predicted={"RegisterMedia": 1},
+        calls_made={"RegisterMedia": 1},
+        failures=(FAILURE,),
+    )
+
+    doc = summary_json(result, stats(), "state.json")
+
+    assert doc["ok"] is False
+    assert doc["counts"] == {"done": 0, "adopted": 0, "failed": 1, "not_attempted": 0}
+    assert doc["by_action"] == {"register": {"failed": 1}}
+    assert doc["calls"] == {
+        "predicted": {"RegisterMedia": 1},
+        "made": {"RegisterMedia": 1},
+        "match": True,
+        "verification": 0,
+    }
+    assert doc["client"]["RegisterMedia"] == {"calls": 3, "retries": 1, "throttled": 1, "errors": 0}
+    assert doc["failures"] == [
+        {"address": "media.b", "message": FAILURE.message, "location": "manifests/prod.yaml:11:7", "file_url": FILE}
+    ]
+
+
+def test_json_events_stream_one_object_per_line():
+    out = io.StringIO()
+    events = JsonEvents(out, stats(), "state.json")
+
+    events.batch_started(BatchStarted(0, REGISTER))
+    events.batch_done(BatchDone(0, REGISTER, 0.5, adopted=("media.a",), failed=(FAILURE,)))
+    events.batch_failed(BatchFailed(1, BIND, 0.25, "BindInputBucket: InternalError (HTTP 500): boom", ()))
+    events.finished(ApplyResult(resources=(), calls_predicted={}, calls_made={}))
+
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["type"] for line in lines] == ["batch_started", "batch_done", "batch_failed", "summary"]
+    assert lines[0] == {
+        "format_version": "1.0",
+        "type": "batch_started",
+        "index": 0,
+        "action": "RegisterMedia",
+        "region": "cn-shanghai",
+        "addresses": ["media.a", "media.b"],
+    }
+    assert lines[1]["adopted"] == ["media.a"] and lines[1]["failed"][0]["file_url"] == FILE
+    assert lines[2]["error"] == "BindInputBucket: InternalError (HTTP 500): boom"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_plain_progress_prints_a_line_every_interval_failures_at_once_and_a_final_line():
+    clock, out = FakeClock(), io.StringIO()
+    plan = Plan(calls=(REGISTER, REGISTER, REGISTER, REGISTER, BIND))
+    progress = PlainProgress(plan, out, interval=2.0, clock=clock)
+
+    progress.batch_started(BatchStarted(0, REGISTER))
+    clock.now += 1.0
+    progress.batch_done(BatchDone(0, REGISTER, 1.0))
+    assert out.getvalue() == ""  # not due yet
+    clock.now += 1.0
+    progress.batch_done(BatchDone(1, REGISTER, 1.0, failed=(FAILURE,)))
+    bind_failure = ResourceFailure("input_bucket.in", "boom", Location(path="manifests/prod.yaml", line=3, col=7))
+    progress.batch_failed(BatchFailed(4, BIND, 0.1, "BindInputBucket: InternalError (HTTP 500): boom", (bind_failure,)))
+    progress.finished(ApplyResult(resources=(), calls_predicted={}, calls_made={}))
+
+    assert out.getvalue().splitlines() == [
+        f"error: manifests/prod.yaml:11:7: media.b ({FILE}): RegisterMedia could not register this file "
+        "(FailedFileURLs)",
+        "[  2.0s] RegisterMedia 2/4 calls (1.0/s, ETA 2s); BindInputBucket 0/1 calls",
+        "error: BindInputBucket failed for 1 resource(s): BindInputBucket: InternalError (HTTP 500): boom",
+        "  manifests/prod.yaml:3:7: input_bucket.in",
+        "[  2.0s] RegisterMedia 2/4 calls (1.0/s, ETA 2s); BindInputBucket 1/1 calls (done, 1 failed)",
+    ]
