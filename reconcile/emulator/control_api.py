@@ -1,0 +1,107 @@
+"""The control API under `/_emulator/` (JSON, unsigned, answered to loopback clients only).
+
+GET  /_emulator/state     bound buckets and registered media
+GET  /_emulator/stats     per-action counters and totals
+POST /_emulator/reset     empty state, stats and throttle windows; {"keep_objects": true} keeps objects
+PUT  /_emulator/objects   {"urls": [...]} adds OSS objects;  GET lists them
+POST /_emulator/faults    replaces the fault rules;  GET shows them
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Callable
+from typing import Any
+
+from reconcile.emulator.backend import EmulatorBackend
+from reconcile.emulator.faults import FaultRules, FaultSpecError
+from reconcile.emulator.gateway import Gateway
+from reconcile.emulator.throttle import SlidingWindowThrottle
+from reconcile.emulator.wire import WireRequest, WireResponse
+
+CONTROL_PREFIX = "/_emulator/"
+
+
+class ControlRequestError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class ControlApi:
+    def __init__(self, backend: EmulatorBackend, gateway: Gateway) -> None:
+        self.backend = backend
+        self.gateway = gateway
+        self._routes: dict[tuple[str, str], Callable[[WireRequest], Any]] = {
+            ("GET", "state"): lambda _r: self.backend.describe(),
+            ("GET", "stats"): lambda _r: self.gateway.stats.to_dict(),
+            ("POST", "reset"): self._reset,
+            ("GET", "objects"): lambda _r: {"urls": self.backend.objects.urls()},
+            ("PUT", "objects"): self._put_objects,
+            ("GET", "faults"): lambda _r: self.gateway.faults.rules.to_dict(),
+            ("POST", "faults"): self._set_faults,
+        }
+
+    def handle(self, request: WireRequest) -> WireResponse:
+        try:
+            if not _is_loopback(request.client_host):
+                raise ControlRequestError(403, "the control API answers loopback clients only")
+            name = request.path[len(CONTROL_PREFIX) :].strip("/")
+            route = self._routes.get((request.method, name))
+            if route is None:
+                allowed = sorted(method for method, path in self._routes if path == name)
+                if allowed:
+                    raise ControlRequestError(405, f"{request.method} /_emulator/{name}: use {' or '.join(allowed)}")
+                raise ControlRequestError(404, f"no control endpoint /_emulator/{name}")
+            return WireResponse.json(200, route(request))
+        except ControlRequestError as error:
+            return WireResponse.json(error.status, {"error": error.message})
+
+    def _reset(self, request: WireRequest) -> dict[str, Any]:
+        body = _json_body(request, default={})
+        keep_objects = body.get("keep_objects", False) if isinstance(body, dict) else None
+        if not isinstance(keep_objects, bool):
+            raise ControlRequestError(400, 'reset takes an optional body {"keep_objects": true|false}')
+        self.backend.reset(keep_objects=keep_objects)
+        self.gateway.stats.reset()
+        self.gateway.throttle = SlidingWindowThrottle(self.gateway.clock, self.gateway.throttle.scale)
+        return self.backend.describe()
+
+    def _put_objects(self, request: WireRequest) -> dict[str, Any]:
+        body = _json_body(request, default=None)
+        urls = body.get("urls") if isinstance(body, dict) else None
+        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+            example = '{"urls": ["https://<bucket>.oss-<region>.aliyuncs.com/<key>", ...]}'
+            raise ControlRequestError(400, f"objects takes a body {example}")
+        rejected = self.backend.objects.put(urls)
+        if rejected:
+            raise ControlRequestError(400, f"not OSS object URLs (nothing was added): {', '.join(rejected)}")
+        return {"added": len(urls), "objects": len(self.backend.objects.urls())}
+
+    def _set_faults(self, request: WireRequest) -> dict[str, Any]:
+        try:
+            rules = FaultRules.from_dict(_json_body(request, default=None))
+        except FaultSpecError as error:
+            raise ControlRequestError(400, str(error)) from None
+        self.gateway.faults.rules = rules
+        return rules.to_dict()
+
+
+def _json_body(request: WireRequest, *, default: Any) -> Any:
+    if not request.body.strip():
+        return default
+    try:
+        return json.loads(request.body)
+    except ValueError:
+        raise ControlRequestError(400, "the request body is not valid JSON") from None
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host is None:  # a Unix socket: local by construction
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

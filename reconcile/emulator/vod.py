@@ -1,0 +1,414 @@
+"""The VOD media backend (vod 2017-03-21): register OSS files as media, read, update, delete and search them.
+
+Rules (API.md section 5), with the emulator's documented choices where the service's are unconfirmed:
+- RegisterMedia takes 1-10 files, all in one OSS bucket; a field over its limit or a mixed batch fails the
+  whole call. A file is identified by (bucket, object key): registering it again returns its MediaId with
+  `NewRegister: false` and changes nothing. URLs that are not OSS object URLs, lack a media extension or
+  name an object missing from the inventory are listed in `FailedFileURLs`; the rest succeed.
+- WorkflowId beats TemplateGroupId. Status after registration: `Normal` with `VOD_NO_TRANSCODE`,
+  `UploadSucc` with neither, otherwise `Transcoding`, which becomes `Normal` `transcode_seconds` after
+  registration (evaluated whenever the media is read, so it is exact in virtual time).
+- UpdateVideoInfos changes only the fields present in an item; DeleteVideo removes the record and its
+  source object from the inventory; unknown ids are listed, never an error, for the batch calls.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from reconcile.cloud.limits import (
+    AUDIO_EXTENSIONS,
+    COVER_URL_MAX,
+    DESCRIPTION_MAX,
+    EMOJI_RE,
+    FILE_URL_MAX,
+    REGISTER_MEDIA_BATCH,
+    TAG_MAX,
+    TAGS_MAX,
+    TITLE_MAX,
+    VIDEO_IDS_BATCH,
+    OssObject,
+    has_media_extension,
+    parse_oss_url,
+    utf8_len,
+)
+from reconcile.emulator.clock import EmulatorClock
+from reconcile.emulator.exceptions import ServiceError, invalid_parameter, missing_parameter
+from reconcile.emulator.ids import IdFactory
+from reconcile.emulator.objects import ObjectInventory
+from reconcile.emulator.search import SearchQuery, compile_match
+
+NO_TRANSCODE = "VOD_NO_TRANSCODE"
+APP_ID = "app-1000000"  # every account's default VOD application
+DEFAULT_TRANSCODE_SECONDS = 2.0
+SEARCH_DEPTH_MAX = 5000  # PageNo/PageSize reach only the first 5,000 hits
+SEARCH_PAGE_MAX = 100
+REFERENCE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterItem:
+    """One RegisterMetadata object. `tags` is the wire's comma-separated string."""
+
+    file_url: str
+    title: str
+    description: str | None = None
+    tags: str | None = None
+    cover_url: str | None = None
+    cate_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VideoPatch:
+    """One UpdateVideoInfos item: a field that is None is left unchanged; an empty string empties it."""
+
+    video_id: str
+    title: str | None = None
+    description: str | None = None
+    tags: str | None = None
+    cover_url: str | None = None
+    cate_id: int | None = None
+
+
+@dataclass(slots=True)
+class MediaRecord:
+    media_id: str
+    file_url: str  # as first registered
+    bucket: str
+    object_key: str
+    storage_location: str  # the bucket host, e.g. media.oss-cn-shanghai.aliyuncs.com
+    region: str | None
+    media_type: str  # video or audio, by extension
+    title: str
+    description: str | None
+    tags: str | None
+    cover_url: str | None
+    cate_id: int | None
+    template_group_id: str | None
+    workflow_id: str | None
+    user_data: str | None
+    enable_first_frame_cover: bool | None
+    generate_thumbnail: bool | None
+    status: str
+    creation_time: float
+    modification_time: float
+    transcode_done_at: float | None  # when a Transcoding media becomes Normal
+    size: int
+    sequence: int
+
+    @property
+    def app_id(self) -> str:
+        return APP_ID
+
+    @property
+    def oss_object(self) -> OssObject:
+        return OssObject(bucket=self.bucket, host=self.storage_location, region=self.region, key=self.object_key)
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    media_id: str
+    file_url: str  # echoes the request
+    new_register: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterResult:
+    registered: list[Registration]
+    failed_file_urls: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class VideoLookup:
+    videos: list[MediaRecord]
+    non_exist_video_ids: list[str]
+    non_exist_reference_ids: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    total: int
+    media: list[MediaRecord]
+    scroll_token: str
+
+
+class VodBackend:
+    def __init__(
+        self,
+        objects: ObjectInventory,
+        clock: EmulatorClock,
+        ids: IdFactory,
+        *,
+        transcode_seconds: float = DEFAULT_TRANSCODE_SECONDS,
+    ) -> None:
+        self._objects = objects
+        self._clock = clock
+        self._ids = ids
+        self.transcode_seconds = transcode_seconds
+        self._media: dict[str, MediaRecord] = {}
+        self._by_object: dict[str, str] = {}  # (bucket/key) identity -> media id
+        self._sequence = 0
+        self.revision = 0
+
+    # --- API verbs ---------------------------------------------------------------------------------
+
+    def register_media(
+        self,
+        items: Sequence[RegisterItem],
+        *,
+        template_group_id: str | None = None,
+        workflow_id: str | None = None,
+        user_data: str | None = None,
+        enable_first_frame_cover: bool | None = None,
+        generate_thumbnail: bool | None = None,
+    ) -> RegisterResult:
+        if not items or len(items) > REGISTER_MEDIA_BATCH:
+            raise invalid_parameter("RegisterMetadatas")
+        for item in items:
+            _check_register_item(item)
+        parsed = [parse_oss_url(item.file_url) for item in items]
+        if len({obj.bucket for obj in parsed if obj is not None}) > 1:
+            raise invalid_parameter("RegisterMetadatas")
+        if workflow_id:
+            template_group_id = None  # the workflow wins; the template group is ignored
+        registered: list[Registration] = []
+        failed: list[str] = []
+        for item, obj in zip(items, parsed, strict=True):
+            if obj is None or not has_media_extension(obj.key):
+                failed.append(item.file_url)
+                continue
+            existing = self._by_object.get(obj.identity)
+            if existing is not None:
+                registered.append(Registration(existing, item.file_url, new_register=False))
+                continue
+            if not self._objects.exists(obj):
+                failed.append(item.file_url)
+                continue
+            record = self._create(item, obj, template_group_id, workflow_id, user_data)
+            record.enable_first_frame_cover = enable_first_frame_cover
+            record.generate_thumbnail = generate_thumbnail
+            registered.append(Registration(record.media_id, item.file_url, new_register=True))
+        return RegisterResult(registered=registered, failed_file_urls=failed)
+
+    def get_video_info(self, video_id: str | None = None, reference_id: str | None = None) -> MediaRecord:
+        if not video_id:
+            if not reference_id:
+                raise missing_parameter("VideoId")
+            _check_reference_id(reference_id)
+            raise ServiceError("InvalidVideo.NotFound")  # registered media carry no ReferenceId
+        record = self._media.get(video_id)
+        if record is None:
+            raise ServiceError("InvalidVideo.NotFound")
+        return self._settled(record)
+
+    def get_video_infos(self, video_ids: Sequence[str] = (), reference_ids: Sequence[str] = ()) -> VideoLookup:
+        if not video_ids and not reference_ids:
+            raise missing_parameter("VideoIds")
+        if len(video_ids) > VIDEO_IDS_BATCH:
+            raise invalid_parameter("VideoIds")
+        if len(reference_ids) > VIDEO_IDS_BATCH:
+            raise invalid_parameter("ReferenceIds")
+        for reference_id in reference_ids:
+            _check_reference_id(reference_id)
+        found: list[MediaRecord] = []
+        missing: list[str] = []
+        for video_id in _unique(video_ids):
+            record = self._media.get(video_id)
+            if record is None:
+                missing.append(video_id)
+            else:
+                found.append(self._settled(record))
+        return VideoLookup(found, missing, list(_unique(reference_ids)))
+
+    def update_video_infos(self, patches: Sequence[VideoPatch]) -> list[str]:
+        """Returns the ids that do not exist (NonExistVideoIds); the others are updated."""
+        if not patches:
+            raise invalid_parameter("UpdateContent")
+        if len(patches) > VIDEO_IDS_BATCH:
+            raise ServiceError("CountExceededMax", name="UpdateContent")
+        for patch in patches:
+            if not patch.video_id:
+                raise missing_parameter("VideoId")
+            _check_fields(patch.title, patch.description, patch.tags, patch.cover_url)
+        now = self._clock.time()
+        missing: list[str] = []
+        for patch in patches:
+            record = self._media.get(patch.video_id)
+            if record is None:
+                if patch.video_id not in missing:
+                    missing.append(patch.video_id)
+                continue
+            self._settled(record)
+            for name in ("title", "description", "tags", "cover_url", "cate_id"):
+                value = getattr(patch, name)
+                if value is not None:
+                    setattr(record, name, value)
+            record.modification_time = now
+        self.revision += 1
+        return missing
+
+    def delete_video(self, video_ids: Sequence[str]) -> list[str]:
+        """Deletes the media and their source objects; returns the ids that do not exist (NonExistVideoIds)."""
+        if not video_ids:
+            raise missing_parameter("VideoIds")
+        if len(video_ids) > VIDEO_IDS_BATCH:
+            raise ServiceError("VideoIdsExceededMax")
+        missing: list[str] = []
+        for video_id in _unique(video_ids):
+            record = self._media.pop(video_id, None)
+            if record is None:
+                missing.append(video_id)
+                continue
+            obj = record.oss_object
+            self._by_object.pop(obj.identity, None)
+            self._objects.delete(obj)
+        self.revision += 1
+        return missing
+
+    def get_mezzanine_info(self, video_id: str) -> MediaRecord:
+        if not video_id:
+            raise missing_parameter("VideoId")
+        record = self._media.get(video_id)
+        if record is None:
+            raise ServiceError("InvalidVideo.NotFound")
+        if not self._objects.exists(record.oss_object):
+            raise ServiceError("InvalidFile.NotFound")
+        return self._settled(record)
+
+    def search_media(self, query: SearchQuery) -> SearchPage:
+        if not 1 <= query.page_size <= SEARCH_PAGE_MAX:
+            raise invalid_parameter("PageSize")
+        if query.page_no < 1:
+            raise invalid_parameter("PageNo")
+        predicate = compile_match(query.match)
+        wanted_type = {"video": "video", "audio": "audio"}.get(query.search_type)
+        hits = [
+            record
+            for record in (self._settled(r) for r in self._media.values())
+            if record.media_type == wanted_type and predicate(record)
+        ]
+        sort_field, descending = query.sort_by
+        hits.sort(key=lambda r: (getattr(r, sort_field), r.sequence), reverse=descending)
+        if query.scroll_offset is not None:
+            start = query.scroll_offset
+        else:
+            start = (query.page_no - 1) * query.page_size
+            if start + query.page_size > SEARCH_DEPTH_MAX:
+                raise invalid_parameter("PageNo")
+        page = hits[start : start + query.page_size]
+        return SearchPage(total=len(hits), media=page, scroll_token=f"{start + len(page):032x}")
+
+    # --- state -------------------------------------------------------------------------------------
+
+    def media(self) -> list[MediaRecord]:
+        return [self._settled(r) for r in sorted(self._media.values(), key=lambda r: r.sequence)]
+
+    def clear(self) -> None:
+        self._media.clear()
+        self._by_object.clear()
+        self.revision += 1
+
+    def to_state(self) -> dict[str, Any]:
+        return {"sequence": self._sequence, "media": [asdict(r) for r in self.media()]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        known = {f.name for f in fields(MediaRecord)}
+        records = [MediaRecord(**{k: v for k, v in m.items() if k in known}) for m in state.get("media", [])]
+        self._media = {r.media_id: r for r in records}
+        self._by_object = {r.oss_object.identity: r.media_id for r in records}
+        self._sequence = int(state.get("sequence", len(records)))
+        self.revision += 1
+
+    # --- rules -------------------------------------------------------------------------------------
+
+    def _create(
+        self,
+        item: RegisterItem,
+        obj: OssObject,
+        template_group_id: str | None,
+        workflow_id: str | None,
+        user_data: str | None,
+    ) -> MediaRecord:
+        now = self._clock.time()
+        if workflow_id or (template_group_id and template_group_id != NO_TRANSCODE):
+            status, done_at = "Transcoding", now + self.transcode_seconds
+        elif template_group_id == NO_TRANSCODE:
+            status, done_at = "Normal", None
+        else:
+            status, done_at = "UploadSucc", None
+        self._sequence += 1
+        record = MediaRecord(
+            media_id=self._ids.media_id(),
+            file_url=item.file_url,
+            bucket=obj.bucket,
+            object_key=obj.key,
+            storage_location=obj.host,
+            region=obj.region,
+            media_type="audio" if obj.extension in AUDIO_EXTENSIONS else "video",
+            title=item.title,
+            description=item.description,
+            tags=item.tags,
+            cover_url=item.cover_url,
+            cate_id=item.cate_id,
+            template_group_id=template_group_id,
+            workflow_id=workflow_id,
+            user_data=user_data,
+            enable_first_frame_cover=None,
+            generate_thumbnail=None,
+            status=status,
+            creation_time=now,
+            modification_time=now,
+            transcode_done_at=done_at,
+            size=ObjectInventory.size_of(obj),
+            sequence=self._sequence,
+        )
+        self._media[record.media_id] = record
+        self._by_object[obj.identity] = record.media_id
+        self.revision += 1
+        return record
+
+    def _settled(self, record: MediaRecord) -> MediaRecord:
+        """Finish a transcode whose time has come: status Normal, modified when it finished."""
+        done_at = record.transcode_done_at
+        if record.status == "Transcoding" and done_at is not None and done_at <= self._clock.time():
+            record.status = "Normal"
+            record.modification_time = done_at
+            record.transcode_done_at = None
+            self.revision += 1
+        return record
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(v for v in values if v))
+
+
+def _check_reference_id(reference_id: str) -> None:
+    if REFERENCE_ID_RE.fullmatch(reference_id) is None:
+        raise invalid_parameter("ReferenceId")
+
+
+def _check_register_item(item: RegisterItem) -> None:
+    if not item.file_url:
+        raise missing_parameter("FileURL")
+    if not item.title:
+        raise missing_parameter("Title")
+    if utf8_len(item.file_url) > FILE_URL_MAX:
+        raise invalid_parameter("FileURL")
+    _check_fields(item.title, item.description, item.tags, item.cover_url)
+
+
+def _check_fields(title: str | None, description: str | None, tags: str | None, cover_url: str | None) -> None:
+    """The RegisterMetadata byte limits, also applied to UpdateVideoInfos. A title may not be emptied."""
+    if title is not None and (not title or utf8_len(title) > TITLE_MAX or EMOJI_RE.search(title)):
+        raise invalid_parameter("Title")
+    if description is not None and (utf8_len(description) > DESCRIPTION_MAX or EMOJI_RE.search(description)):
+        raise invalid_parameter("Description")
+    if tags is not None:
+        parts = [t.strip() for t in tags.split(",") if t.strip()]
+        if len(parts) > TAGS_MAX or any(utf8_len(t) > TAG_MAX for t in parts) or EMOJI_RE.search(tags):
+            raise invalid_parameter("Tags")
+    if cover_url is not None and utf8_len(cover_url) > COVER_URL_MAX:
+        raise invalid_parameter("CoverURL")
