@@ -105,6 +105,15 @@ def error_message(code: str, **fields: str) -> str:
 class CloudError(Exception):
     """Anything that went wrong talking to the cloud."""
 
+    # Set by the client on the error a call finally fails with.
+    attempts: int = 1  # attempts made, the first included
+    # True when an earlier attempt failed in a way that leaves open whether the service acted on it
+    # (timeout, reset, 5xx): a later Bucket.AlreadyBind may then be this call's own doing.
+    earlier_attempt_may_have_succeeded: bool = False
+
+    def _attempts_note(self) -> str:
+        return f" after {self.attempts} attempts" if self.attempts > 1 else ""
+
 
 class ApiError(CloudError):
     """The service answered with an error envelope."""
@@ -130,7 +139,7 @@ class ApiError(CloudError):
     def __str__(self) -> str:
         where = f"{self.action}: " if self.action else ""
         rid = f" (request id {self.request_id})" if self.request_id else ""
-        return f"{where}{self.code} (HTTP {self.status}): {self.message}{rid}"
+        return f"{where}{self.code} (HTTP {self.status}): {self.message}{rid}{self._attempts_note()}"
 
 
 class NotFoundError(ApiError):
@@ -164,9 +173,14 @@ class ServerError(ApiError):
 class TransportError(CloudError):
     """The request got no valid API response: connect failure, timeout, reset or a foreign response."""
 
-    def __init__(self, message: str, *, action: str | None = None) -> None:
+    def __init__(self, message: str, *, action: str | None = None, may_have_reached_server: bool = True) -> None:
         self.action = action
+        # False only when the request surely never left (the connection could not be made).
+        self.may_have_reached_server = may_have_reached_server
         super().__init__(f"{action}: {message}" if action else message)
+
+    def __str__(self) -> str:
+        return f"{super().__str__()}{self._attempts_note()}"
 
 
 def classify(code: str, status: int) -> type[ApiError]:

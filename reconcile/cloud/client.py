@@ -1,0 +1,280 @@
+"""The cloud session: signed, paced, retrying RPC calls to MPS and VOD over httpx.
+
+    async with CloudSession(ClientSettings.from_env()) as session:
+        vod = session.client("cn-shanghai")          # a RegionClient: reconcile.cloud.api.MediaApi
+        result = await vod.register_media(request)
+    print(session.stats.of("RegisterMedia").calls)
+
+A session owns what its region clients share: one connection pool per endpoint, the pacers (one per
+access key and action, so concurrent tasks and regions of one account never exceed its limits
+together), the concurrency bound, the credentials and the call statistics.
+
+Each attempt of a call: resolve credentials (lazily, at the first attempt) → wait for the action's pace
+and a concurrency slot → sign afresh (new nonce and timestamp) → send → decode into a body or an error of
+`reconcile.cloud.errors`. tenacity retries what `reconcile.cloud.retry` allows. Every attempt is logged
+at DEBUG on `reconcile.cloud`: action, request id, attempt, status or error code, latency; never a
+secret (server messages are scrubbed of the secret and the STS token before they reach a log or an error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState
+
+from reconcile import __version__
+from reconcile.cloud.clock import Clock, SystemClock
+from reconcile.cloud.credentials import Credentials, CredentialsProvider, default_credentials
+from reconcile.cloud.endpoints import check_region, default_host
+from reconcile.cloud.errors import ApiError, CloudError, ServerError, ThrottledError, TransportError
+from reconcile.cloud.limits import MTS_VERSION, VOD_VERSION
+from reconcile.cloud.models import ActionStats, CallStats
+from reconcile.cloud.pacing import Pacer
+from reconcile.cloud.region_client import RegionClient
+from reconcile.cloud.responses import REQUEST_ID_HEADER, decode
+from reconcile.cloud.retry import RetryPolicy
+from reconcile.cloud.settings import ClientSettings
+from reconcile.cloud.wire import SignedRequest, fresh_nonce, host_of, redact, sign_v1, sign_v3, utc_timestamp
+
+log = logging.getLogger("reconcile.cloud")
+
+API_VERSIONS = {"mts": MTS_VERSION, "vod": VOD_VERSION}
+USER_AGENT = f"reconcile/{__version__}"
+
+
+class HideQueryStrings(logging.Filter):
+    """httpx logs each request's full URL at INFO; a V1 URL carries the STS token, so its query is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(arg, httpx.URL) for arg in record.args):
+            record.args = tuple(arg.copy_with(query=None) if isinstance(arg, httpx.URL) else arg for arg in record.args)
+        return True
+
+
+def hide_query_strings_in_httpx_logs() -> None:
+    httpx_log = logging.getLogger("httpx")
+    if not any(isinstance(f, HideQueryStrings) for f in httpx_log.filters):
+        httpx_log.addFilter(HideQueryStrings())
+
+
+class CloudSession:
+    """An async context manager; `client(region)` gives the API of one region. See the module docstring."""
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        credentials: CredentialsProvider | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock | None = None,
+        *,
+        nonce: Callable[[], str] = fresh_nonce,
+        timestamp: Callable[[], str] = utc_timestamp,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.stats = CallStats()
+        self._credentials = credentials if credentials is not None else default_credentials()
+        self._transport = transport
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._nonce = nonce
+        self._timestamp = timestamp
+        self._rng = rng if rng is not None else random.Random()
+        self._sign = sign_v3 if settings.signature_version == "v3" else sign_v1
+        self._pacer = Pacer(self._clock)
+        self._concurrency = asyncio.Semaphore(settings.max_concurrency)
+        self._pools: dict[str, httpx.AsyncClient] = {}
+        self._regions: dict[str, RegionClient] = {}
+        hide_query_strings_in_httpx_logs()
+
+    async def __aenter__(self) -> CloudSession:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.aclose()
+
+    def client(self, region: str) -> RegionClient:
+        """The MPS and VOD API of `region` (one instance per region, sharing this session's pools and pacing)."""
+        check_region(region)
+        if region not in self._regions:
+            self._regions[region] = RegionClient(self, region)
+        return self._regions[region]
+
+    def endpoint(self, product: str, region: str) -> str:
+        """The base URL calls of `product` in `region` go to."""
+        return self.settings.endpoint_override(product) or f"https://{default_host(product, region)}"
+
+    # --- one call --------------------------------------------------------------------------------------
+
+    async def call(self, product: str, region: str, action: str, params: dict[str, str]) -> dict[str, Any]:
+        """Make one API call, with retries; the decoded JSON body, or the error of its last attempt."""
+        policy = RetryPolicy(
+            clock=self._clock,
+            started=self._clock.monotonic(),
+            max_attempts=self.settings.max_attempts,
+            max_seconds=self.settings.max_retry_seconds,
+            rng=self._rng,
+        )
+        stats = self.stats.of(action)
+        retrying = AsyncRetrying(
+            stop=policy.stop,
+            wait=policy.wait,
+            retry=policy.should_retry,
+            sleep=self._clock.sleep,
+            before_sleep=_log_retry(action, self.settings.max_attempts),
+            reraise=True,
+        )
+        attempt = _Attempt(product, region, action, params, stats)
+        try:
+            return await retrying(self._attempt, attempt)
+        except CloudError as exc:
+            stats.errors += 1
+            exc.attempts = attempt.number
+            exc.earlier_attempt_may_have_succeeded = any(_ambiguous(f) for f in attempt.failures if f is not exc)
+            raise
+
+    async def _attempt(self, attempt: _Attempt) -> dict[str, Any]:
+        attempt.number += 1
+        credentials = self._credentials.get()
+        endpoint = self.endpoint(attempt.product, attempt.region)
+        rate = self.settings.pacing_rate(attempt.action)
+        await self._pacer.for_action(credentials.access_key_id, attempt.action, rate).turn(self._concurrency)
+        try:
+            attempt.stats.calls += 1
+            if attempt.number > 1:
+                attempt.stats.retries += 1
+            request = self._sign(
+                endpoint,
+                attempt.action,
+                API_VERSIONS[attempt.product],
+                attempt.params,
+                credentials,
+                nonce=self._nonce(),
+                timestamp=self._timestamp(),
+            )
+            started = self._clock.monotonic()
+            try:
+                response = await self._send(endpoint, request, attempt.action, credentials)
+            except TransportError as exc:
+                attempt.record_failure(exc)
+                self._log_attempt(attempt, started, None, f"transport error: {exc}", None)
+                raise
+        finally:
+            self._concurrency.release()
+        try:
+            body = decode(
+                attempt.action, response.status_code, response.headers, response.content, credentials.secrets()
+            )
+        except CloudError as exc:
+            attempt.record_failure(exc)
+            code = exc.code if isinstance(exc, ApiError) else f"not an API response: {exc}"
+            request_id = exc.request_id if isinstance(exc, ApiError) else response.headers.get(REQUEST_ID_HEADER)
+            self._log_attempt(attempt, started, response.status_code, code, request_id)
+            raise
+        self._log_attempt(attempt, started, response.status_code, "OK", str(body["RequestId"]))
+        return body
+
+    async def _send(
+        self, endpoint: str, request: SignedRequest, action: str, credentials: Credentials
+    ) -> httpx.Response:
+        host = host_of(endpoint)
+        try:
+            return await self._pool(endpoint).request(
+                request.method, request.url, headers=request.headers, content=request.content
+            )
+        except httpx.ConnectTimeout:
+            reason, reached = f"timed out after {self.settings.timeout:g} s connecting to {host}", False
+        except httpx.TimeoutException as exc:
+            reason, reached = (
+                f"timed out after {self.settings.timeout:g} s talking to {host} ({type(exc).__name__})",
+                True,
+            )
+        except httpx.ConnectError as exc:
+            reason, reached = f"cannot connect to {host}: {str(exc) or type(exc).__name__}", False
+        except httpx.TransportError as exc:  # reset, server disconnected without a response, protocol errors
+            reason, reached = f"connection to {host} failed: {str(exc) or type(exc).__name__}", True
+        raise TransportError(redact(reason, credentials.secrets()), action=action, may_have_reached_server=reached)
+
+    def _pool(self, endpoint: str) -> httpx.AsyncClient:
+        pool = self._pools.get(endpoint)
+        if pool is None:
+            size = self.settings.max_concurrency
+            pool = self._pools[endpoint] = httpx.AsyncClient(
+                base_url=endpoint,
+                transport=self._transport,
+                timeout=httpx.Timeout(self.settings.timeout),
+                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+                headers={"user-agent": USER_AGENT, "accept": "application/json"},
+                follow_redirects=False,
+            )
+        return pool
+
+    def _log_attempt(
+        self, attempt: _Attempt, started: float, status: int | None, outcome: str, request_id: str | None
+    ) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s attempt %d: %s %s, request id %s, %.1f ms",
+                attempt.action,
+                attempt.region,
+                attempt.number,
+                f"HTTP {status}" if status is not None else "no response",
+                outcome,
+                request_id or "-",
+                (self._clock.monotonic() - started) * 1000,
+            )
+
+
+class _Attempt:
+    """What the attempts of one call share: its request, its counters, what failed before."""
+
+    def __init__(self, product: str, region: str, action: str, params: dict[str, str], stats: ActionStats) -> None:
+        self.product = product
+        self.region = region
+        self.action = action
+        self.params = params
+        self.stats = stats
+        self.number = 0
+        self.failures: list[CloudError] = []
+
+    def record_failure(self, error: CloudError) -> None:
+        self.failures.append(error)
+        if isinstance(error, ThrottledError):
+            self.stats.throttled += 1
+
+
+def _ambiguous(error: BaseException) -> bool:
+    """Whether the service may have acted on a request that failed this way (a 5xx, or a lost response)."""
+    if isinstance(error, ServerError):
+        return True
+    return isinstance(error, TransportError) and error.may_have_reached_server
+
+
+def _log_retry(action: str, max_attempts: int) -> Callable[[RetryCallState], None]:
+    def log_retry(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        log.info(
+            "%s: retrying in %.2f s (attempt %d of at most %d failed: %s)",
+            action,
+            state.upcoming_sleep,
+            state.attempt_number,
+            max_attempts,
+            error,
+        )
+
+    return log_retry

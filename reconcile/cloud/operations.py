@@ -1,0 +1,297 @@
+"""The typed MPS and VOD operations: models → wire parameters (with the batch limits checked first),
+and response bodies → models.
+
+Wire rules (API.md sections 4-5): every value is a string; parameters that are None are omitted; tags
+are comma-joined; `RegisterMetadatas`, `UpdateContent` and `UserData` are compact JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from reconcile.cloud.errors import TransportError
+from reconcile.cloud.limits import (
+    LIST_BUCKETS_PAGE_MAX,
+    REGISTER_MEDIA_BATCH,
+    VIDEO_IDS_BATCH,
+    parse_oss_url,
+)
+from reconcile.cloud.models import (
+    BucketType,
+    DeleteVideoResult,
+    GetVideoInfosResult,
+    MediaBucket,
+    Mezzanine,
+    RegisteredMedia,
+    RegisterMediaRequest,
+    RegisterMediaResult,
+    RegisterMetadata,
+    UpdateVideoInfosResult,
+    VideoInfo,
+    VideoUpdate,
+)
+
+Params = dict[str, str]
+Body = Mapping[str, Any]
+
+
+def compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _without_none(params: Mapping[str, str | None]) -> Params:
+    return {name: value for name, value in params.items() if value is not None}
+
+
+def _tags(tags: Sequence[str] | None) -> str | None:
+    return None if tags is None else ",".join(tags)
+
+
+# --- requests ---------------------------------------------------------------------------------------
+
+
+def list_media_buckets_params(next_page_token: str | None) -> Params:
+    return _without_none({"MaximumPageSize": str(LIST_BUCKETS_PAGE_MAX), "NextPageToken": next_page_token or None})
+
+
+def bind_input_bucket_params(bucket: str, referer: str | None) -> Params:
+    return _without_none({"Bucket": bucket, "Referer": referer})
+
+
+def unbind_input_bucket_params(bucket: str) -> Params:
+    return {"Bucket": bucket}
+
+
+def check_batch(action: str, count: int, limit: int, what: str) -> None:
+    if not 1 <= count <= limit:
+        raise ValueError(f"{action} takes 1 to {limit} {what} per call, not {count}")
+
+
+def video_ids_param(action: str, video_ids: Sequence[str]) -> str:
+    check_batch(action, len(video_ids), VIDEO_IDS_BATCH, "video ids")
+    for video_id in video_ids:
+        if not video_id or "," in video_id or video_id != video_id.strip():
+            raise ValueError(f"{action}: {video_id!r} is not a video id")
+    return ",".join(video_ids)
+
+
+def _metadata_json(item: RegisterMetadata) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "FileURL": item.file_url,
+        "Title": item.title,
+        "Description": item.description,
+        "Tags": _tags(item.tags),
+        "CoverURL": item.cover_url,
+        "CateId": item.cate_id,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def register_media_params(request: RegisterMediaRequest) -> Params:
+    """RegisterMedia: 1-10 files, all in one OSS bucket (checked here, before anything is sent)."""
+    check_batch("RegisterMedia", len(request.metadatas), REGISTER_MEDIA_BATCH, "files")
+    buckets = set()
+    for item in request.metadatas:
+        obj = parse_oss_url(item.file_url)
+        if obj is None:
+            raise ValueError(f"RegisterMedia: {item.file_url!r} is not an OSS object URL")
+        buckets.add(obj.bucket)
+    if len(buckets) > 1:
+        raise ValueError(f"RegisterMedia: one call registers files of one OSS bucket, not {sorted(buckets)}")
+    user_data = None
+    if request.user_data is not None:
+        try:
+            user_data = compact_json(json.loads(request.user_data))
+        except ValueError:
+            raise ValueError(f"RegisterMedia: UserData must be JSON text, not {request.user_data!r}") from None
+    return _without_none(
+        {
+            "RegisterMetadatas": compact_json([_metadata_json(item) for item in request.metadatas]),
+            "TemplateGroupId": request.template_group_id,
+            "WorkflowId": request.workflow_id,
+            "UserData": user_data,
+        }
+    )
+
+
+def get_video_infos_params(video_ids: Sequence[str]) -> Params:
+    return {"VideoIds": video_ids_param("GetVideoInfos", video_ids)}
+
+
+def _update_json(update: VideoUpdate) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "VideoId": update.video_id,
+        "Title": update.title,
+        "Description": update.description,
+        "Tags": _tags(update.tags),
+        "CoverURL": update.cover_url,
+        "CateId": update.cate_id,
+    }
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def update_video_infos_params(updates: Sequence[VideoUpdate]) -> Params:
+    video_ids_param("UpdateVideoInfos", [u.video_id for u in updates])
+    return {"UpdateContent": compact_json([_update_json(update) for update in updates])}
+
+
+def delete_video_params(video_ids: Sequence[str]) -> Params:
+    return {"VideoIds": video_ids_param("DeleteVideo", video_ids)}
+
+
+def get_mezzanine_info_params(video_id: str) -> Params:
+    video_ids_param("GetMezzanineInfo", [video_id])
+    return {"VideoId": video_id, "OutputType": "oss"}
+
+
+# --- responses --------------------------------------------------------------------------------------
+# Shapes follow the SDK response models; a body that does not fit is not the API's (TransportError).
+
+
+class ShapeError(TransportError):
+    """A successful response whose body does not have the documented shape."""
+
+
+def _get(body: Body, name: str, kind: type | tuple[type, ...], action: str, *, required: bool = False) -> Any:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise ShapeError(f"response has no {name}", action=action)
+        return None
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+        raise ShapeError(f"response field {name} is {type(value).__name__}, not {_kind_name(kind)}", action=action)
+    return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    return " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+
+
+def _str(body: Body, name: str, action: str, *, required: bool = False) -> str | None:
+    value = _get(body, name, str, action, required=required)
+    return cast(str | None, value)
+
+
+def _required_str(body: Body, name: str, action: str) -> str:
+    return cast(str, _get(body, name, str, action, required=True))
+
+
+def _int(body: Body, name: str, action: str) -> int | None:
+    value = _get(body, name, (int, str), action)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ShapeError(f"response field {name} is {value!r}, not a whole number", action=action) from None
+
+
+def _objects(value: Any, name: str, action: str) -> list[Body]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ShapeError(f"response field {name} is not a list of objects", action=action)
+    return value
+
+
+def _strings(body: Body, name: str, action: str) -> tuple[str, ...]:
+    value = body.get(name)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ShapeError(f"response field {name} is not a list of strings", action=action)
+    return tuple(value)
+
+
+def split_tags(value: str | None) -> tuple[str, ...]:
+    return tuple(tag.strip() for tag in (value or "").split(",") if tag.strip())
+
+
+def request_id(body: Body) -> str:
+    return str(body["RequestId"])
+
+
+def parse_media_bucket_page(body: Body) -> tuple[list[MediaBucket], str | None]:
+    """One page of ListAllMediaBucket: its buckets and the next page's token (None on the last page)."""
+    action = "ListAllMediaBucket"
+    wrapper = _get(body, "MediaBucketList", dict, action) or {}
+    buckets = []
+    for item in _objects(wrapper.get("MediaBucket"), "MediaBucketList.MediaBucket", action):
+        kind = _required_str(item, "Type", action)
+        if kind not in ("Input", "Output"):
+            raise ShapeError(f"bucket Type {kind!r} is neither Input nor Output", action=action)
+        buckets.append(
+            MediaBucket(
+                bucket=_required_str(item, "Bucket", action),
+                type=cast(BucketType, kind),
+                referer=_str(item, "Referer", action) or None,
+            )
+        )
+    return buckets, _str(body, "NextPageToken", action) or None
+
+
+def parse_register_media(body: Body) -> RegisterMediaResult:
+    action = "RegisterMedia"
+    registered = tuple(
+        RegisteredMedia(
+            media_id=_required_str(item, "MediaId", action),
+            file_url=_required_str(item, "FileURL", action),
+            new_register=bool(_get(item, "NewRegister", bool, action)),
+        )
+        for item in _objects(body.get("RegisteredMediaList"), "RegisteredMediaList", action)
+    )
+    return RegisterMediaResult(request_id(body), registered, _strings(body, "FailedFileURLs", action))
+
+
+def parse_video(item: Body, action: str) -> VideoInfo:
+    return VideoInfo(
+        video_id=_required_str(item, "VideoId", action),
+        title=_str(item, "Title", action) or "",
+        description=_str(item, "Description", action),
+        tags=split_tags(_str(item, "Tags", action)),
+        cover_url=_str(item, "CoverURL", action),
+        cate_id=_int(item, "CateId", action),
+        status=_str(item, "Status", action),
+        storage_location=_str(item, "StorageLocation", action),
+        template_group_id=_str(item, "TemplateGroupId", action),
+        creation_time=_str(item, "CreationTime", action),
+        modification_time=_str(item, "ModificationTime", action),
+    )
+
+
+def parse_get_video_infos(body: Body) -> GetVideoInfosResult:
+    action = "GetVideoInfos"
+    videos = tuple(parse_video(item, action) for item in _objects(body.get("VideoList"), "VideoList", action))
+    return GetVideoInfosResult(request_id(body), videos, _strings(body, "NonExistVideoIds", action))
+
+
+def _id_lists(body: Body, action: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """RequestId, NonExistVideoIds and ForbiddenVideoIds: the answer of UpdateVideoInfos and DeleteVideo."""
+    return (
+        request_id(body),
+        _strings(body, "NonExistVideoIds", action),
+        _strings(body, "ForbiddenVideoIds", action),
+    )
+
+
+def parse_update_video_infos(body: Body) -> UpdateVideoInfosResult:
+    return UpdateVideoInfosResult(*_id_lists(body, "UpdateVideoInfos"))
+
+
+def parse_delete_video(body: Body) -> DeleteVideoResult:
+    return DeleteVideoResult(*_id_lists(body, "DeleteVideo"))
+
+
+def parse_mezzanine(body: Body) -> Mezzanine:
+    action = "GetMezzanineInfo"
+    item = _get(body, "Mezzanine", dict, action, required=True)
+    return Mezzanine(
+        video_id=_required_str(item, "VideoId", action),
+        file_url=_required_str(item, "FileURL", action),
+        file_name=_str(item, "FileName", action),
+        status=_str(item, "Status", action),
+        size=_int(item, "Size", action),
+        creation_time=_str(item, "CreationTime", action),
+    )

@@ -1,0 +1,62 @@
+"""Client-side pacing: each (access key, action) sends at an even rate, never in bursts.
+
+The services count a caller's arrivals per action in a sliding one-second window and reject the excess
+(`Throttling.User`). Sending in bursts and retrying the rejects wastes calls and time; pacing evenly at
+just under the limit never trips the throttle and finishes in about the same time.
+
+`ActionPacer` is a GCRA ("virtual scheduling") limiter over the *actual* send times: after a send at
+`t`, the next may go at `max(t, due) + interval`, minus a small tolerance that absorbs timer lateness
+without letting the schedule drift. Waiters queue in FIFO order on a lock, so only one task per action
+sleeps at a time. The concurrency slot is taken while holding that lock, and the send time is recorded
+only once the slot is held: a task that waited for a slot never sends "late and early at once", so a
+backlog never turns into a burst, and waiting actions share freed slots fairly (one waiter per action).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+from reconcile.cloud.clock import Clock
+
+# Timer lateness up to this much is made up on the next send instead of shifting the schedule.
+MAX_TOLERANCE = 0.005
+
+
+class ActionPacer:
+    """Paces one action of one account at `rate` calls per second."""
+
+    def __init__(self, rate: float, clock: Clock) -> None:
+        if not (rate > 0 and math.isfinite(rate)):
+            raise ValueError(f"pacing rate must be a positive number, not {rate!r}")
+        self.rate = rate
+        self.interval = 1.0 / rate
+        self.tolerance = min(self.interval / 4, MAX_TOLERANCE)
+        self._clock = clock
+        self._due = -math.inf  # the theoretical time of the next send
+        self._lock = asyncio.Lock()
+
+    async def turn(self, concurrency: asyncio.Semaphore) -> None:
+        """Wait for this action's next send time and a concurrency slot; the caller must release the slot."""
+        async with self._lock:
+            wait = self._due - self.tolerance - self._clock.monotonic()
+            if wait > 0:
+                await self._clock.sleep(wait)
+            await concurrency.acquire()
+            sent = self._clock.monotonic()
+            self._due = max(sent, self._due) + self.interval
+
+
+class Pacer:
+    """Every `ActionPacer` of a session, keyed by (access key id, action): shared by all tasks and regions."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._pacers: dict[tuple[str, str], ActionPacer] = {}
+
+    def for_action(self, access_key_id: str, action: str, rate: float) -> ActionPacer:
+        key = (access_key_id, action)
+        pacer = self._pacers.get(key)
+        if pacer is None:
+            pacer = self._pacers[key] = ActionPacer(rate, self._clock)
+        return pacer

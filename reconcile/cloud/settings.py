@@ -1,0 +1,163 @@
+"""How the cloud client behaves: endpoints, signature version, pacing, concurrency, timeouts, retries.
+
+Built from the environment (`ClientSettings.from_env`), with CLI options laid over it by
+`reconcile.cli.cloud_options`. Every value is checked here, so a bad value fails before any call with a
+message naming the variable or option it came from.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+from reconcile.cloud.endpoints import EndpointError, normalize_endpoint
+from reconcile.cloud.limits import MTS_ACTIONS, QPS_LIMITS, VOD_ACTIONS, qps_limit
+
+SignatureVersion = Literal["v3", "v1"]
+SIGNATURE_VERSIONS: tuple[SignatureVersion, ...] = ("v3", "v1")
+KNOWN_ACTIONS = frozenset(QPS_LIMITS) | MTS_ACTIONS | VOD_ACTIONS
+
+# Pace at this fraction of each limit. The service counts arrivals in a sliding 1-second window and
+# network jitter bunches arrivals together; at 97% even pacing absorbs up to ~30 ms of jitter spread
+# (a window of 1.03 s then still holds at most the limit), and a long run takes 1/0.97 = 1.03x the floor.
+DEFAULT_QPS_SAFETY_FACTOR = 0.97
+
+ENV_ENDPOINT = "RECONCILE_ENDPOINT"
+ENV_MTS_ENDPOINT = "RECONCILE_MTS_ENDPOINT"
+ENV_VOD_ENDPOINT = "RECONCILE_VOD_ENDPOINT"
+ENV_SIGNATURE_VERSION = "RECONCILE_SIGNATURE_VERSION"
+ENV_QPS = "RECONCILE_QPS"
+ENV_MAX_CONCURRENCY = "RECONCILE_MAX_CONCURRENCY"
+
+
+class InvalidSettingsError(ValueError):
+    """A client setting that cannot be used; the message names where it came from and what is expected."""
+
+
+def parse_qps(text: str, origin: str) -> dict[str, float]:
+    """`"RegisterMedia=20,UpdateVideoInfos=10"` → `{"RegisterMedia": 20.0, "UpdateVideoInfos": 10.0}`."""
+    result: dict[str, float] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if item:
+            action, rate = parse_qps_item(item, origin)
+            result[action] = rate
+    return result
+
+
+def parse_qps_item(item: str, origin: str) -> tuple[str, float]:
+    action, sep, value = (s.strip() for s in item.partition("="))
+    if not sep or not action:
+        raise InvalidSettingsError(f"{origin}: {item!r} is not ACTION=N (e.g. RegisterMedia=20)")
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = math.nan
+    return check_qps(action, rate, origin, shown=value)
+
+
+def check_qps(action: str, rate: float, origin: str, shown: str | None = None) -> tuple[str, float]:
+    if action not in KNOWN_ACTIONS:
+        raise InvalidSettingsError(
+            f"{origin}: unknown action {action!r}; expected one of {', '.join(sorted(KNOWN_ACTIONS))}"
+        )
+    if not (rate > 0 and math.isfinite(rate)):
+        raise InvalidSettingsError(
+            f"{origin}: {action}={shown if shown is not None else rate} is not a positive number of calls per second"
+        )
+    return action, float(rate)
+
+
+def _positive_int(text: str, origin: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise InvalidSettingsError(f"{origin}: {text!r} is not a positive whole number")
+    return value
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Settings of one `CloudSession`. Unset endpoints mean the public HTTPS endpoint of each region."""
+
+    endpoint: str | None = None  # both products (RECONCILE_ENDPOINT)
+    mts_endpoint: str | None = None  # MPS only, wins over `endpoint`
+    vod_endpoint: str | None = None  # VOD only, wins over `endpoint`
+    signature_version: SignatureVersion = "v3"
+    qps: Mapping[str, float] = field(default_factory=dict)  # per-action limit overrides (calls per second)
+    max_concurrency: int = 32  # requests in flight per session, all actions and regions together
+    timeout: float = 30.0  # seconds, per attempt
+    max_attempts: int = 8  # per call, the first attempt included
+    max_retry_seconds: float = 120.0  # per call: no retry is started that would end after this
+    qps_safety_factor: float = DEFAULT_QPS_SAFETY_FACTOR  # pace at this fraction of each limit
+
+    def __post_init__(self) -> None:
+        for name in ("endpoint", "mts_endpoint", "vod_endpoint"):
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    object.__setattr__(self, name, normalize_endpoint(value, name))
+                except EndpointError as exc:
+                    raise InvalidSettingsError(str(exc)) from None
+        if self.signature_version not in SIGNATURE_VERSIONS:
+            raise InvalidSettingsError(f"signature_version: {self.signature_version!r} is not one of v3, v1")
+        qps = dict(check_qps(action, rate, "qps") for action, rate in self.qps.items())
+        object.__setattr__(self, "qps", MappingProxyType(qps))
+        if self.max_concurrency < 1 or self.max_attempts < 1:
+            raise InvalidSettingsError("max_concurrency and max_attempts must be at least 1")
+        if not (self.timeout > 0 and self.max_retry_seconds >= 0):
+            raise InvalidSettingsError("timeout must be positive and max_retry_seconds not negative")
+        if not 0 < self.qps_safety_factor <= 1:
+            raise InvalidSettingsError("qps_safety_factor must be in (0, 1]")
+
+    def qps_limit(self, action: str) -> float:
+        """The service's limit for `action` as configured: an override, or the documented default."""
+        return self.qps.get(action, qps_limit(action))
+
+    def pacing_rate(self, action: str) -> float:
+        """The rate the client actually paces `action` at: the limit times the safety factor."""
+        return self.qps_limit(action) * self.qps_safety_factor
+
+    def endpoint_override(self, product: str) -> str | None:
+        """The base URL every region of `product` goes to, when overridden."""
+        specific = self.mts_endpoint if product == "mts" else self.vod_endpoint
+        return specific or self.endpoint
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> ClientSettings:
+        """Settings from RECONCILE_* variables, with `overrides` (fields of this class) laid over them.
+
+        An override of None is ignored; a `qps` override is merged over RECONCILE_QPS action by action.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        try:
+            for name, variable in (
+                ("endpoint", ENV_ENDPOINT),
+                ("mts_endpoint", ENV_MTS_ENDPOINT),
+                ("vod_endpoint", ENV_VOD_ENDPOINT),
+            ):
+                if env.get(variable, "").strip():
+                    values[name] = normalize_endpoint(env[variable], variable)
+        except EndpointError as exc:
+            raise InvalidSettingsError(str(exc)) from None
+        version = env.get(ENV_SIGNATURE_VERSION, "").strip().lower()
+        if version:
+            if version not in SIGNATURE_VERSIONS:
+                raise InvalidSettingsError(f"{ENV_SIGNATURE_VERSION}: {version!r} is not one of v3, v1")
+            values["signature_version"] = version
+        values["qps"] = parse_qps(env.get(ENV_QPS, ""), ENV_QPS)
+        if env.get(ENV_MAX_CONCURRENCY, "").strip():
+            values["max_concurrency"] = _positive_int(env[ENV_MAX_CONCURRENCY].strip(), ENV_MAX_CONCURRENCY)
+        for name, value in overrides.items():
+            if name not in cls.__dataclass_fields__:
+                raise TypeError(f"ClientSettings has no setting {name!r}")
+            if value is None:
+                continue
+            values[name] = {**values["qps"], **value} if name == "qps" else value
+        return cls(**values)
