@@ -1,0 +1,80 @@
+"""Batching: turn resource changes into the exact API calls apply will make, in execution order.
+
+- RegisterMedia: ⌈n/10⌉ calls per group of files sharing region, storage location (one OSS bucket per call),
+  template group, workflow and user data — those are top-level parameters of the call.
+- UpdateVideoInfos and DeleteVideo: ⌈n/20⌉ calls per region.
+- BindInputBucket / UnbindInputBucket: one call per bucket; a replacement is an unbind (replace=True,
+  phase 0) followed by a bind (phase 1).
+
+Calls are ordered by phase, then action, then region, then first address, so the same plan always lists
+the same calls in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, assert_never
+
+from reconcile.cloud.limits import REGISTER_MEDIA_BATCH, VIDEO_IDS_BATCH, parse_oss_url
+from reconcile.engine.plan import ApiAction, PlannedCall, ResourceChange
+
+RegisterGroup = tuple[str, str, str | None, str | None, str | None]  # region, storage location, tg, wf, ud
+
+
+def plan_calls(changes: Iterable[ResourceChange]) -> tuple[PlannedCall, ...]:
+    calls: list[PlannedCall] = []
+    registers: dict[RegisterGroup, list[str]] = {}
+    updates: dict[str, list[str]] = {}
+    deletes: dict[str, list[str]] = {}
+    for change in sorted(changes, key=lambda c: c.address):
+        match change.action:
+            case "bind":
+                calls.append(_single("BindInputBucket", change))
+            case "replace":
+                calls.append(_single("UnbindInputBucket", change, replace=True))
+                calls.append(_single("BindInputBucket", change))
+            case "unbind":
+                calls.append(_single("UnbindInputBucket", change))
+            case "register":
+                registers.setdefault(register_group(change), []).append(change.address)
+            case "update":
+                updates.setdefault(change.region, []).append(change.address)
+            case "delete":
+                deletes.setdefault(change.region, []).append(change.address)
+            case "orphan" | "no-op":
+                continue
+            case unknown:
+                assert_never(unknown)
+    for (region, location, template_group, workflow, user_data), addresses in registers.items():
+        params: dict[str, Any] = {
+            "storage_location": location,
+            "template_group_id": template_group,
+            "workflow_id": workflow,
+            "user_data": user_data,
+        }
+        calls.extend(_batches("RegisterMedia", region, addresses, REGISTER_MEDIA_BATCH, **params))
+    for region, addresses in updates.items():
+        calls.extend(_batches("UpdateVideoInfos", region, addresses, VIDEO_IDS_BATCH))
+    for region, addresses in deletes.items():
+        calls.extend(_batches("DeleteVideo", region, addresses, VIDEO_IDS_BATCH))
+    return tuple(sorted(calls, key=lambda c: (c.phase, c.action, c.region, c.addresses[0])))
+
+
+def register_group(change: ResourceChange) -> RegisterGroup:
+    """The RegisterMedia parameters a registration shares with the others in its call."""
+    after = change.after or {}
+    file_url = str(after["file_url"])
+    parsed = parse_oss_url(file_url)
+    location = parsed.host if parsed else file_url
+    return (change.region, location, after.get("template_group_id"), after.get("workflow_id"), after.get("user_data"))
+
+
+def _single(action: ApiAction, change: ResourceChange, *, replace: bool = False) -> PlannedCall:
+    return PlannedCall(action=action, region=change.region, addresses=(change.address,), replace=replace)
+
+
+def _batches(action: ApiAction, region: str, addresses: Sequence[str], size: int, **params: Any) -> list[PlannedCall]:
+    return [
+        PlannedCall(action=action, region=region, addresses=tuple(addresses[i : i + size]), **params)
+        for i in range(0, len(addresses), size)
+    ]

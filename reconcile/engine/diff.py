@@ -1,0 +1,328 @@
+"""The diff: a pure function from (desired state, state, live state, options) to resource changes.
+
+Resources are matched by identity (bucket name, OSS object), never by address: renaming a manifest entry
+moves its state address and makes no call. Attributes are compared over the fields the manifest declares
+only; a cheap normalised equality check runs first and deepdiff names the changed fields only when that
+check fails, so a converged 100,000-resource account diffs in well under a second.
+
+Rules (issue 5, "Diff"):
+- input bucket: not bound → bind; bound as input with another referer → replace (unbind + bind);
+  bound as an output bucket → plan error; bound input buckets nobody declares or owns → unmanaged.
+- media: not in state, or gone → register (adopting a file already registered); changed mutable field →
+  update (only those fields); changed registration-only field → warning, no call.
+- removed from the manifests but in state → orphan (warning, no call); with prune → unbind / delete,
+  unless prevent_destroy (remembered by the state) protects it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+from deepdiff import DeepDiff
+
+from reconcile.engine.attributes import (
+    BUCKET_FIELDS,
+    MEDIA_MUTABLE_FIELDS,
+    MEDIA_REGISTRATION_FIELDS,
+    bucket_attributes,
+    comparable,
+    live_bucket_attributes,
+    live_media_attributes,
+    media_attributes,
+)
+from reconcile.engine.plan import Location, PlanWarning, ResourceChange, UnmanagedBucket
+from reconcile.engine.refresh import LiveState
+from reconcile.manifest.desired import DesiredBucket, DesiredMedia, DesiredState, SourceLocation, media_address
+from reconcile.state.model import ResourceState, StateDocument
+
+REGISTER_NEW = "not in state: register, or adopt if already registered"
+REGISTER_GONE = "gone from VOD since the last apply (deleted outside reconcile): register again"
+BIND_NEW = "not bound"
+BIND_GONE = "unbound outside reconcile since the last apply: bind again"
+ADOPT_BINDING = "already bound as declared: recorded in state, no call"
+RECORD_STATE = "state brought up to date, no call"
+DELETE_REASON = "removed from the manifests (--prune): DeleteVideo DELETES THE SOURCE FILE IN OSS TOO"
+UNBIND_REASON = "removed from the manifests (--prune): unbound from MPS"
+ALREADY_GONE = "removed from the manifests (--prune) and already gone from the account: dropped from state"
+
+
+class DiffResult(NamedTuple):
+    changes: tuple[ResourceChange, ...]  # sorted by address; includes no-op and orphan entries
+    warnings: tuple[PlanWarning, ...]
+    errors: tuple[PlanWarning, ...]
+    unmanaged: tuple[UnmanagedBucket, ...]
+
+
+def plan_changes(
+    desired: DesiredState, state: StateDocument | None, live: LiveState | None, *, prune: bool
+) -> DiffResult:
+    """Every resource change that converges the account on `desired`. `live` None means "plan from state"."""
+    diff = _Diff(state, live)
+    for bucket in desired.buckets:
+        diff.bucket(bucket)
+    for media in desired.media:
+        diff.media(media)
+    declared = declared_identities(desired)
+    addresses = {b.address for b in desired.buckets} | {m.address for m in desired.media}
+    for resource in state.resources if state else ():
+        if (resource.kind, resource.identity) not in declared:
+            diff.removed(resource, prune=prune, address_taken=resource.address in addresses)
+    unmanaged = _unmanaged(live, {b.bucket for b in desired.buckets}, diff.state_buckets) if live else ()
+    return DiffResult(
+        changes=tuple(sorted(diff.changes, key=lambda c: (c.address, c.identity))),
+        warnings=_sorted(diff.warnings),
+        errors=_sorted(diff.errors),
+        unmanaged=unmanaged,
+    )
+
+
+def declared_identities(desired: DesiredState) -> set[tuple[str, str]]:
+    """(kind, identity) of every resource the manifests declare."""
+    return {("input_bucket", b.bucket) for b in desired.buckets} | {("media", m.identity) for m in desired.media}
+
+
+def changed_fields(current: Mapping[str, Any], desired: Mapping[str, Any], fields: Iterable[str]) -> tuple[str, ...]:
+    """The fields among `fields` that `desired` declares and `current` holds differently, in `fields` order.
+
+    Values are normalised first (absent string == empty string; tags are a set). deepdiff runs only when the
+    cheap comparison finds a difference, and names the changed root keys."""
+    declared = [f for f in fields if f in desired]
+    if all(comparable(f, current.get(f)) == comparable(f, desired[f]) for f in declared):
+        return ()
+    before = {f: comparable(f, current.get(f)) for f in declared}
+    after = {f: comparable(f, desired[f]) for f in declared}
+    roots = DeepDiff(before, after, ignore_order=True, threshold_to_diff_deeper=0).affected_root_keys
+    return tuple(f for f in declared if f in roots)
+
+
+class _Diff:
+    """Accumulates changes, warnings and errors while walking desired state and then the leftover state."""
+
+    def __init__(self, state: StateDocument | None, live: LiveState | None) -> None:
+        self.live = live
+        self.state_buckets = state.by_identity("input_bucket") if state else {}
+        self.state_media = state.by_identity("media") if state else {}
+        self.changes: list[ResourceChange] = []
+        self.warnings: list[PlanWarning] = []
+        self.errors: list[PlanWarning] = []
+
+    def add(self, **fields: Any) -> None:
+        self.changes.append(ResourceChange(**fields))
+
+    def error(self, address: str, message: str, location: SourceLocation | None = None) -> None:
+        self.errors.append(PlanWarning(address=address, message=message, location=_location(location)))
+
+    def warn(self, address: str, message: str, location: SourceLocation | None = None) -> None:
+        self.warnings.append(PlanWarning(address=address, message=message, location=_location(location)))
+
+    # Declared input buckets
+
+    def bucket(self, bucket: DesiredBucket) -> None:
+        managed = self.state_buckets.get(bucket.bucket)
+        if managed is not None and managed.region != bucket.region:
+            self.error(bucket.address, _region_moved(bucket.bucket, managed.region, bucket.region), bucket.location)
+            return
+        after = bucket_attributes(bucket)
+        common: dict[str, Any] = {
+            "address": bucket.address,
+            "kind": "input_bucket",
+            "identity": bucket.bucket,
+            "region": bucket.region,
+            "after": after,
+            "location": _location(bucket.location),
+            "prevent_destroy": bucket.prevent_destroy,
+        }
+        if self.live is not None:
+            binding = self.live.binding(bucket.region, bucket.bucket)
+            if binding is None:
+                self.add(**common, action="bind", reason=BIND_NEW if managed is None else BIND_GONE)
+                return
+            if binding.type != "Input":
+                self.error(
+                    bucket.address,
+                    f"bucket {bucket.bucket!r} is bound to MPS in {bucket.region} as an {binding.type.lower()} "
+                    "bucket; reconcile never unbinds it implicitly. Unbind the output bucket yourself "
+                    "(UnbindOutputBucket) or remove this entry from the manifest",
+                    bucket.location,
+                )
+                return
+            current = live_bucket_attributes(binding)
+        elif managed is None:
+            self.add(**common, action="bind", reason=BIND_NEW)
+            return
+        else:
+            current = managed.attributes
+        changed = changed_fields(current, after, BUCKET_FIELDS)
+        if changed:
+            self.replace_bucket(bucket, common, current, owned=managed is not None)
+        elif managed is None:
+            self.add(**common, action="no-op", before=current, state_only="put", reason=ADOPT_BINDING)
+        elif _state_outdated(managed, bucket.address, after, bucket.prevent_destroy):
+            self.add(**common, action="no-op", before=current, state_only="put", reason=RECORD_STATE)
+        else:
+            self.add(**common, action="no-op", before=current)
+
+    def replace_bucket(
+        self, bucket: DesiredBucket, common: dict[str, Any], current: Mapping[str, Any], owned: bool
+    ) -> None:
+        was, wanted = current.get("referer") or "", bucket.referer or ""
+        if owned:
+            reason = f"referer changed from {was!r} to {wanted!r}: MPS cannot change it in place (unbind + bind)"
+        else:
+            reason = f"bound outside reconcile with referer {was!r}; the manifest declares {wanted!r} (unbind + bind)"
+        if bucket.prevent_destroy:
+            self.error(
+                bucket.address,
+                f"{reason}, but prevent_destroy is set: revert the referer, or set prevent_destroy: false to "
+                "allow the replacement",
+                bucket.location,
+            )
+            return
+        self.add(**common, action="replace", before=dict(current), changed=("referer",), reason=reason)
+
+    # Declared media
+
+    def media(self, media: DesiredMedia) -> None:
+        managed = self.state_media.get(media.identity)
+        if managed is not None and managed.region != media.region:
+            self.error(media.address, _region_moved(media.identity, managed.region, media.region), media.location)
+            return
+        after = media_attributes(media)
+        common: dict[str, Any] = {
+            "address": media.address,
+            "kind": "media",
+            "identity": media.identity,
+            "region": media.region,
+            "location": _location(media.location),
+            "prevent_destroy": media.prevent_destroy,
+        }
+        if managed is None or not managed.remote_id:
+            self.add(**common, action="register", after=after, reason=REGISTER_NEW)
+            return
+        if self.live is not None:
+            video = self.live.media.get(managed.remote_id)
+            if video is None:
+                self.add(**common, action="register", after=after, reason=REGISTER_GONE)
+                return
+            current = live_media_attributes(video)
+        else:
+            current = managed.attributes
+        # Registration settings cannot change once registered: `after` keeps the registered ones.
+        for name in MEDIA_REGISTRATION_FIELDS:
+            registered, wanted = managed.attributes.get(name), after.pop(name, None)
+            if registered is not None:
+                after[name] = registered
+            if registered != wanted:
+                self.warn(media.address, _registration_only(name, registered, wanted), media.location)
+        moved = managed.address if managed.address != media.address else None
+        common.update(remote_id=managed.remote_id, after=after, moved_from=moved)
+        changed = changed_fields(current, after, MEDIA_MUTABLE_FIELDS)
+        if changed:
+            reason = "changed outside reconcile or in the manifest: UpdateVideoInfos sends only the changed fields"
+            self.add(**common, action="update", before=current, changed=changed, reason=reason)
+        elif _state_outdated(managed, media.address, after, media.prevent_destroy):
+            reason = f"moved from {moved}, no call" if moved else RECORD_STATE
+            self.add(**common, action="no-op", before=after, state_only="put", reason=reason)
+        else:
+            self.add(**common, action="no-op", before=after)
+
+    # Managed resources no manifest declares any more
+
+    def removed(self, resource: ResourceState, *, prune: bool, address_taken: bool = False) -> None:
+        """A managed resource no manifest declares. When its address now names another file (an entry whose
+        file_url changed), it is tracked under its identity address instead, so every address stays unique."""
+        noun = "unbind it from MPS" if resource.kind == "input_bucket" else "delete it AND ITS SOURCE FILE IN OSS"
+        address = media_address(None, resource.identity) if address_taken else resource.address
+        moved = resource.address if address_taken else None
+        common: dict[str, Any] = {
+            "address": address,
+            "moved_from": moved,
+            "kind": resource.kind,
+            "identity": resource.identity,
+            "region": resource.region,
+            "remote_id": resource.remote_id,
+            "before": self.removed_before(resource),
+            "prevent_destroy": resource.prevent_destroy,
+        }
+        if not prune or resource.prevent_destroy:
+            if not prune:
+                reason = f"removed from the manifests: kept in state, no call (orphaned); plan with --prune to {noun}"
+            else:
+                reason = (
+                    "removed from the manifests, but prevent_destroy protects it even with --prune: kept, no call. "
+                    "To let reconcile remove it, declare it again with prevent_destroy: false and apply first"
+                )
+            if moved:
+                reason += f" (its address {moved} now names another file)"
+            self.warn(address, reason)
+            kept = {"after": dict(resource.attributes), "state_only": "put"} if moved else {}
+            self.add(**common, **kept, action="orphan", reason=reason)
+            return
+        if self.already_gone(resource):
+            self.add(**common, action="no-op", state_only="remove", reason=ALREADY_GONE)
+        elif resource.kind == "input_bucket":
+            self.add(**common, action="unbind", reason=UNBIND_REASON)
+        else:
+            self.add(**common, action="delete", reason=DELETE_REASON)
+
+    def removed_before(self, resource: ResourceState) -> dict[str, Any]:
+        if self.live is not None and resource.kind == "input_bucket":
+            binding = self.live.binding(resource.region, resource.identity)
+            if binding is not None and binding.type == "Input":
+                return live_bucket_attributes(binding)
+        video = self.live.media.get(resource.remote_id or "") if self.live is not None else None
+        if video is not None:
+            return {**resource.attributes, **live_media_attributes(video)}
+        return dict(resource.attributes)
+
+    def already_gone(self, resource: ResourceState) -> bool:
+        if resource.kind == "media" and not resource.remote_id:
+            return True
+        if self.live is None:
+            return False
+        if resource.kind == "input_bucket":
+            binding = self.live.binding(resource.region, resource.identity)
+            return binding is None or binding.type != "Input"
+        return resource.remote_id not in self.live.media
+
+
+def _unmanaged(
+    live: LiveState, declared: set[str], managed: Mapping[str, ResourceState]
+) -> tuple[UnmanagedBucket, ...]:
+    return tuple(
+        UnmanagedBucket(region=region, bucket=binding.bucket, referer=binding.referer)
+        for region in sorted(live.buckets)
+        for binding in sorted(live.buckets[region].values(), key=lambda b: b.bucket)
+        if binding.type == "Input" and binding.bucket not in declared and binding.bucket not in managed
+    )
+
+
+def _state_outdated(managed: ResourceState, address: str, after: Mapping[str, Any], prevent_destroy: bool) -> bool:
+    return managed.address != address or managed.attributes != after or managed.prevent_destroy != prevent_destroy
+
+
+def _location(location: SourceLocation | None) -> Location | None:
+    return None if location is None else Location(path=location.path, line=location.line, col=location.col)
+
+
+def _sorted(items: list[PlanWarning]) -> tuple[PlanWarning, ...]:
+    return tuple(sorted(items, key=lambda w: (w.address or "", w.message)))
+
+
+def _region_moved(identity: str, was: str, now: str) -> str:
+    return (
+        f"{identity!r} is managed in {was} but now declared in {now}; reconcile cannot move it between regions. "
+        f"Declare it in {was} again, or remove it from the manifests, apply with --prune, then declare it in {now}"
+    )
+
+
+def _registration_only(name: str, registered: Any, wanted: Any) -> str:
+    return (
+        f"{name} changed from {_show(registered)} to {_show(wanted)}, but it only applies when a file is "
+        f"registered: no call is made and the registered file keeps {_show(registered)}"
+    )
+
+
+def _show(value: Any) -> str:
+    return "(not set)" if value is None else repr(value)
