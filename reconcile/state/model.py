@@ -34,9 +34,14 @@ class StateDocument(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int = STATE_FORMAT_VERSION
-    lineage: str
+    lineage: str  # uuid4, created with the state; "" in a document not written yet
     serial: int = 0
-    resources: list[ResourceState] = Field(default_factory=list)
+    resources: list[ResourceState] = Field(default_factory=list)  # sorted by address when read from a store
+
+    @classmethod
+    def empty(cls) -> StateDocument:
+        """A state not written yet: the store assigns its lineage on the first write."""
+        return cls(lineage="")
 
     def by_identity(self, kind: ResourceKind) -> dict[str, ResourceState]:
         return {r.identity: r for r in self.resources if r.kind == kind}

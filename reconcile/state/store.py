@@ -4,6 +4,13 @@ Reads never need the lock. Anything that writes holds it: `with store.lock("appl
 During apply, progress is committed cheaply and durably with `append` (one journal entry per
 successful batch, each a new serial); `write` rewrites the whole snapshot and folds the journal in.
 A reader always sees snapshot + journal, so a crash between batches loses nothing.
+
+Serial and lineage rules (every backend):
+- `read()` returns the state at its current serial: the snapshot's, or the last journal entry's.
+- `write(doc)` stores `doc` at current serial + 1. It refuses (StateError) a document of another lineage,
+  a fresh document (`StateDocument.empty()`, lineage "") when a state already exists, and a document read at
+  an older serial than the current one (someone wrote since): read again, then write.
+- `append(records)` is one new serial per call. Without any state yet, it first creates an empty one.
 """
 
 from __future__ import annotations
@@ -35,11 +42,17 @@ class LockInfo(BaseModel):
 class StateLockedError(Exception):
     """The lock is held by someone else (after waiting up to the lock timeout)."""
 
-    def __init__(self, holder: LockInfo | None, location: str) -> None:
+    def __init__(self, holder: LockInfo | None, location: str, waited: float = 0.0) -> None:
         self.holder = holder
         self.location = location
+        self.waited = waited
         who = holder.describe() if holder else "a lock whose holder could not be read"
-        super().__init__(f"state {location} is locked: {who}")
+        after = f" (waited {waited:g}s)" if waited > 0 else ""
+        super().__init__(
+            f"state {location} is locked{after}: {who}. It is released when that command ends: wait for it, or "
+            f"retry with --lock-timeout (e.g. 5m). If its holder died on another machine, run "
+            f"`reconcile force-unlock {holder.id if holder else 'LOCK_ID'}`."
+        )
 
 
 class StateError(Exception):
@@ -88,6 +101,10 @@ class StateStore(Protocol):
         """Hold the state lock; raises StateLockedError naming the holder after `timeout` seconds."""
         ...
 
-    def force_unlock(self, lock_id: str) -> None:
-        """Remove a lock left behind by a holder on another machine; StateError if the id does not match."""
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        """Remove a lock left behind by a holder on another machine; returns the lock removed.
+
+        StateError if nothing is locked, if `lock_id` is not the recorded lock's id, or if the holder is a live
+        process on this machine (stop it instead).
+        """
         ...

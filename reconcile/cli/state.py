@@ -1,0 +1,168 @@
+"""`reconcile state list` and `reconcile state show ADDRESS`: what reconcile manages, as it last recorded it."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from reconcile.cli.common import EXIT_OK, FatalError, log_level_option
+from reconcile.cli.state_options import state_errors_as_fatal, state_option, store_from_options
+from reconcile.state import LocalStateStore, ResourceState, StateDocument
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+STATE_JSON_FORMAT_VERSION = "1.0"
+SUGGESTIONS = 3
+_UNQUOTED_INDEX = re.compile(r"^(\w+)\[([^\"\]]+)\]$")  # media[b/k]: the shell ate the quotes of media["b/k"]
+
+
+@click.group(name="state")
+@log_level_option
+def command() -> None:
+    """Inspect the state: the resources reconcile manages, their remote ids and last-applied attributes.
+
+    Reads need no lock: they can run while an apply is in progress.
+    """
+
+
+def format_option(json_help: str) -> Callable[[F], F]:
+    return click.option(
+        "--format",
+        "format_",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help=json_help,
+    )
+
+
+# -- list ----------------------------------------------------------------------------------------------------
+
+
+@command.command(name="list")
+@click.argument("prefixes", nargs=-1, metavar="[ADDRESS]...")
+@click.option("-l", "--long", "long_", is_flag=True, help="Add the kind, region and remote id in aligned columns.")
+@format_option("json: the resources with all their fields, for scripts.")
+@state_option
+@log_level_option
+def list_command(prefixes: tuple[str, ...], long_: bool, format_: str, state: str | None) -> int:
+    """List the managed resources' addresses, one per line, sorted.
+
+    With ADDRESS arguments, only the resources at or under them: `input_bucket` lists the buckets,
+    `media.intro` one media.
+    """
+    store = store_from_options(state)
+    with state_errors_as_fatal():
+        doc = store.read()
+    resources = sorted(doc.resources if doc else [], key=lambda r: r.address)
+    if prefixes:
+        resources = [r for r in resources if any(_under(r.address, prefix) for prefix in prefixes)]
+    if format_ == "json":
+        click.echo(_json_listing(store, doc, resources))
+    elif resources:
+        click.echo("\n".join(_columns(resources) if long_ else [r.address for r in resources]))
+    if doc is None:
+        click.echo(f"No state at {store.location}.", err=True)
+    elif not doc.resources:
+        click.echo(f"No resources in state {store.location} (serial {doc.serial}).", err=True)
+    elif not resources:
+        click.echo(f"No resource in state {store.location} matches {' '.join(prefixes)}.", err=True)
+    return EXIT_OK
+
+
+def _under(address: str, prefix: str) -> bool:
+    """`media` covers `media.intro` and `media["b/k"]`; `media.in` does not cover `media.intro`."""
+    return address == prefix or (address.startswith(prefix) and address[len(prefix)] in ".[")
+
+
+def _columns(resources: Sequence[ResourceState]) -> list[str]:
+    rows = [("ADDRESS", "KIND", "REGION", "REMOTE ID")]
+    rows += [(r.address, r.kind, r.region, r.remote_id or "-") for r in resources]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return [f"{a:<{widths[0]}}  {k:<{widths[1]}}  {g:<{widths[2]}}  {rid}" for a, k, g, rid in rows]
+
+
+def _json_listing(store: LocalStateStore, doc: StateDocument | None, resources: Sequence[ResourceState]) -> str:
+    header = {
+        "format_version": STATE_JSON_FORMAT_VERSION,
+        "state": store.location,
+        "lineage": doc.lineage if doc else None,
+        "serial": doc.serial if doc else None,
+    }
+    # Serialized by pydantic resource by resource: json.dumps of 100,000 dicts is several times slower.
+    body = ",".join(r.model_dump_json() for r in resources)
+    return json.dumps(header, separators=(",", ":"))[:-1] + ',"resources":[' + body + "]}"
+
+
+# -- show ----------------------------------------------------------------------------------------------------
+
+
+@command.command(name="show")
+@click.argument("address")
+@format_option("json: the resource's fields as one JSON object.")
+@state_option
+@log_level_option
+def show_command(address: str, format_: str, state: str | None) -> int:
+    """Show one managed resource: identity, region, remote id, prevent_destroy and last-applied attributes.
+
+    Quote addresses with brackets for the shell: reconcile state show 'media["bucket/key.mp4"]'.
+    """
+    store = store_from_options(state)
+    with state_errors_as_fatal():
+        doc = store.read()
+    if doc is None:
+        raise FatalError(f"No state at {store.location}: nothing is managed yet, so there is nothing to show.")
+    resource = find_resource(doc, address, store.location)
+    click.echo(resource.model_dump_json() if format_ == "json" else render_resource(resource))
+    return EXIT_OK
+
+
+def find_resource(doc: StateDocument, address: str, location: str) -> ResourceState:
+    by_address = {r.address: r for r in doc.resources}
+    candidates = [address]
+    unquoted = _UNQUOTED_INDEX.match(address)
+    if unquoted:
+        candidates.append(f'{unquoted[1]}["{unquoted[2]}"]')
+    for candidate in candidates:
+        if candidate in by_address:
+            return by_address[candidate]
+    raise FatalError(f"no resource {address} in state {location}.{_did_you_mean(doc, address, by_address)}")
+
+
+def _did_you_mean(doc: StateDocument, address: str, by_address: dict[str, ResourceState]) -> str:
+    same_identity = [r.address for r in doc.resources if r.identity == address]
+    close = difflib.get_close_matches(address, list(by_address), n=SUGGESTIONS, cutoff=0.75)
+    suggestions = list(dict.fromkeys(same_identity + close))[:SUGGESTIONS]
+    if suggestions:
+        return f" Did you mean {' or '.join(suggestions)}?"
+    return " `reconcile state list` shows every address."
+
+
+def render_resource(resource: ResourceState) -> str:
+    fields: list[tuple[str, Any]] = [
+        ("kind", resource.kind),
+        ("identity", resource.identity),
+        ("region", resource.region),
+        ("remote_id", resource.remote_id),
+        ("prevent_destroy", resource.prevent_destroy),
+    ]
+    lines = [f"# {resource.address}", *_aligned(fields, indent="")]
+    if resource.attributes:
+        lines += ["attributes = {", *_aligned(sorted(resource.attributes.items()), indent="  "), "}"]
+    else:
+        lines.append("attributes = {}")
+    return "\n".join(lines)
+
+
+def _aligned(pairs: Sequence[tuple[str, Any]], indent: str) -> list[str]:
+    width = max(len(key) for key, _ in pairs)
+    return [f"{indent}{key:<{width}} = {_value(value)}" for key, value in pairs]
+
+
+def _value(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), sort_keys=True)

@@ -1,0 +1,112 @@
+"""The write-ahead journal: one JSON line per committed batch, replayed over the snapshot on every read.
+
+Each line is a `JournalEntry`: the serial it creates, the lineage it belongs to, and the batch's records.
+Apply appends one line per successful API batch, fsync'd before it moves on, so a crash loses at most the
+batch in flight, and that one only as a torn last line, which reading ignores.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from reconcile.state.model import ResourceKind, ResourceState, StateDocument
+from reconcile.state.snapshot import format_loc
+from reconcile.state.store import JournalRecord, PutResource, RemoveResource, StateError
+
+log = logging.getLogger(__name__)
+
+TaggedRecord = Annotated[PutResource | RemoveResource, Field(discriminator="op")]
+
+
+class JournalEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    serial: int
+    lineage: str
+    records: tuple[TaggedRecord, ...]
+
+
+_ENTRY = TypeAdapter(JournalEntry)
+
+
+class JournalMismatchError(StateError):
+    """The journal does not continue the snapshot (another lineage, or a gap in serials)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JournalContents:
+    entries: tuple[JournalEntry, ...]
+    valid_length: int  # bytes up to the end of the last complete entry; an append starts here
+    length: int  # bytes read; more than valid_length when the last line is torn
+
+
+def encode_entry(serial: int, lineage: str, records: Sequence[JournalRecord]) -> bytes:
+    return JournalEntry(serial=serial, lineage=lineage, records=tuple(records)).model_dump_json().encode() + b"\n"
+
+
+def parse_journal(data: bytes, location: str) -> JournalContents:
+    """Parse the committed entries: lines ending with a newline, the commit marker written with the entry.
+
+    What follows the last newline is an append a crash interrupted; it was never acknowledged, so it is
+    ignored (with a warning), as is a last line that does not parse. Damage anywhere else is a StateError.
+    """
+    committed = data.rfind(b"\n") + 1
+    if data[committed:].strip():
+        log.warning("%s: ignoring an incomplete last entry, left by an interrupted write", location)
+    lines = data[:committed].split(b"\n")[:-1]
+    entries: list[JournalEntry] = []
+    valid_length = 0
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            try:
+                entries.append(_ENTRY.validate_json(line))
+            except ValidationError as exc:
+                if number == len(lines):
+                    log.warning("%s:%d: ignoring a damaged last entry, left by an interrupted write", location, number)
+                    break
+                first = exc.errors(include_url=False, include_input=False)[0]
+                raise StateError(
+                    f"state journal {location}:{number} is damaged ({format_loc(first['loc'])}: {first['msg']}): "
+                    f"only its last line can be cut short by a crash. Restore the journal from a backup, or "
+                    f"move it aside to fall back to the snapshot (losing the changes it recorded)."
+                ) from None
+        valid_length += len(line) + 1
+    return JournalContents(entries=tuple(entries), valid_length=valid_length, length=len(data))
+
+
+def replay(snapshot: StateDocument, entries: Sequence[JournalEntry], journal_location: str) -> StateDocument:
+    """The snapshot with the journal's entries applied in order; resources sorted by address.
+
+    Entries at or below the snapshot's serial are already in it (a rewrite that crashed before removing the
+    journal) and are skipped. The rest must continue the snapshot: same lineage, serials without a gap.
+    """
+    pending = [entry for entry in entries if entry.serial > snapshot.serial]
+    if not pending:
+        return snapshot
+    by_kind: dict[ResourceKind, dict[str, ResourceState]] = {}
+    for resource in snapshot.resources:
+        by_kind.setdefault(resource.kind, {})[resource.identity] = resource
+    serial = snapshot.serial
+    for entry in pending:
+        if entry.lineage != snapshot.lineage or entry.serial != serial + 1:
+            raise JournalMismatchError(
+                f"state journal {journal_location} does not continue the snapshot: the snapshot is at serial "
+                f"{snapshot.serial} of lineage {snapshot.lineage}, the journal's next entry is serial "
+                f"{entry.serial} of lineage {entry.lineage}. Was the snapshot restored from a backup? If the "
+                f"snapshot is the state you want, move the journal aside."
+            )
+        for record in entry.records:
+            match record:
+                case PutResource(resource=resource):
+                    by_kind.setdefault(resource.kind, {})[resource.identity] = resource
+                case RemoveResource(kind=kind, identity=identity):
+                    by_kind.get(kind, {}).pop(identity, None)
+        serial = entry.serial
+    resources = sorted((r for index in by_kind.values() for r in index.values()), key=attrgetter("address"))
+    return snapshot.model_copy(update={"serial": serial, "resources": resources})

@@ -1,0 +1,337 @@
+"""`StateStore` on local files, all next to each other:
+
+    state.json          the snapshot: the whole state at some serial, replaced atomically by `write`
+    state.json.journal  batches committed by `append` since the snapshot, one fsync'd JSON line each
+    state.json.lock     the lock (flock) and the record of who holds it
+    state.json.backup   the snapshot before the last `write`, for recovering from a damaged file
+
+A read is the snapshot plus the journal replayed over it. The outermost `lock()` folds the journal into
+the snapshot when it is released normally, so reads stay fast and the journal stays short.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+from pathlib import Path
+
+from reconcile.state.files import (
+    append_durably,
+    make_private_dir,
+    remove_durably,
+    remove_stale_temps,
+    replace_atomically,
+)
+from reconcile.state.journal import JournalContents, JournalMismatchError, encode_entry, parse_journal, replay
+from reconcile.state.lockfile import HeldLock, LockFile
+from reconcile.state.model import STATE_FORMAT_VERSION, ResourceState, StateDocument
+from reconcile.state.snapshot import decode_snapshot, encode_snapshot
+from reconcile.state.store import JournalRecord, LockInfo, StateError
+
+log = logging.getLogger(__name__)
+
+READ_ATTEMPTS = 3  # a read racing a rewrite can pair an old snapshot with a new journal: read again
+
+
+@dataclass(frozen=True, slots=True)
+class FileVersion:
+    """Identifies one version of a file: a replaced file has a new inode, an appended one a new size."""
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, stat: os.stat_result, size: int | None = None) -> FileVersion:
+        return cls(stat.st_dev, stat.st_ino, stat.st_size if size is None else size, stat.st_mtime_ns)
+
+    @classmethod
+    def at(cls, path: Path) -> FileVersion | None:
+        try:
+            return cls.of(path.stat())
+        except FileNotFoundError:
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class SeenState:
+    """What this store last read or wrote: enough for `append` to continue without re-reading 100k resources."""
+
+    lineage: str
+    serial: int
+    snapshot: FileVersion
+    journal: FileVersion | None
+    journal_valid_length: int  # an append starts here (cutting off a torn tail)
+
+
+class LocalStateStore:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        location: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        poll_interval: float = 0.25,
+        os_lock: bool | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self._location = location or str(path)
+        self.journal_path = self.path.with_name(self.path.name + ".journal")
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.backup_path = self.path.with_name(self.path.name + ".backup")
+        self._lock_file = LockFile(
+            self.lock_path, self._location, clock=clock, sleep=sleep, poll_interval=poll_interval, os_lock=os_lock
+        )
+        self._mutex = threading.RLock()
+        self._held: HeldLock | None = None
+        self._depth = 0
+        self._seen: SeenState | None = None
+
+    def __repr__(self) -> str:
+        return f"LocalStateStore({self._location!r})"
+
+    @property
+    def location(self) -> str:
+        return self._location
+
+    # -- reading --------------------------------------------------------------------------------------------
+
+    def read(self) -> StateDocument | None:
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                return self._read_once()
+            except JournalMismatchError:
+                if attempt == READ_ATTEMPTS:
+                    raise
+                log.debug("state %s changed while it was read; reading again", self._location)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read_once(self) -> StateDocument | None:
+        loaded = self._load_snapshot()
+        journal, journal_version = self._load_journal()
+        if loaded is None:
+            if journal is not None and journal.entries:
+                raise StateError(
+                    f"state {self._location} is missing but its journal {self.journal_path} exists: the snapshot "
+                    f"was moved or deleted. Restore it (or its backup, {self.backup_path}); to start over "
+                    f"instead, move the journal aside too."
+                )
+            self._seen = None
+            return None
+        snapshot, snapshot_version = loaded
+        doc = replay(snapshot, journal.entries, str(self.journal_path)) if journal else snapshot
+        self._seen = SeenState(
+            lineage=doc.lineage,
+            serial=doc.serial,
+            snapshot=snapshot_version,
+            journal=journal_version,
+            journal_valid_length=journal.valid_length if journal else 0,
+        )
+        return doc
+
+    def _load_snapshot(self) -> tuple[StateDocument, FileVersion] | None:
+        try:
+            with self.path.open("rb") as file:
+                data = file.read()
+                version = FileVersion.of(os.fstat(file.fileno()))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StateError(f"cannot read state {self._location}: {exc.strerror or exc}") from exc
+        return decode_snapshot(data, self._location, self._restore_hint()), version
+
+    def _load_journal(self) -> tuple[JournalContents | None, FileVersion | None]:
+        try:
+            with self.journal_path.open("rb") as file:
+                data = file.read()
+                version = FileVersion.of(os.fstat(file.fileno()), size=len(data))
+        except FileNotFoundError:
+            return None, None
+        except OSError as exc:
+            raise StateError(f"cannot read state journal {self.journal_path}: {exc.strerror or exc}") from exc
+        return parse_journal(data, str(self.journal_path)), version
+
+    def _restore_hint(self) -> str:
+        if self.backup_path.exists():
+            return (
+                f"Restore the state before its last change with `cp {self.backup_path} {self._location}` "
+                f"(reconcile adopts what it created since), or restore your own backup."
+            )
+        return "Restore it from your own backup."
+
+    # -- writing --------------------------------------------------------------------------------------------
+
+    def write(self, doc: StateDocument) -> StateDocument:
+        with self._mutex, self._exclusive("write"):
+            seen = self._current()
+            lineage, serial = self._next_version(doc, seen)
+            resources = sorted(doc.resources, key=attrgetter("address"))
+            _check_unique(resources, self._location)
+            written = doc.model_copy(
+                update={"version": STATE_FORMAT_VERSION, "lineage": lineage, "serial": serial, "resources": resources}
+            )
+            self._replace_snapshot(written)
+            return written
+
+    def append(self, records: Sequence[JournalRecord]) -> int:
+        """One journal line (a new serial) for `records`; fsync'd before returning. No records: no new serial."""
+        with self._mutex, self._exclusive("append"):
+            seen = self._current()
+            if not records:
+                return seen.serial if seen else 0
+            if seen is None:
+                self.write(StateDocument.empty())
+                seen = self._seen
+                assert seen is not None
+            serial = seen.serial + 1
+            line = encode_entry(serial, seen.lineage, records)
+            torn = seen.journal is not None and seen.journal.size > seen.journal_valid_length
+            try:
+                stat = append_durably(self.journal_path, line, truncate_to=seen.journal_valid_length if torn else None)
+            except OSError as exc:
+                raise StateError(f"cannot write state journal {self.journal_path}: {exc.strerror or exc}") from exc
+            self._seen = dataclasses.replace(
+                seen, serial=serial, journal=FileVersion.of(stat), journal_valid_length=stat.st_size
+            )
+            return serial
+
+    def compact(self) -> StateDocument | None:
+        """Fold the journal into the snapshot, at the same serial (the state does not change)."""
+        with self._mutex, self._exclusive("compact"):
+            if not self.journal_path.exists():
+                return None
+            doc = self.read()
+            if doc is None:
+                return None
+            self._replace_snapshot(doc)
+            return doc
+
+    def _current(self) -> SeenState | None:
+        """The state's lineage and serial now. Only called under the lock, when nobody else can change them."""
+        seen = self._seen
+        if (
+            seen is not None
+            and FileVersion.at(self.path) == seen.snapshot
+            and FileVersion.at(self.journal_path) == seen.journal
+        ):
+            return seen
+        self.read()
+        return self._seen
+
+    def _next_version(self, doc: StateDocument, seen: SeenState | None) -> tuple[str, int]:
+        if seen is None:
+            return doc.lineage or str(uuid.uuid4()), doc.serial + 1
+        if not doc.lineage:
+            raise StateError(
+                f"state {self._location} changed since it was read: it was empty then, and now exists (serial "
+                f"{seen.serial}). Run the command again so that it starts from the current state."
+            )
+        if doc.lineage != seen.lineage:
+            raise StateError(
+                f"refusing to overwrite state {self._location} (lineage {seen.lineage}) with a state of another "
+                f"lineage ({doc.lineage}): they are different states. Check that --state (or RECONCILE_STATE) "
+                f"names the state you meant."
+            )
+        if doc.serial < seen.serial:
+            raise StateError(
+                f"state {self._location} changed since it was read (serial {doc.serial} then, {seen.serial} now). "
+                f"Run the command again so that it starts from the current state."
+            )
+        return seen.lineage, max(doc.serial, seen.serial) + 1
+
+    def _replace_snapshot(self, doc: StateDocument) -> None:
+        data = encode_snapshot(doc)
+        try:
+            make_private_dir(self.path.parent)
+            remove_stale_temps(self.path)
+            replace_atomically(self.path, data, backup=self.backup_path)
+            # Only once the new snapshot is durable: the journal's entries are now in it.
+            remove_durably(self.journal_path)
+            version = FileVersion.of(self.path.stat())
+        except OSError as exc:
+            raise StateError(f"cannot write state {self._location}: {exc.strerror or exc}") from exc
+        self._seen = SeenState(doc.lineage, doc.serial, version, journal=None, journal_valid_length=0)
+
+    # -- locking --------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self, command: str, timeout: float = 0.0) -> Iterator[LockInfo]:
+        """Hold the state lock (re-entrant for this store). Released normally, it compacts the journal."""
+        with self._mutex:
+            if self._held is not None:
+                self._depth += 1
+                held = self._held
+                outermost = False
+            else:
+                held = self._lock_file.acquire(command, timeout)
+                self._held, self._depth = held, 1
+                outermost = True
+        completed = False
+        try:
+            yield held.info
+            completed = True
+        finally:
+            with self._mutex:
+                self._depth -= 1
+                if outermost:
+                    try:
+                        if completed:
+                            self._compact_quietly()
+                    finally:
+                        self._held = None
+                        self._lock_file.release(held)
+
+    def _compact_quietly(self) -> None:
+        """Compaction only tidies: the journal is already durable, so a failure here must not fail the command."""
+        try:
+            self.compact()
+        except StateError as exc:
+            log.warning("could not fold the journal into the state snapshot (it stays valid as it is): %s", exc)
+
+    @contextlib.contextmanager
+    def _exclusive(self, command: str) -> Iterator[None]:
+        """The lock for one write: the one this store holds, or else taken (without waiting) just for it."""
+        if self._held is not None:
+            yield
+            return
+        held = self._lock_file.acquire(command, timeout=0.0)
+        self._held = held
+        try:
+            yield
+        finally:
+            self._held = None
+            self._lock_file.release(held)
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        return self._lock_file.force_unlock(lock_id)
+
+    def lock_holder(self) -> LockInfo | None:
+        """The recorded lock holder, if any: possibly a dead holder's record, which the next lock takes over."""
+        return self._lock_file.read_record()
+
+
+def _check_unique(resources: Sequence[ResourceState], location: str) -> None:
+    """Two entries for one resource, or one address for two, would make the state ambiguous: refuse it."""
+    addresses = {r.address for r in resources}
+    identities: dict[str, set[str]] = {}
+    for r in resources:
+        identities.setdefault(r.kind, set()).add(r.identity)
+    if len(addresses) == len(resources) == sum(map(len, identities.values())):
+        return
+    counts = Counter(r.address for r in resources) + Counter(f"{r.kind} {r.identity}" for r in resources)
+    duplicates = sorted(key for key, count in counts.items() if count > 1)
+    raise StateError(
+        f"refusing to write state {location}: {len(duplicates)} resource(s) appear more than once "
+        f"({', '.join(duplicates[:5])}). This is a bug in reconcile: please report it."
+    )
