@@ -69,6 +69,9 @@ TAGS_MAX = 16
 TAG_MAX = 32
 COVER_URL_MAX = 1024
 
+# A region id as the endpoints spell it: cn-shanghai, ap-southeast-1, cn-shanghai-finance-1.
+REGION_RE = re.compile(r"^[a-z]{2}-[a-z0-9]+(?:-[a-z0-9]+)*$")
+
 # Extensions VOD accepts for audio and video source files.
 VIDEO_EXTENSIONS = frozenset(
     {

@@ -1,0 +1,236 @@
+"""One manifest document → the input buckets and media it declares; every problem reported where it is."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconcile.cloud.limits import parse_oss_url
+from reconcile.manifest.desired import (
+    DesiredBucket,
+    DesiredMedia,
+    SourceLocation,
+    bucket_address,
+    media_address,
+)
+from reconcile.manifest.fields import DOCUMENT, INPUT_BUCKET, MEDIA, MEDIA_DEFAULTS, Section
+from reconcile.manifest.reader import INVALID, NodeReader, describe
+from reconcile.manifest.rules import file_url_problem
+from reconcile.manifest.yaml_nodes import MappingNode, Node, ScalarNode, SequenceNode, is_null
+
+# Where each key belongs, for "`title` does not belong in media_defaults; it goes in a media entry".
+_HOMES: tuple[tuple[Section, str], ...] = (
+    (DOCUMENT, "at the top level of the document"),
+    (INPUT_BUCKET, "in an input_buckets entry"),
+    (MEDIA, "in a media entry"),
+)
+_SHAPES = {"input_buckets": "such as `- bucket: <name>`", "media": "with `file_url:` and `title:`"}
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredMedia:
+    """A media entry whose identity is known; `media` is None when its other fields have problems, so
+    duplicates are still found while those are fixed."""
+
+    identity: str
+    file_url: str
+    location: SourceLocation  # the `file_url:` key
+    name: str | None
+    name_location: SourceLocation | None
+    media: DesiredMedia | None
+
+
+@dataclass(slots=True)
+class Declarations:
+    buckets: list[DesiredBucket] = field(default_factory=list)
+    media: list[DeclaredMedia] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Entry:
+    """A mapping read against a field table: valid values (None when written as null), and the nodes of
+    every known key that was written, valid or not."""
+
+    values: dict[str, Any]
+    nodes: dict[str, tuple[ScalarNode, Node]]
+
+
+def read_document(reader: NodeReader, node: Node, into: Declarations) -> None:
+    if not isinstance(node, MappingNode):
+        reader.error(
+            node,
+            "a manifest document must be a mapping with `region` and the lists `input_buckets` and `media`, "
+            f"not {describe(node)}",
+        )
+        return
+    document = _read_mapping(reader, node, DOCUMENT)
+    region = document.values.get("region")
+    for entry_node in _entries(reader, document, "input_buckets"):
+        entry = _read_mapping(reader, entry_node, INPUT_BUCKET)
+        bucket = _bucket(reader, entry, region)
+        if bucket is not None:
+            into.buckets.append(bucket)
+    defaults = _read_defaults(reader, document)
+    for entry_node in _entries(reader, document, "media"):
+        entry = _read_mapping(reader, entry_node, MEDIA)
+        declared = _media(reader, entry, defaults, region)
+        if declared is not None:
+            into.media.append(declared)
+
+
+def _read_mapping(reader: NodeReader, node: MappingNode, section: Section) -> _Entry:
+    entry = _Entry({}, {})
+    fields = section.fields
+    for key, (key_node, value_node) in reader.items(node).items():
+        spec = fields.get(key)
+        if spec is None:
+            reader.error(key_node, _unknown_key(key, section))
+            continue
+        entry.nodes[key] = (key_node, value_node)
+        if spec.section is not None:
+            continue  # a nested list or mapping: the caller walks it
+        value = reader.read(key, spec, value_node)
+        if value is not INVALID:
+            entry.values[key] = value
+    for key in section.required:
+        if key not in entry.nodes:
+            reader.error(node, f"{section.what} is missing the required key `{key}`")
+        elif key in entry.values and entry.values[key] is None:
+            reader.error(entry.nodes[key][1], f"`{key}` is required, but is null here")
+            del entry.values[key]
+    return entry
+
+
+def _unknown_key(key: str, section: Section) -> str:
+    what = section.what
+    close = difflib.get_close_matches(key, list(section.fields), n=1)
+    if close:
+        return f"unknown key `{key}` in {what}; did you mean `{close[0]}`?"
+    home = next((place for other, place in _HOMES if other is not section and key in other.fields), None)
+    if home is not None:
+        return f"`{key}` does not belong in {what}; it goes {home}"
+    expected = ", ".join(f"`{k}`" for k in sorted(section.fields))
+    return f"unknown key `{key}` in {what}; expected one of: {expected}"
+
+
+def _entries(reader: NodeReader, document: _Entry, key: str) -> list[MappingNode]:
+    """The mapping entries of the list under `key`; null or absent is an empty list."""
+    if key not in document.nodes:
+        return []
+    node = document.nodes[key][1]
+    if isinstance(node, ScalarNode) and is_null(node):
+        return []
+    if not isinstance(node, SequenceNode):
+        reader.error(node, f"`{key}` must be a list of entries, each starting with `- `, not {describe(node)}")
+        return []
+    entries: list[MappingNode] = []
+    for item in node.value:
+        if isinstance(item, MappingNode):
+            entries.append(item)
+        elif key == "input_buckets" and isinstance(item, ScalarNode) and not is_null(item):
+            reader.error(item, f"each input_buckets entry must be a mapping such as `- bucket: {item.value}`")
+        else:
+            reader.error(item, f"each {key} entry must be a mapping {_SHAPES[key]}, not {describe(item)}")
+    return entries
+
+
+def _read_defaults(reader: NodeReader, document: _Entry) -> _Entry | None:
+    if "media_defaults" not in document.nodes:
+        return None
+    node = document.nodes["media_defaults"][1]
+    if isinstance(node, ScalarNode) and is_null(node):
+        return None
+    if not isinstance(node, MappingNode):
+        reader.error(node, f"`media_defaults` must be a mapping of media keys and values, not {describe(node)}")
+        return None
+    defaults = _read_mapping(reader, node, MEDIA_DEFAULTS)
+    if defaults.values.get("template_group_id") and defaults.values.get("workflow_id"):
+        reader.warn(defaults.nodes["workflow_id"][0], _BOTH_SET)
+    return defaults
+
+
+def _bucket(reader: NodeReader, entry: _Entry, region: str | None) -> DesiredBucket | None:
+    name = entry.values.get("bucket")
+    if not name:
+        return None
+    return DesiredBucket(
+        address=bucket_address(name),
+        region=region or "",
+        bucket=name,
+        referer=entry.values.get("referer"),
+        prevent_destroy=bool(entry.values.get("prevent_destroy")),
+        location=reader.location(entry.nodes["bucket"][0]),
+    )
+
+
+_BOTH_SET = (
+    "both `template_group_id` and `workflow_id` are set: workflow_id wins at the API, "
+    "template_group_id is ignored; remove one"
+)
+
+
+def _media(reader: NodeReader, entry: _Entry, defaults: _Entry | None, region: str | None) -> DeclaredMedia | None:
+    values = entry.values
+    url = values.get("file_url")
+    if not url:
+        return None
+    url_key, url_node = entry.nodes["file_url"]
+    oss_object = parse_oss_url(url)
+    problem = file_url_problem(url, oss_object, region)
+    if problem is not None or oss_object is None:
+        reader.error(url_node, f"`file_url` {problem}")
+        return None
+    name = values.get("name")
+    name_location = reader.location(entry.nodes["name"][0]) if name else None
+    location = reader.location(url_key)
+    media = None
+    if region and "title" in values and len(values) == len(entry.nodes):  # every key written is valid
+        # The entry's own keys win over the defaults, including a null that clears one.
+        merged = {**defaults.values, **values} if defaults is not None else values
+        template_group_id, workflow_id = merged.get("template_group_id"), merged.get("workflow_id")
+        if template_group_id and workflow_id:
+            _warn_both_set(reader, entry, defaults)
+        tags = merged.get("tags")
+        media = DesiredMedia(
+            address=media_address(name, oss_object.identity),
+            region=region,
+            file_url=url,
+            identity=oss_object.identity,
+            oss_bucket=oss_object.bucket,
+            storage_location=oss_object.host,
+            title=values["title"],
+            description=merged.get("description"),
+            tags=None if tags is None else tuple(tags),
+            cover_url=merged.get("cover_url"),
+            cate_id=merged.get("cate_id"),
+            template_group_id=template_group_id,
+            workflow_id=workflow_id,
+            user_data=merged.get("user_data"),
+            prevent_destroy=bool(merged.get("prevent_destroy")),
+            name=name,
+            location=location,
+        )
+    return DeclaredMedia(oss_object.identity, url, location, name, name_location, media)
+
+
+def _warn_both_set(reader: NodeReader, entry: _Entry, defaults: _Entry | None) -> None:
+    """Warn where the entry meets the conflict; a conflict wholly inside media_defaults is warned there once."""
+    own_template = "template_group_id" in entry.nodes
+    own_workflow = "workflow_id" in entry.nodes
+    if own_template and own_workflow:
+        reader.warn(entry.nodes["workflow_id"][0], _BOTH_SET)
+    elif own_workflow and defaults is not None:
+        line = defaults.nodes["template_group_id"][0].start_mark.line + 1
+        reader.warn(
+            entry.nodes["workflow_id"][0],
+            f"`workflow_id` is set and media_defaults sets `template_group_id` (line {line}): workflow_id wins at "
+            "the API, template_group_id is ignored; add `template_group_id: null` to this entry to say so",
+        )
+    elif own_template and defaults is not None:
+        line = defaults.nodes["workflow_id"][0].start_mark.line + 1
+        reader.warn(
+            entry.nodes["template_group_id"][0],
+            f"`template_group_id` is ignored: media_defaults sets `workflow_id` (line {line}), and workflow_id wins "
+            "at the API; add `workflow_id: null` to this entry to use the template group",
+        )

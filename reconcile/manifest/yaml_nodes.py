@@ -1,0 +1,104 @@
+"""YAML → node trees that keep every value's position and the exact text the user wrote.
+
+Manifests are composed, never constructed: PyYAML's constructor turns `no` into False, `1.10` into 1.1 and
+`2024-01-01` into a date, and silently keeps the last of two duplicate keys. Composing with libyaml (the C
+parser) keeps each scalar's text and start mark, and our own resolver only records whether a scalar was
+written plain (unquoted), so each field decides what its text means (see `reader.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from reconcile.manifest.diagnostics import Diagnostic
+from reconcile.manifest.sources import ManifestFile
+
+__all__ = ["MAP_TAG", "PLAIN_TAG", "SEQ_TAG", "STR_TAG", "MappingNode", "Node", "ScalarNode", "SequenceNode"]
+
+STR_TAG = "tag:yaml.org,2002:str"
+MAP_TAG = "tag:yaml.org,2002:map"
+SEQ_TAG = "tag:yaml.org,2002:seq"
+# Our marker for an unquoted, untagged scalar: its meaning (text, number, boolean, null) depends on the field.
+PLAIN_TAG = "reconcile:plain"
+
+# YAML 1.2 core-schema nulls; `~` or `null` as a required value is "missing", never the text "null".
+NULL_WORDS = frozenset({"", "~", "null", "Null", "NULL"})
+
+# Hints for the YAML mistakes people make in manifests, keyed by a fragment of libyaml's message.
+_HINTS = {
+    "mapping values are not allowed": "quote a value that contains `: `",
+    "tab character": "indent with spaces, not tabs",
+    "cannot start any token": "quote a value that starts with `@`, `` ` `` or `%`",
+    "found undefined alias": "define the anchor (`&name`) before using the alias (`*name`)",
+}
+
+
+class _NodeLoader(yaml.CBaseLoader):
+    """libyaml composition with a resolver that tags every scalar as plain or text, and nothing else."""
+
+    def resolve(self, kind: type[Node], value: str, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            return PLAIN_TAG if implicit[0] else STR_TAG
+        return MAP_TAG if kind is MappingNode else SEQ_TAG
+
+    # Path resolvers are a PyYAML feature manifests never use; skipping them keeps composition lean.
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
+
+def is_null(node: Node) -> bool:
+    return node.tag == PLAIN_TAG and node.value in NULL_WORDS
+
+
+def compose_documents(file: ManifestFile) -> tuple[list[Node], list[Diagnostic]]:
+    """The file's non-empty documents, or the reason it cannot be read as YAML (documents before a syntax
+    error are still returned, so their problems are reported too)."""
+    try:
+        file.data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = _position_of_byte(file.data, exc.start)
+        byte = file.data[exc.start]
+        message = f"not UTF-8 text (byte 0x{byte:02x}); manifests must be saved as UTF-8"
+        return [], [Diagnostic(file.path, line, col, message)]
+    documents: list[Node] = []
+    try:
+        for node in yaml.compose_all(file.data, Loader=_NodeLoader):
+            if node is not None and not is_null(node):
+                documents.append(node)
+    except yaml.MarkedYAMLError as exc:
+        return documents, [_syntax_problem(file.path, exc)]
+    except yaml.reader.ReaderError as exc:
+        line, col = _position_of_byte(file.data, exc.position)
+        message = f"invalid YAML: {exc.reason} (character U+{exc.character:04X})"
+        if exc.character < 0:
+            message = f"invalid YAML: {exc.reason}"
+        return documents, [Diagnostic(file.path, line, col, message)]
+    except yaml.YAMLError as exc:  # libyaml raises only the two above; this keeps a traceback impossible
+        return documents, [Diagnostic(file.path, 1, 1, f"invalid YAML: {exc}")]
+    return documents, []
+
+
+def _syntax_problem(path: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    message = f"invalid YAML: {exc.problem or exc.context}"
+    if exc.context and exc.problem and exc.context_mark is not None:
+        started = exc.context_mark
+        message += f" ({exc.context} at line {started.line + 1}, column {started.column + 1})"
+    hint = next((hint for fragment, hint in _HINTS.items() if fragment in message), None)
+    if hint:
+        message += f"; {hint}"
+    return Diagnostic(path, line, col, message)
+
+
+def _position_of_byte(data: bytes, offset: int) -> tuple[int, int]:
+    """1-based line and character column of a byte offset (libyaml reports reader errors in bytes)."""
+    before = data[:offset].decode("utf-8", errors="replace").removeprefix("\ufeff")
+    line_start = before.rfind("\n") + 1
+    return before.count("\n") + 1, len(before) - line_start + 1
