@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from reconcile.cloud.api import MediaApi
+from reconcile.cloud.credentials import CredentialsError
 from reconcile.cloud.errors import AuthenticationError, CloudError
 from reconcile.cloud.limits import qps_limit
 from reconcile.engine.execute import CallOutcome, CallRefused, execute_call, file_url_of, state_only_record
@@ -55,9 +56,14 @@ class _Status:
     half_done: bool = False  # a replacement whose unbind succeeded but whose bind has not (yet)
 
 
-def workers_for(action: str, calls: int, in_flight_seconds: float = IN_FLIGHT_SECONDS) -> int:
+def workers_for(
+    action: str,
+    calls: int,
+    in_flight_seconds: float = IN_FLIGHT_SECONDS,
+    limit: Callable[[str], float] = qps_limit,
+) -> int:
     """How many calls of `action` apply keeps in flight: QPS x seconds, at least 1, at most the calls there are."""
-    return max(1, min(calls, math.ceil(qps_limit(action) * in_flight_seconds)))
+    return max(1, min(calls, math.ceil(limit(action) * in_flight_seconds)))
 
 
 async def apply_plan(
@@ -68,15 +74,17 @@ async def apply_plan(
     hooks: ApplyHooks | None = None,
     stop: asyncio.Event | None = None,
     in_flight_seconds: float = IN_FLIGHT_SECONDS,
+    qps: Callable[[str], float] = qps_limit,
     clock: Callable[[], float] = time.monotonic,
 ) -> ApplyResult:
     """Make exactly `plan.calls`, record every success in `store`, and report through `hooks`.
 
-    `stop`, when set, stops new calls from starting (the CLI sets it on Ctrl-C).
+    `stop`, when set, stops new calls from starting (the CLI sets it on Ctrl-C). `qps` is the account's limit
+    per action as the client is configured (e.g. `ClientSettings.qps_limit`); it sizes the calls kept in flight.
     Raises PlanNotApplicable before making any call when the plan cannot be applied.
     """
     run = _ApplyRun(plan, api_for_region, store, hooks or NoHooks(), stop or asyncio.Event(), clock)
-    return await run.execute(in_flight_seconds)
+    return await run.execute(lambda action, calls: workers_for(action, calls, in_flight_seconds, qps))
 
 
 class _ApplyRun:
@@ -112,14 +120,14 @@ class _ApplyRun:
         self.appended = False
         self.stopped_early = False
 
-    async def execute(self, in_flight_seconds: float) -> ApplyResult:
+    async def execute(self, workers: Callable[[str, int], int]) -> ApplyResult:
         started = self.clock()
         indexed = list(enumerate(self.plan.calls))
         serial: int | None = None
         try:
             await self._commit([state_only_record(change) for change in self.plan.state_only_changes])
             for phase in sorted({call.phase for call in self.plan.calls}):
-                await self._run_phase([(i, c) for i, c in indexed if c.phase == phase], in_flight_seconds)
+                await self._run_phase([(i, c) for i, c in indexed if c.phase == phase], workers)
         finally:
             # Fold the journal into one snapshot, also when interrupted: the journal alone is already durable.
             if self.appended:
@@ -128,21 +136,20 @@ class _ApplyRun:
         self.hooks.finished(result)
         return result
 
-    async def _run_phase(self, calls: Sequence[tuple[int, PlannedCall]], in_flight_seconds: float) -> None:
+    async def _run_phase(self, calls: Sequence[tuple[int, PlannedCall]], workers: Callable[[str, int], int]) -> None:
         by_action: dict[str, list[tuple[int, PlannedCall]]] = defaultdict(list)
         for item in calls:
             by_action[item[1].action].append(item)
-        workers: list[asyncio.Task[None]] = []
+        tasks: list[asyncio.Task[None]] = []
         for action, items in by_action.items():
             queue: asyncio.Queue[tuple[int, PlannedCall]] = asyncio.Queue()
             for item in items:
                 queue.put_nowait(item)
-            for _ in range(workers_for(action, len(items), in_flight_seconds)):
-                workers.append(asyncio.create_task(self._worker(queue)))
+            tasks += [asyncio.create_task(self._worker(queue)) for _ in range(workers(action, len(items)))]
         try:
-            await asyncio.gather(*workers)
+            await asyncio.gather(*tasks)
         finally:
-            for task in workers:
+            for task in tasks:
                 task.cancel()
 
     async def _worker(self, queue: asyncio.Queue[tuple[int, PlannedCall]]) -> None:
@@ -165,7 +172,7 @@ class _ApplyRun:
         try:
             outcome = await execute_call(call, self.changes, self.api_for_region(call.region))
         except (CloudError, CallRefused, ValueError) as exc:
-            if isinstance(exc, AuthenticationError):
+            if isinstance(exc, AuthenticationError | CredentialsError):
                 self.aborted = f"stopped after an authentication failure: {exc}"
             self._call_failed(index, call, str(exc), self.clock() - started)
             return

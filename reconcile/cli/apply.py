@@ -1,0 +1,282 @@
+"""`reconcile apply PATH...` and `reconcile apply PLANFILE`: make the planned API calls, and only those.
+
+With manifests it plans (refresh → diff → batching), shows the plan and asks for `yes` on a TTY; without
+a TTY it needs --auto-approve. A saved plan (`reconcile plan --out FILE`) is applied without asking, once
+it is shown to be fresh: same state lineage and serial, same manifests, same live resources. The state lock
+is held from before planning to the final snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import click
+
+from reconcile.cli.cloud_options import cloud_options, settings_from_options
+from reconcile.cli.common import EXIT_ERROR, EXIT_OK, FatalError, log_level_option, run_async, stdout_console, use_color
+from reconcile.cli.progress import JsonEvents, LiveProgress, PlainProgress, tick_every
+from reconcile.cli.state_options import state_errors_as_fatal, state_options, store_from_options
+from reconcile.cloud.client import CloudSession
+from reconcile.cloud.errors import CloudError
+from reconcile.cloud.models import CallStats
+from reconcile.cloud.settings import ClientSettings
+from reconcile.engine.apply import PlanNotApplicable, apply_plan
+from reconcile.engine.execute_result import ApplyResult
+from reconcile.engine.plan import Plan
+from reconcile.engine.planner import build_plan, read_inputs
+from reconcile.engine.progress import ApplyHooks
+from reconcile.engine.savedplan import SavedPlanError, check_fresh, is_saved_plan, load_plan
+from reconcile.manifest import ManifestError
+from reconcile.render.apply_result import render_apply_text
+from reconcile.render.json import plan_document
+from reconcile.render.text import render_call_accounting, render_plan_text
+from reconcile.state import LocalStateStore
+
+EXIT_INTERRUPTED = 130
+APPROVAL_PROMPT = (
+    "Do you want to perform these actions?\n"
+    "  Reconcile will perform the API calls described above.\n"
+    "  Only 'yes' will be accepted to approve.\n\n"
+    "  Enter a value"
+)
+
+
+@click.command(name="apply")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH... | PLANFILE")
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for 'yes' (required without a TTY).")
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Also unbind buckets and DELETE media (and their source files) removed from the manifests, "
+    "except those marked prevent_destroy.",
+)
+@click.option(
+    "--refresh",
+    type=click.BOOL,
+    default=None,
+    metavar="BOOLEAN",
+    help="Read the live resources before planning (default true); --refresh=false plans from the state alone.",
+)
+@click.option(
+    "--json",
+    "json_output",
+    is_flag=True,
+    help="Print JSON lines on stdout instead of text: the plan, one event per batch, then the summary.",
+)
+@cloud_options
+@state_options
+@log_level_option
+def command(
+    paths: tuple[str, ...],
+    auto_approve: bool,
+    prune: bool,
+    refresh: bool | None,
+    json_output: bool,
+    state: str | None,
+    lock_timeout: float,
+    **cloud: Any,
+) -> int:
+    """Make the API calls that converge the account on the manifests in PATH... (or in a saved PLANFILE).
+
+    Calls are batched as planned (RegisterMedia ≤10 files, UpdateVideoInfos / DeleteVideo ≤20 ids), paced at the
+    account's QPS limits and retried; MPS and VOD work run together. Every successful batch is recorded in the
+    state at once, so an interrupted apply loses nothing: run apply again to finish the rest.
+
+    Exit codes: 0 applied (or no changes), 1 anything failed or nothing was applied, 130 stopped by Ctrl-C.
+    """
+    saved = len(paths) == 1 and is_saved_plan(paths[0])
+    if saved and (prune or refresh is not None):
+        raise FatalError(
+            f"{paths[0]} is a saved plan: --prune and --refresh were fixed when it was made; plan again to change them"
+        )
+    if not saved and not auto_approve and (json_output or not _interactive()):
+        raise FatalError(
+            "apply needs --auto-approve when it cannot ask for confirmation (stdin is not a terminal, or --json); "
+            "nothing was applied. Or save a reviewed plan with `reconcile plan --out FILE` and apply that file."
+        )
+    settings = settings_from_options(cloud)
+    store = store_from_options(state)
+    request = ApplyRequest(
+        paths=paths,
+        saved=saved,
+        auto_approve=auto_approve,
+        prune=prune,
+        refresh=refresh is not False,
+        json_output=json_output,
+    )
+    with state_errors_as_fatal(), store.lock("apply", lock_timeout):
+        return run_async(_plan_and_apply(request, settings, store))
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyRequest:
+    """What the user asked for on the command line."""
+
+    paths: tuple[str, ...]
+    saved: bool  # paths[0] is a saved plan
+    auto_approve: bool
+    prune: bool
+    refresh: bool
+    json_output: bool
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+async def _plan_and_apply(request: ApplyRequest, settings: ClientSettings, store: LocalStateStore) -> int:
+    async with CloudSession(settings) as session:
+        with _planning_errors():
+            if request.saved:
+                plan = await _fresh_saved_plan(request.paths[0], store, session)
+            else:
+                plan = await _plan(request, store, session)
+        out = JsonEvents(sys.stdout, session.stats, store.location) if request.json_output else None
+        if out is not None:
+            out.emit({"format_version": "1.0", "type": "plan", "plan": plan_document(plan)})
+        else:
+            click.echo(render_plan_text(plan, color=use_color()))
+            click.echo(render_call_accounting(session.stats, activity="planning"))
+        if plan.errors:
+            raise FatalError("the plan has errors (listed above); nothing was applied. Fix them and plan again.")
+        if not plan.needs_apply:
+            if out is not None:
+                out.finished(ApplyResult(resources=(), calls_predicted={}, calls_made={}))
+            return EXIT_OK
+        if not request.saved and not request.auto_approve and not _approved():
+            click.echo("Apply cancelled: nothing was applied.", err=True)
+            return EXIT_ERROR
+        planning_stats = _copy_stats(session.stats)
+        try:
+            result = await _execute(plan, session, store, out)
+        except PlanNotApplicable as exc:
+            raise FatalError(str(exc)) from None
+        apply_stats = _stats_since(session.stats, planning_stats)
+    if out is None:
+        click.echo("")
+        click.echo(render_apply_text(result, apply_stats, store.location))
+    if result.aborted == "stopped on request":
+        return EXIT_INTERRUPTED
+    return EXIT_OK if result.ok else EXIT_ERROR
+
+
+async def _plan(request: ApplyRequest, store: LocalStateStore, session: CloudSession) -> Plan:
+    return await build_plan(
+        request.paths,
+        store,
+        session.client if request.refresh else None,
+        refresh_live=request.refresh,
+        prune=request.prune,
+    )
+
+
+async def _fresh_saved_plan(path: str, store: LocalStateStore, session: CloudSession) -> Plan:
+    """The saved plan at `path`, if nothing it was made against has moved; else a FatalError naming what did."""
+    plan = load_plan(path)
+    source = plan.source
+    inputs = await read_inputs(
+        source.manifest_paths, store, session.client if source.refreshed else None, refresh_live=source.refreshed
+    )
+    reasons = check_fresh(plan, inputs.desired, inputs.state, inputs.live)
+    if reasons:
+        listed = "".join(f"\n  - {reason}" for reason in reasons)
+        raise FatalError(
+            f"saved plan {path} is stale; nothing was applied:{listed}\n"
+            f"Run `reconcile plan --out {path}` again, review it, then apply it."
+        )
+    return plan
+
+
+def _approved() -> bool:
+    answer = click.prompt(APPROVAL_PROMPT, default="", show_default=False, prompt_suffix=": ")
+    return str(answer).strip() == "yes"
+
+
+async def _execute(plan: Plan, session: CloudSession, store: LocalStateStore, out: JsonEvents | None) -> ApplyResult:
+    stop = asyncio.Event()
+    with _stop_on_interrupt(stop):
+        if out is not None:
+            return await apply_plan(plan, session.client, store, hooks=out, stop=stop, qps=session.settings.qps_limit)
+        if sys.stdout.isatty():
+            with LiveProgress(plan, stdout_console()) as live:
+                return await _apply_with(plan, session, store, live, stop)
+        plain = PlainProgress(plan, sys.stdout)
+        ticker = asyncio.create_task(tick_every(plain, plain.interval))
+        try:
+            return await _apply_with(plan, session, store, plain, stop)
+        finally:
+            ticker.cancel()
+
+
+async def _apply_with(
+    plan: Plan, session: CloudSession, store: LocalStateStore, hooks: ApplyHooks, stop: asyncio.Event
+) -> ApplyResult:
+    return await apply_plan(plan, session.client, store, hooks=hooks, stop=stop, qps=session.settings.qps_limit)
+
+
+@contextlib.contextmanager
+def _stop_on_interrupt(stop: asyncio.Event) -> Iterator[None]:
+    """First Ctrl-C: start no new calls, let those in flight finish and be recorded. Second: abandon them."""
+    loop = asyncio.get_running_loop()
+
+    def interrupted() -> None:
+        if stop.is_set():
+            loop.remove_signal_handler(signal.SIGINT)
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo(
+            "\nStopping: no new calls; waiting for those in flight to finish and be recorded "
+            "(Ctrl-C again to abandon them).",
+            err=True,
+        )
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, interrupted)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _planning_errors() -> Iterator[None]:
+    """Expected failures before any call is made, as `error: ...` (exit 1), never a traceback."""
+    try:
+        yield
+    except ManifestError as exc:
+        for diagnostic in exc.diagnostics:
+            click.echo(str(diagnostic), err=True)
+        raise FatalError(
+            f"the manifests have {len(exc.diagnostics)} problem(s) (listed above); nothing was applied"
+        ) from None
+    except SavedPlanError as exc:
+        raise FatalError(f"{exc}; nothing was applied") from None
+    except CloudError as exc:
+        raise FatalError(f"{exc}; nothing was applied") from None
+
+
+def _copy_stats(stats: CallStats) -> CallStats:
+    return CallStats(actions={action: replace(s) for action, s in stats.actions.items()})
+
+
+def _stats_since(stats: CallStats, before: CallStats) -> CallStats:
+    """The calls made since `before` was copied: apply's own, without planning's reads."""
+    since = CallStats()
+    for action, now in stats.actions.items():
+        then = before.actions.get(action)
+        delta = since.of(action)
+        delta.calls = now.calls - (then.calls if then else 0)
+        delta.retries = now.retries - (then.retries if then else 0)
+        delta.throttled = now.throttled - (then.throttled if then else 0)
+        delta.errors = now.errors - (then.errors if then else 0)
+    since.actions = {a: s for a, s in since.actions.items() if s.calls}
+    return since
