@@ -115,6 +115,11 @@ class CloudSession:
             self._regions[region] = RegionClient(self, region)
         return self._regions[region]
 
+    @property
+    def pooled_endpoints(self) -> tuple[str, ...]:
+        """The endpoints this session holds a connection pool for (one each, shared by all regions)."""
+        return tuple(self._pools)
+
     def endpoint(self, product: str, region: str) -> str:
         """The base URL calls of `product` in `region` go to."""
         return self.settings.endpoint_override(product) or f"https://{default_host(product, region)}"
