@@ -157,7 +157,7 @@ async def test_drop_after_commit_applies_the_change_then_hangs_up(clock: ManualC
     app = faulty_app(clock, {"rules": [{"action": "RegisterMedia", "drop_after_commit": True}]})
     async with httpx.AsyncClient(transport=emulator_transport(app), base_url="http://e") as client:
         caller = Caller(client, clock)
-        with pytest.raises(httpx.RemoteProtocolError, match="^Server disconnected without sending a response.$"):
+        with pytest.raises(httpx.RemoteProtocolError, match=r"^Server disconnected without sending a response\.$"):
             await caller.call("RegisterMedia", metadatas("a.mp4"))
         assert [m.file_url for m in app.backend.vod.media()] == [f"{MEDIA}/a.mp4"]
         app.gateway.faults.rules = FaultRules()

@@ -50,7 +50,7 @@ def test_it_listens_on_a_free_loopback_port_and_answers_signed_calls(emulator: R
 def test_drop_after_commit_closes_the_socket_without_a_response(emulator: RunningEmulator) -> None:
     emulator.control.set_faults({"rules": [{"action": "RegisterMedia", "drop_after_commit": True}]})
     try:
-        with pytest.raises(httpx.RemoteProtocolError, match="^Server disconnected without sending a response.$"):
+        with pytest.raises(httpx.RemoteProtocolError, match=r"^Server disconnected without sending a response\.$"):
             send(emulator.url, register_request("dropped.mp4"))
     finally:
         emulator.control.set_faults({"rules": []})
