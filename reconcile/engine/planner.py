@@ -6,6 +6,7 @@ a frozen `Plan` that apply executes and the renderers draw.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gc
 from collections.abc import Iterator, Mapping, Sequence
@@ -15,7 +16,7 @@ from typing import Protocol
 
 from reconcile.engine.batching import plan_calls
 from reconcile.engine.diff import plan_changes
-from reconcile.engine.plan import Plan, PlanSource
+from reconcile.engine.plan import Location, Plan, PlanSource, PlanWarning
 from reconcile.engine.refresh import DEFAULT_CONCURRENCY, ApiForRegion, LiveState, bucket_names, refresh
 from reconcile.manifest import load_desired_state
 from reconcile.manifest.desired import DesiredState
@@ -83,10 +84,14 @@ def plan_from_inputs(
         refreshed=live is not None,
         prune=prune,
     )
+    manifest_warnings = tuple(
+        PlanWarning(address=None, message=w.message, location=Location(**dataclasses.asdict(w.location)))
+        for w in desired.warnings
+    )
     return Plan(
         changes=diff.changes,
         calls=calls,
-        warnings=diff.warnings,
+        warnings=manifest_warnings + diff.warnings,
         errors=diff.errors,
         unmanaged=diff.unmanaged,
         source=source,

@@ -108,7 +108,7 @@ def _detail(call: PlannedCall) -> str:
                 settings.append(f"user data {call.user_data}")
             return ", ".join(settings)
         case "DeleteVideo":
-            return "DELETES THE SOURCE FILES IN OSS TOO"
+            return "WITH THEIR SOURCE FILES IN OSS"
         case "BindInputBucket" | "UpdateVideoInfos":
             return ""
 
@@ -116,7 +116,10 @@ def _detail(call: PlannedCall) -> str:
 def _count_detail(group: CallGroup) -> str:
     noun = {"RegisterMedia": "file", "UpdateVideoInfos": "video", "DeleteVideo": "video"}.get(group.action, "bucket")
     counted = f"{group.resources} {noun}{'' if group.resources == 1 else 's'}"
-    return f"{counted} ({group.detail})" if group.detail else counted
+    detail = group.detail
+    if group.action == "DeleteVideo" and group.resources == 1:
+        detail = "WITH ITS SOURCE FILE IN OSS"
+    return f"{counted} ({detail})" if detail else counted
 
 
 def value(data: Any) -> str:

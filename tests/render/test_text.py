@@ -1,0 +1,51 @@
+"""The text view: colour only when asked, exact summary line, sections and diagnostics."""
+
+from __future__ import annotations
+
+import re
+
+from reconcile.cloud.models import ActionStats, CallStats
+from reconcile.engine.plan import Plan
+from reconcile.render.text import render_call_accounting, render_plan_text
+from tests.render.golden import assert_golden
+from tests.render.plans import mixed_plan, registrations
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def test_mixed_plan_matches_golden():
+    assert_golden("text_mixed.txt", render_plan_text(mixed_plan()))
+
+
+def test_no_colour_unless_asked():
+    plan = mixed_plan()
+    plain = render_plan_text(plan)
+    assert "\x1b[" not in plain
+    coloured = render_plan_text(plan, color=True)
+    assert "\x1b[32m+\x1b[0m input_bucket.uploads" in coloured
+    assert "\x1b[35m-/+\x1b[0m input_bucket.media-in" in coloured
+    assert "\x1b[31m-\x1b[0m media.old" in coloured
+    assert ANSI.sub("", coloured) == plain  # colour changes nothing else
+
+
+def test_summary_line_counts_actions_and_calls():
+    text = render_plan_text(registrations(120))
+    assert text.splitlines()[-1] == (
+        "Plan: 120 to register, 0 to bind, 0 to update, 0 to replace, 0 to unbind, 0 to delete — "
+        "API calls: RegisterMedia×12"
+    )
+    assert "  RegisterMedia ×12  cn-shanghai  120 files (in media.oss-cn-shanghai.aliyuncs.com)" in text
+
+
+def test_empty_plan_says_no_changes():
+    assert render_plan_text(Plan()) == "No changes. The account matches the manifests.\n"
+
+
+def test_call_accounting():
+    stats = CallStats()
+    stats.actions["GetVideoInfos"] = ActionStats(calls=52, retries=2, throttled=1)
+    stats.actions["ListAllMediaBucket"] = ActionStats(calls=1)
+    assert render_call_accounting(stats) == (
+        "API calls made while planning: 53 (GetVideoInfos×52, ListAllMediaBucket×1); 2 retries, 1 throttled"
+    )
+    assert render_call_accounting(CallStats(), activity="checking drift") == "API calls made while checking drift: none"
