@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import json
 import re
@@ -17,7 +18,7 @@ from reconcile.state import LocalStateStore, ResourceState, StateDocument
 F = TypeVar("F", bound=Callable[..., Any])
 
 STATE_JSON_FORMAT_VERSION = "1.0"
-SUGGESTIONS = 3
+NEIGHBOURHOOD = 200  # addresses compared on each side of where a mistyped one would sort
 _UNQUOTED_INDEX = re.compile(r"^(\w+)\[([^\"\]]+)\]$")  # media[b/k]: the shell ate the quotes of media["b/k"]
 
 
@@ -71,7 +72,10 @@ def list_command(prefixes: tuple[str, ...], long_: bool, format_: str, state: st
     elif not doc.resources:
         click.echo(f"No resources in state {store.location} (serial {doc.serial}).", err=True)
     elif not resources:
-        click.echo(f"No resource in state {store.location} matches {' '.join(prefixes)}.", err=True)
+        click.echo(
+            f"No resource in state {store.location} matches {' or '.join(repr(prefix) for prefix in prefixes)}.",
+            err=True,
+        )
     return EXIT_OK
 
 
@@ -136,11 +140,30 @@ def find_resource(doc: StateDocument, address: str, location: str) -> ResourceSt
 
 def _did_you_mean(doc: StateDocument, address: str, by_address: dict[str, ResourceState]) -> str:
     same_identity = [r.address for r in doc.resources if r.identity == address]
-    close = difflib.get_close_matches(address, list(by_address), n=SUGGESTIONS, cutoff=0.75)
-    suggestions = list(dict.fromkeys(same_identity + close))[:SUGGESTIONS]
+    close = difflib.get_close_matches(address, _neighbours(address, list(by_address)), n=1, cutoff=0.75)
+    suggestions = list(dict.fromkeys(same_identity + close))
     if suggestions:
         return f" Did you mean {' or '.join(suggestions)}?"
     return " `reconcile state list` shows every address."
+
+
+def _neighbours(address: str, addresses: list[str]) -> list[str]:
+    """The addresses nearest `address` in sorted order, forwards and backwards: a typo shares a prefix or a suffix.
+
+    Comparing against every one of 100,000 addresses would take seconds; the neighbourhoods take milliseconds.
+    """
+    if len(addresses) <= NEIGHBOURHOOD * 4:
+        return addresses
+    forwards = sorted(addresses)
+    backwards = sorted(a[::-1] for a in addresses)
+    return sorted(
+        {*_around(forwards, address), *(a[::-1] for a in _around(backwards, address[::-1]))},
+    )
+
+
+def _around(ordered: list[str], key: str) -> list[str]:
+    at = bisect.bisect_left(ordered, key)
+    return ordered[max(0, at - NEIGHBOURHOOD) : at + NEIGHBOURHOOD]
 
 
 def render_resource(resource: ResourceState) -> str:

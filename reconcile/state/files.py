@@ -102,10 +102,10 @@ def keep_copy(source: Path, copy: Path) -> None:
     os.link(source, temp)
     try:
         os.replace(temp, copy)
-    except BaseException:
+    finally:
+        # Renaming onto another link of the same file does nothing and leaves `temp`: remove it either way.
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
-        raise
 
 
 def append_durably(path: Path, data: bytes, truncate_to: int | None = None) -> os.stat_result:

@@ -255,6 +255,7 @@ class LocalStateStore:
         try:
             make_private_dir(self.path.parent)
             remove_stale_temps(self.path)
+            remove_stale_temps(self.backup_path)
             replace_atomically(self.path, data, backup=self.backup_path)
             # Only once the new snapshot is durable: the journal's entries are now in it.
             remove_durably(self.journal_path)

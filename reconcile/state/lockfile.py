@@ -160,23 +160,47 @@ class LockFile:
             raise
         return HeldLock(info=info, fd=fd)
 
-    def _try_create_record(self, command: str) -> HeldLock | None:
+    def _try_create_record(self, command: str, attempts: int = 3) -> HeldLock | None:
+        if attempts == 0:
+            return None  # the path keeps changing under us: report it locked, and poll again if waiting
         info = new_lock_info(command)
         temp = temp_path_for(self.path)
         write_file_durably(temp, info.model_dump_json().encode())
         try:
             os.link(temp, self.path)  # fails if a record exists: exclusive, and never half-written
         except FileExistsError:
+            if self._discard_empty_file():
+                return self._try_create_record(command, attempts - 1)
             holder = self.read_record()
             if holder is not None and holder.host == this_host() and not pid_alive(holder.pid):
                 log.warning("taking over %s from pid %d, which is no longer running", holder.describe(), holder.pid)
                 self._remove_record(holder.id)
-                return self._try_create_record(command)
+                return self._try_create_record(command, attempts - 1)
             return None
         finally:
             temp.unlink()
         fsync_dir(self.path.parent)
         return HeldLock(info=info, fd=None)
+
+    def _discard_empty_file(self) -> bool:
+        """Remove an empty lock file (left by flock locking, which empties it on release): it is no record.
+
+        It is moved aside first, atomically, so a record someone links in meanwhile is never deleted.
+        """
+        aside = temp_path_for(self.path)
+        try:
+            if self.path.stat().st_size != 0:
+                return False
+            os.rename(self.path, aside)
+        except FileNotFoundError:
+            return True  # gone already: try again
+        try:
+            if aside.stat().st_size != 0:  # a record after all: put it back, unless a newer one took its place
+                with contextlib.suppress(FileExistsError):
+                    os.link(aside, self.path)
+        finally:
+            aside.unlink()
+        return True
 
     # -- the record -------------------------------------------------------------------------------------
 

@@ -1,0 +1,123 @@
+"""Fixtures for the state store: a state path in a fresh directory, resource builders, a lock-holding process."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event
+from pathlib import Path
+
+import pytest
+
+from reconcile.state import LocalStateStore, LockInfo, ResourceState, StateDocument
+
+FORK = multiprocessing.get_context("fork")  # fast, and the child inherits the already-imported modules
+
+
+@pytest.fixture(autouse=True)
+def _no_state_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RECONCILE_STATE", raising=False)
+
+
+@pytest.fixture
+def state_log(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> pytest.LogCaptureFixture:
+    """caplog for the state package's logs, even after a CLI test stopped `reconcile` logs propagating."""
+    monkeypatch.setattr(logging.getLogger("reconcile"), "propagate", True)
+    caplog.set_level(logging.INFO, logger="reconcile.state")
+    return caplog
+
+
+@pytest.fixture
+def state_path(tmp_path: Path) -> Path:
+    return tmp_path / "work" / ".reconcile" / "state.json"
+
+
+@pytest.fixture
+def store(state_path: Path) -> LocalStateStore:
+    return LocalStateStore(state_path)
+
+
+def bucket(name: str, referer: str = "https://example.com", region: str = "cn-shanghai") -> ResourceState:
+    return ResourceState(
+        address=f"input_bucket.{name}",
+        kind="input_bucket",
+        identity=name,
+        region=region,
+        attributes={"referer": referer},
+    )
+
+
+def media(identity: str, name: str | None = None, media_id: str = "", **attributes: object) -> ResourceState:
+    bucket_name, key = identity.split("/", 1)
+    return ResourceState(
+        address=f"media.{name}" if name else f'media["{identity}"]',
+        kind="media",
+        identity=identity,
+        region="cn-shanghai",
+        remote_id=media_id or f"id-{key.replace('/', '-')}",
+        attributes={"file_url": f"https://{bucket_name}.oss-cn-shanghai.aliyuncs.com/{key}", **attributes},
+    )
+
+
+def document(*resources: ResourceState) -> StateDocument:
+    return StateDocument.empty().model_copy(update={"resources": list(resources)})
+
+
+# -- a second process holding the lock -------------------------------------------------------------------------
+
+
+def _hold_lock(path: str, command: str, os_lock: bool | None, acquired: Connection, release: Event) -> None:
+    store = LocalStateStore(Path(path), os_lock=os_lock)
+    with store.lock(command) as info:
+        acquired.send(info.model_dump_json())
+        release.wait(30)
+
+
+@dataclass
+class LockHolder:
+    process: BaseProcess
+    info: LockInfo
+    _release: Event
+
+    def release(self) -> None:
+        self._release.set()
+        self.process.join(10)
+        assert self.process.exitcode == 0
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup code runs in the holder, as when it crashes or is OOM-killed."""
+        assert self.process.pid is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.join(10)
+        assert self.process.exitcode == -signal.SIGKILL
+
+
+StartHolder = Callable[..., LockHolder]
+
+
+@pytest.fixture
+def hold_lock() -> Iterator[StartHolder]:
+    """`hold_lock(path, command="apply", os_lock=None) -> LockHolder`: a real second process holding the lock."""
+    started: list[LockHolder] = []
+
+    def start(path: Path, command: str = "apply", os_lock: bool | None = None) -> LockHolder:
+        receive, send = FORK.Pipe(duplex=False)
+        release = FORK.Event()
+        process = FORK.Process(target=_hold_lock, args=(str(path), command, os_lock, send, release), daemon=True)
+        process.start()
+        assert receive.poll(10), "the lock holder did not start"
+        holder = LockHolder(process, LockInfo.model_validate_json(receive.recv()), release)
+        started.append(holder)
+        return holder
+
+    yield start
+    for holder in started:
+        if holder.process.is_alive():
+            holder.process.kill()
+            holder.process.join(10)
