@@ -86,7 +86,10 @@ class EmulatorApp:
             {
                 "type": "http.response.start",
                 "status": response.status,
-                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers],
+                "headers": [
+                    *((k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers),
+                    (b"content-length", str(len(response.body)).encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": response.body})

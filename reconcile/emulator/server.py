@@ -63,7 +63,9 @@ class _Server(uvicorn.Server):
 def listen_socket(host: str, port: int) -> socket.socket:
     """Bind and listen before the server starts, so port 0 resolves to a real port we can announce."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio turns on TCP_NODELAY only for sockets that say so, and without it
+    # every response (head and body are two writes) waits out the client's 40 ms delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
