@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.state import LocalStateStore, LockInfo, ResourceState, StateDocument
+from reconcile.state import LocalStateStore, LockInfo, ResourceState, StateDocument, StateError
 
 FORK = multiprocessing.get_context("fork")  # fast, and the child inherits the already-imported modules
 
@@ -67,6 +67,13 @@ def media(identity: str, name: str | None = None, media_id: str = "", **attribut
 
 def document(*resources: ResourceState) -> StateDocument:
     return StateDocument.empty().model_copy(update={"resources": list(resources)})
+
+
+def read_error(state_path: Path) -> str:
+    """The StateError a fresh store reading `state_path` reports."""
+    with pytest.raises(StateError) as caught:
+        LocalStateStore(state_path).read()
+    return str(caught.value)
 
 
 # -- a second process holding the lock -------------------------------------------------------------------------

@@ -7,13 +7,21 @@ import stat
 
 import pytest
 
-from reconcile.state import LocalStateStore, PutResource, RemoveResource, StateError
+from reconcile.state import LocalStateStore, PutResource, RemoveResource
 
-from .conftest import bucket, document, media
+from .conftest import bucket, document, media, read_error
 
 
 def journal_lines(store: LocalStateStore) -> list[dict[str, object]]:
     return [json.loads(line) for line in store.journal_path.read_text().splitlines()]
+
+
+def three_serials(store: LocalStateStore) -> tuple[str, list[bytes]]:
+    """in-a written (serial 1), in-b and in-c appended (2, 3): the lineage and the journal's two lines."""
+    lineage = store.write(document(bucket("in-a"))).lineage
+    store.append([PutResource(resource=bucket("in-b"))])
+    store.append([PutResource(resource=bucket("in-c"))])
+    return lineage, store.journal_path.read_bytes().splitlines(keepends=True)
 
 
 def test_each_append_is_one_fsynced_line_and_one_new_serial(store, monkeypatch):
@@ -93,7 +101,9 @@ def test_torn_last_line_is_ignored_and_the_next_append_starts_clean(store, state
 
     assert state is not None and state.serial == 2
     assert [r.address for r in state.resources] == ["input_bucket.in-a", "input_bucket.in-b"]
-    assert state_log.messages == [f"{store.journal_path}: ignoring an incomplete last entry, left by an interrupted write"]
+    assert state_log.messages == [
+        f"{store.journal_path}: ignoring an incomplete last entry, left by an interrupted write"
+    ]
 
     resumed = LocalStateStore(state_path)
     assert resumed.append([PutResource(resource=bucket("in-c"))]) == 3
@@ -113,16 +123,10 @@ def test_damaged_last_complete_line_is_ignored(store, state_path):
 
 
 def test_damage_before_the_last_line_is_an_error_naming_the_line(store, state_path):
-    store.write(document(bucket("in-a")))
-    store.append([PutResource(resource=bucket("in-b"))])
-    store.append([PutResource(resource=bucket("in-c"))])
-    lines = store.journal_path.read_bytes().splitlines(keepends=True)
+    _, lines = three_serials(store)
     store.journal_path.write_bytes(lines[0].replace(b'"serial":2', b'"serial":"two"') + lines[1])
 
-    with pytest.raises(StateError) as caught:
-        LocalStateStore(state_path).read()
-
-    assert str(caught.value) == (
+    assert read_error(state_path) == (
         f"state journal {store.journal_path}:1 is damaged (serial: Input should be a valid integer, unable to "
         f"parse string as an integer): only its last line can be cut short by a crash. Restore the journal from "
         f"a backup, or move it aside to fall back to the snapshot (losing the changes it recorded)."
@@ -147,16 +151,10 @@ def test_entries_already_in_the_snapshot_are_skipped(store, state_path):
 
 
 def test_journal_that_does_not_continue_the_snapshot_is_an_error(store, state_path):
-    lineage = store.write(document(bucket("in-a"))).lineage
-    store.append([PutResource(resource=bucket("in-b"))])
-    store.append([PutResource(resource=bucket("in-c"))])
-    lines = store.journal_path.read_bytes().splitlines(keepends=True)
+    lineage, lines = three_serials(store)
     store.journal_path.write_bytes(lines[1])  # serial 3 follows serial 1: serial 2 is missing
 
-    with pytest.raises(StateError) as caught:
-        LocalStateStore(state_path).read()
-
-    assert str(caught.value) == (
+    assert read_error(state_path) == (
         f"state journal {store.journal_path} does not continue the snapshot: the snapshot is at serial 1 of "
         f"lineage {lineage}, the journal's next entry is serial 3 of lineage {lineage}. Was the snapshot restored "
         f"from a backup? If the snapshot is the state you want, move the journal aside."
@@ -167,10 +165,7 @@ def test_journal_without_snapshot_is_an_error(store, state_path):
     store.append([PutResource(resource=bucket("in-a"))])
     state_path.unlink()
 
-    with pytest.raises(StateError) as caught:
-        LocalStateStore(state_path).read()
-
-    assert str(caught.value) == (
+    assert read_error(state_path) == (
         f"state {state_path} is missing but its journal {store.journal_path} exists: the snapshot was moved or "
         f"deleted. Restore it (or its backup, {store.backup_path}); to start over instead, move the journal "
         f"aside too."

@@ -61,9 +61,8 @@ def test_lock_is_reentrant_for_its_store(store):
 def test_second_process_is_refused_at_once_naming_the_holder(store, state_path, hold_lock):
     holder = hold_lock(state_path, command="apply")
 
-    with pytest.raises(StateLockedError) as caught:
-        with store.lock("apply"):
-            pytest.fail("the lock was granted twice")
+    with pytest.raises(StateLockedError) as caught, store.lock("apply"):
+        pytest.fail("the lock was granted twice")
 
     assert caught.value.holder == holder.info
     assert holder.info.pid == holder.process.pid

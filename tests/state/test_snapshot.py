@@ -14,11 +14,17 @@ import pytest
 from reconcile.state import LocalStateStore, StateDocument, StateError
 from reconcile.state.snapshot import encode_snapshot
 
-from .conftest import bucket, document, media
+from .conftest import bucket, document, media, read_error
 
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
+
+
+def error_reading(state_path: Path, content: str | bytes) -> str:
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    state_path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return read_error(state_path)
 
 
 def test_no_state_reads_as_none_and_creates_nothing(store, state_path):
@@ -31,7 +37,7 @@ def test_first_write_creates_lineage_serial_1_and_private_files(store, state_pat
 
     assert uuid.UUID(written.lineage).version == 4
     assert (written.version, written.serial) == (1, 1)
-    assert [r.address for r in written.resources] == ['input_bucket.in-a', 'input_bucket.in-b', 'media["vids/b.mp4"]']
+    assert [r.address for r in written.resources] == ["input_bucket.in-a", "input_bucket.in-b", 'media["vids/b.mp4"]']
     assert LocalStateStore(state_path).read() == written
     assert mode(state_path) == 0o600
     assert mode(state_path.parent) == 0o700
@@ -174,13 +180,7 @@ def test_process_killed_between_temp_write_and_rename_leaves_the_old_state(store
 
 
 def test_invalid_json_is_an_error_naming_the_file_never_an_empty_state(store, state_path):
-    state_path.parent.mkdir(parents=True)
-    state_path.write_text('{"version":1,"lineage":"x","serial":3,"resources":[\n{"address":')
-
-    with pytest.raises(StateError) as caught:
-        store.read()
-
-    assert str(caught.value) == (
+    assert error_reading(state_path, '{"version":1,"lineage":"x","serial":3,"resources":[\n{"address":') == (
         f"state file {state_path} is not valid JSON (EOF while parsing a value at line 2 column 11): it was "
         f"damaged (a full disk, or a hand edit). reconcile will not treat it as an empty state, which would "
         f"plan to re-create everything it manages. Restore it from your own backup."
@@ -190,23 +190,14 @@ def test_invalid_json_is_an_error_naming_the_file_never_an_empty_state(store, st
 def test_damaged_state_points_at_the_backup_when_there_is_one(store, state_path):
     first = store.write(document(bucket("in-a")))
     store.write(first)
-    state_path.write_bytes(state_path.read_bytes()[:40])
-
-    with pytest.raises(StateError) as caught:
-        store.read()
-
-    assert str(caught.value).endswith(
+    assert error_reading(state_path, state_path.read_bytes()[:40]).endswith(
         f"Restore the state before its last change with `cp {store.backup_path} {state_path}` "
         f"(reconcile adopts what it created since), or restore your own backup."
     )
 
 
 def test_empty_file_is_damage_not_an_empty_state(store, state_path):
-    state_path.parent.mkdir(parents=True)
-    state_path.write_bytes(b"")
-    with pytest.raises(StateError) as caught:
-        store.read()
-    assert str(caught.value) == (
+    assert error_reading(state_path, b"") == (
         f"state file {state_path} is empty: it was damaged (a full disk, or an interrupted copy). reconcile will "
         f"not treat it as an empty state, which would plan to re-create everything it manages. Restore it from "
         f"your own backup."
@@ -214,11 +205,8 @@ def test_empty_file_is_damage_not_an_empty_state(store, state_path):
 
 
 def test_newer_format_version_asks_for_an_upgrade(store, state_path):
-    state_path.parent.mkdir(parents=True)
-    state_path.write_text('{"version": 2, "lineage": "x", "serial": 9, "resources": [], "outputs": {}}')
-    with pytest.raises(StateError) as caught:
-        store.read()
-    assert str(caught.value) == (
+    newer = '{"version": 2, "lineage": "x", "serial": 9, "resources": [], "outputs": {}}'
+    assert error_reading(state_path, newer) == (
         f"state file {state_path} has format version 2, which is newer than this reconcile understands "
         f"(version 1): it was written by a newer reconcile. Upgrade reconcile (pip install --upgrade reconcile) "
         f"to use this state."
@@ -227,25 +215,18 @@ def test_newer_format_version_asks_for_an_upgrade(store, state_path):
 
 @pytest.mark.parametrize(("version", "shown"), [("0", "0"), ('"v1"', "'v1'")])
 def test_unknown_format_version(store, state_path, version, shown):
-    state_path.parent.mkdir(parents=True)
-    state_path.write_text(f'{{"version": {version}, "lineage": "x", "serial": 1, "resources": []}}')
-    with pytest.raises(StateError) as caught:
-        store.read()
-    assert str(caught.value) == (
+    content = f'{{"version": {version}, "lineage": "x", "serial": 1, "resources": []}}'
+    assert error_reading(state_path, content) == (
         f"state file {state_path} has unknown format version {shown} (this reconcile reads version 1): it was "
         f"not written by reconcile, or was edited by hand."
     )
 
 
 def test_invalid_resource_names_the_field(store, state_path):
-    state_path.parent.mkdir(parents=True)
     bad = encode_snapshot(StateDocument(lineage="x", serial=1, resources=[bucket("in-a")])).replace(
         b'"kind":"input_bucket"', b'"kind":"bucket"'
     )
-    state_path.write_bytes(bad)
-    with pytest.raises(StateError) as caught:
-        store.read()
-    assert str(caught.value) == (
+    assert error_reading(state_path, bad) == (
         f"state file {state_path} is not a valid reconcile state: resources[0].kind: Input should be "
         f"'input_bucket' or 'media' (1 error). Restore it from your own backup."
     )
