@@ -177,7 +177,7 @@ class CloudSession:
                 response = await self._send(endpoint, request, attempt.action, credentials)
             except TransportError as exc:
                 attempt.record_failure(exc)
-                self._log_attempt(attempt, started, None, f"transport error: {exc}", None)
+                self._log_attempt(attempt, started, None, f"({_reason(exc)})", None)
                 raise
         finally:
             self._concurrency.release()
@@ -185,11 +185,14 @@ class CloudSession:
             body = decode(
                 attempt.action, response.status_code, response.headers, response.content, credentials.secrets()
             )
-        except CloudError as exc:
+        except ApiError as exc:
             attempt.record_failure(exc)
-            code = exc.code if isinstance(exc, ApiError) else f"not an API response: {exc}"
-            request_id = exc.request_id if isinstance(exc, ApiError) else response.headers.get(REQUEST_ID_HEADER)
-            self._log_attempt(attempt, started, response.status_code, code, request_id)
+            self._log_attempt(attempt, started, response.status_code, exc.code, exc.request_id)
+            raise
+        except TransportError as exc:
+            attempt.record_failure(exc)
+            outcome = f"not an API response ({_reason(exc)})"
+            self._log_attempt(attempt, started, response.status_code, outcome, response.headers.get(REQUEST_ID_HEADER))
             raise
         self._log_attempt(attempt, started, response.status_code, "OK", str(body["RequestId"]))
         return body
@@ -261,6 +264,10 @@ class _Attempt:
         self.failures.append(error)
         if isinstance(error, ThrottledError):
             self.stats.throttled += 1
+
+
+def _reason(error: TransportError) -> str:
+    return str(error).removeprefix(f"{error.action}: ")
 
 
 def _ambiguous(error: BaseException) -> bool:

@@ -4,12 +4,14 @@ The services count a caller's arrivals per action in a sliding one-second window
 (`Throttling.User`). Sending in bursts and retrying the rejects wastes calls and time; pacing evenly at
 just under the limit never trips the throttle and finishes in about the same time.
 
-`ActionPacer` is a GCRA ("virtual scheduling") limiter over the *actual* send times: after a send at
-`t`, the next may go at `max(t, due) + interval`, minus a small tolerance that absorbs timer lateness
-without letting the schedule drift. Waiters queue in FIFO order on a lock, so only one task per action
-sleeps at a time. The concurrency slot is taken while holding that lock, and the send time is recorded
-only once the slot is held: a task that waited for a slot never sends "late and early at once", so a
-backlog never turns into a burst, and waiting actions share freed slots fairly (one waiter per action).
+`ActionPacer` is a GCRA ("virtual scheduling") limiter over the *actual* send times: the next send is
+due one interval after the previous one was due, as long as that one went out at most a small tolerance
+late (timer lateness is made up, so the rate does not drift); a send later than that restarts the
+schedule from its actual time (a backlog is never "caught up" in a burst). Waiters queue in FIFO order
+on a lock, so only one task per action sleeps at a time. The concurrency slot is taken while holding
+that lock, and the send time is recorded only once the slot is held: a task that waited for a slot
+restarts the schedule rather than bursting, and waiting actions share freed slots fairly (at most one
+waiter per action).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import math
 
 from reconcile.cloud.clock import Clock
 
-# Timer lateness up to this much is made up on the next send instead of shifting the schedule.
+# Timer lateness up to this much is made up on the next send instead of shifting the schedule. Two sends
+# are then never closer than interval - tolerance.
 MAX_TOLERANCE = 0.005
 
 
@@ -39,12 +42,15 @@ class ActionPacer:
     async def turn(self, concurrency: asyncio.Semaphore) -> None:
         """Wait for this action's next send time and a concurrency slot; the caller must release the slot."""
         async with self._lock:
-            wait = self._due - self.tolerance - self._clock.monotonic()
+            wait = self._due - self._clock.monotonic()
             if wait > 0:
                 await self._clock.sleep(wait)
             await concurrency.acquire()
             sent = self._clock.monotonic()
-            self._due = max(sent, self._due) + self.interval
+            # A little late (a timer firing late): keep the schedule, so the rate holds. Later than that
+            # (a stalled loop, a wait for a concurrency slot): restart the schedule from now, never catch up.
+            on_schedule = sent - self._due <= self.tolerance
+            self._due = (self._due if on_schedule else sent) + self.interval
 
 
 class Pacer:

@@ -169,7 +169,7 @@ def test_bad_environment_values_name_their_variable(env: dict[str, str], message
 def test_settings_are_checked_when_built_directly() -> None:
     with pytest.raises(InvalidSettingsError, match="qps: unknown action 'Nope'"):
         ClientSettings(qps={"Nope": 1})
-    with pytest.raises(InvalidSettingsError, match="endpoint: 'http://8.8.8.8' uses plain http://"):
+    with pytest.raises(InvalidSettingsError, match=re.escape("endpoint: 'http://8.8.8.8' uses plain http://")):
         ClientSettings(endpoint="http://8.8.8.8")
     with pytest.raises(TypeError, match="no setting 'qsp'"):
         ClientSettings.from_env({}, qsp={})
