@@ -42,7 +42,7 @@ COLOUR: dict[ChangeAction, str] = {
 }
 
 
-class _Painter:
+class Painter:
     def __init__(self, color: bool) -> None:
         self.color = color
 
@@ -52,7 +52,7 @@ class _Painter:
 
 
 def render_plan_text(plan: Plan, *, color: bool = False) -> str:
-    paint = _Painter(color)
+    paint = Painter(color)
     lines: list[str] = []
     sections = changes_by_section(plan)
     if sections:
@@ -95,7 +95,7 @@ def render_plan_text(plan: Plan, *, color: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _change_block(change: ResourceChange, action: ChangeAction, paint: _Painter) -> list[str]:
+def _change_block(change: ResourceChange, action: ChangeAction, paint: Painter) -> list[str]:
     header = f"  # {change.address} {verb(change)}"
     lines = [paint(header, BOLD)]
     if change.reason:
@@ -127,7 +127,7 @@ def _attributes(attrs: Mapping[str, Any]) -> list[str]:
     return [f"      {name:<{width}} = {value(v)}" for name, v in attrs.items()]
 
 
-def _changed(change: ResourceChange, paint: _Painter) -> list[str]:
+def _changed(change: ResourceChange, paint: Painter) -> list[str]:
     before, after = change.before or {}, change.after or {}
     width = max((len(name) for name in change.changed), default=0)
     return [

@@ -1,0 +1,154 @@
+"""`reconcile plan PATH...`: show the exact API calls that would converge the account on the manifests.
+
+Reads only: the manifests, the state (no lock: reads never need it) and, unless --refresh=false, the live
+account. Prints the plan in the chosen format on stdout, then the calls refresh made (on stderr for json and
+markdown, so stdout stays parseable). `--out FILE` saves the plan for `reconcile apply FILE`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from reconcile.cli.cloud_options import cloud_options, settings_from_options
+from reconcile.cli.common import EXIT_CHANGES, EXIT_OK, FatalError, log_level_option, run_async, use_color
+from reconcile.cli.state_options import state_errors_as_fatal, state_option, store_from_options
+from reconcile.cloud.client import CloudSession
+from reconcile.cloud.errors import CloudError
+from reconcile.cloud.settings import ClientSettings
+from reconcile.engine.plan import Plan
+from reconcile.engine.planner import StateReader, build_plan
+from reconcile.engine.savedplan import save_plan
+from reconcile.manifest import ManifestError
+from reconcile.render.json import render_plan_json
+from reconcile.render.markdown import render_plan_markdown
+from reconcile.render.text import render_call_accounting, render_plan_text
+
+FORMATS = ("text", "json", "markdown")
+
+
+@click.command(name="plan")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="Save the plan to FILE; `reconcile apply FILE` applies exactly it, and refuses it once stale.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS, case_sensitive=False),
+    default="text",
+    show_default=True,
+    help="text for people, json for programs (see docs/plan-json.md), markdown for pull-request comments.",
+)
+@click.option(
+    "--refresh",
+    type=click.BOOL,
+    default=True,
+    metavar="BOOLEAN",
+    help="Read the live account before planning (default true); --refresh=false plans from the state alone.",
+)
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Plan to unbind buckets and DELETE media (and their source files) removed from the manifests, except "
+    "those marked prevent_destroy. Without it they are kept and reported as orphaned.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when the plan has changes (0: none, 1: error).",
+)
+@cloud_options
+@state_option
+@log_level_option
+def command(
+    paths: tuple[str, ...],
+    out: str | None,
+    output_format: str,
+    refresh: bool,
+    prune: bool,
+    detailed_exitcode: bool,
+    state: str | None,
+    **cloud: Any,
+) -> int:
+    """Show the API calls that would converge the account on the manifests in PATH... (files or directories).
+
+    Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error (the plan has errors, or it could not
+    be made), 2 with --detailed-exitcode when there are changes.
+    """
+    settings = settings_from_options(cloud)
+    store = store_from_options(state)
+    output_format = output_format.lower()
+    plan, accounting = run_async(make_plan(paths, store, settings, refresh=refresh, prune=prune))
+    notes = sys.stderr if output_format != "text" else sys.stdout
+    click.echo(render_plan(plan, output_format), nl=False)
+    if refresh:
+        click.echo(("\n" if output_format == "text" else "") + accounting, file=notes)
+    if plan.errors:
+        raise FatalError(f"the plan has {len(plan.errors)} error(s), listed above; fix them and plan again")
+    if out is not None:
+        save(plan, out)
+        click.echo(f"Saved the plan to {out}: `reconcile apply {out}` applies exactly these calls.", file=notes)
+    if detailed_exitcode and plan.needs_apply:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def render_plan(plan: Plan, output_format: str) -> str:
+    match output_format:
+        case "json":
+            return render_plan_json(plan)
+        case "markdown":
+            return render_plan_markdown(plan)
+        case _:
+            return render_plan_text(plan, color=use_color())
+
+
+async def make_plan(
+    paths: tuple[str, ...], store: StateReader, settings: ClientSettings, *, refresh: bool, prune: bool
+) -> tuple[Plan, str]:
+    """The plan and the line accounting for the calls refresh made."""
+    async with open_session(settings) as session:
+        with planning_errors():
+            plan = await build_plan(
+                paths,
+                store,
+                session.client if refresh else None,
+                refresh_live=refresh,
+                prune=prune,
+                concurrency=settings.max_concurrency,
+            )
+        return plan, render_call_accounting(session.stats, activity="planning")
+
+
+def open_session(settings: ClientSettings) -> CloudSession:
+    """The client session plan and drift use (tests substitute one talking to an in-process emulator)."""
+    return CloudSession(settings)
+
+
+@contextmanager
+def planning_errors() -> Iterator[None]:
+    """Expected failures while reading manifests, state and the account: `error: ...` and exit 1."""
+    try:
+        with state_errors_as_fatal():
+            yield
+    except ManifestError as exc:
+        for diagnostic in exc.diagnostics:
+            click.echo(str(diagnostic), err=True)
+        raise FatalError(f"the manifests have {len(exc.diagnostics)} problem(s), listed above") from None
+    except CloudError as exc:
+        raise FatalError(f"{exc}; could not read the account") from None
+
+
+def save(plan: Plan, path: str) -> None:
+    try:
+        save_plan(plan, path)
+    except OSError as exc:
+        raise FatalError(f"cannot save the plan to {path}: {exc.strerror or exc}") from None

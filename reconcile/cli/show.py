@@ -1,0 +1,33 @@
+"""`reconcile show FILE`: render a saved plan (`reconcile plan --out FILE`) without touching the account."""
+
+from __future__ import annotations
+
+import click
+
+from reconcile.cli.common import EXIT_OK, FatalError, log_level_option
+from reconcile.cli.plan import FORMATS, render_plan
+from reconcile.engine.savedplan import SavedPlanError, load_plan
+
+
+@click.command(name="show")
+@click.argument("file", type=click.Path(dir_okay=False), metavar="FILE")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS, case_sensitive=False),
+    default="text",
+    show_default=True,
+    help="text for people, json for programs (see docs/plan-json.md), markdown for pull-request comments.",
+)
+@log_level_option
+def command(file: str, output_format: str) -> int:
+    """Render the saved plan FILE as text, JSON or Markdown. Reads nothing else: no manifests, state or account.
+
+    Exit codes: 0 shown, 1 the file is not a readable saved plan.
+    """
+    try:
+        plan = load_plan(file)
+    except SavedPlanError as exc:
+        raise FatalError(str(exc)) from None
+    click.echo(render_plan(plan, output_format.lower()), nl=False)
+    return EXIT_OK

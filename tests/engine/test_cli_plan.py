@@ -1,0 +1,251 @@
+"""`reconcile plan`, `show` and `drift` through main([...]): output streams, saved plans and exit codes.
+
+The commands run in-process against an in-process emulator: only the client session is substituted (its
+transport), everything else is the real CLI, manifest loader and local state file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from reconcile.cli import drift as drift_cli
+from reconcile.cli import plan as plan_cli
+from reconcile.cli.main import main
+from reconcile.cloud.client import CloudSession
+from reconcile.cloud.credentials import StaticCredentials
+from reconcile.emulator.app import emulator_transport
+from reconcile.emulator.config import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
+from reconcile.emulator.faults import FaultRules
+from reconcile.manifest import load_desired_state
+from reconcile.state import open_store
+
+MANIFEST = """
+region: cn-shanghai
+input_buckets:
+  - bucket: media-in
+    referer: https://www.example.org
+media:
+  - name: intro
+    file_url: https://media-in.oss-cn-shanghai.aliyuncs.com/videos/intro.mp4
+    title: Intro
+    tags: [launch, promo]
+"""
+STATE = ".reconcile/state.json"
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+class Cli:
+    def __init__(self, directory: Path, account, capsys) -> None:
+        self.directory = directory
+        self.account = account
+        self.capsys = capsys
+
+    def write(self, text: str, name: str = "prod.yaml") -> str:
+        path = self.directory / "manifests" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+        return f"manifests/{name}"
+
+    def converge(self, text: str = MANIFEST) -> None:
+        """The account and the state as a finished apply of `text` leaves them."""
+        document = self.account.converge(load_desired_state([self.write(text)]))
+        open_store(STATE).write(document.model_copy(update={"serial": 0}))
+
+    def run(self, *args: str) -> Result:
+        self.capsys.readouterr()
+        code = main(list(args))
+        captured = self.capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+
+@pytest.fixture
+def cli(tmp_path, account, capsys, monkeypatch) -> Cli:
+    def session(settings):
+        credentials = StaticCredentials(DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET)
+        return CloudSession(settings, credentials, transport=emulator_transport(account.app))
+
+    monkeypatch.setattr(plan_cli, "open_session", session)
+    monkeypatch.setattr(drift_cli, "open_session", session)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RECONCILE_STATE", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return Cli(tmp_path, account, capsys)
+
+
+PLANNING_CALLS = "API calls made while planning: 2 (GetVideoInfos×1, ListAllMediaBucket×1); 0 retries, 0 throttled"
+
+
+# plan
+
+
+def test_converged_plan_exits_0_even_with_detailed_exitcode(cli):
+    cli.converge()
+    for extra in ([], ["--detailed-exitcode"]):
+        result = cli.run("plan", "manifests", *extra)
+        assert result.code == 0
+        assert result.out == f"No changes. The account matches the manifests.\n\n{PLANNING_CALLS}\n"
+        assert result.err == ""
+
+
+def test_changes_exit_2_only_with_detailed_exitcode(cli):
+    cli.write(MANIFEST)
+    assert cli.run("plan", "manifests/prod.yaml").code == 0
+    result = cli.run("plan", "manifests/prod.yaml", "--detailed-exitcode")
+    assert result.code == 2
+    assert "Plan: 1 to register, 1 to bind, 0 to update, 0 to replace, 0 to unbind, 0 to delete — " in result.out
+    assert result.out.endswith(
+        "API calls: BindInputBucket×1, RegisterMedia×1\n\n"
+        "API calls made while planning: 1 (ListAllMediaBucket×1); 0 retries, 0 throttled\n"
+    )
+
+
+def test_json_goes_to_stdout_and_accounting_to_stderr(cli):
+    cli.converge()
+    result = cli.run("plan", "manifests", "--format", "json")
+    document = json.loads(result.out)
+    assert (document["format_version"], document["has_changes"]) == ("1.0", False)
+    assert result.err == PLANNING_CALLS + "\n"
+
+
+def test_markdown_goes_to_stdout_and_accounting_to_stderr(cli):
+    cli.write(MANIFEST)
+    result = cli.run("plan", "manifests", "--format", "markdown")
+    assert result.out.startswith("### reconcile plan\n\n**Plan: 1 to register, 1 to bind,")
+    assert result.err == "API calls made while planning: 1 (ListAllMediaBucket×1); 0 retries, 0 throttled\n"
+
+
+def test_saved_plan_is_shown_exactly_as_planned(cli):
+    cli.write(MANIFEST)
+    planned = cli.run("plan", "manifests", "--out", "plan.bin")
+    assert planned.code == 0
+    assert "Saved the plan to plan.bin: `reconcile apply plan.bin` applies exactly these calls." in planned.out
+    shown = cli.run("show", "plan.bin")
+    assert shown.code == 0
+    assert planned.out.startswith(shown.out)
+    for fmt in ("json", "markdown"):
+        assert cli.run("show", "plan.bin", "--format", fmt).out == cli.run("plan", "manifests", "--format", fmt).out
+
+
+def test_without_refresh_no_call_is_made(cli):
+    cli.converge()
+    cli.account.unbind("media-in")  # invisible without refresh
+    result = cli.run("plan", "manifests", "--refresh=false", "--detailed-exitcode")
+    assert (result.code, result.out) == (0, "No changes. The account matches the manifests.\n")
+    assert cli.account.stats() == {}
+
+
+def test_a_plan_with_errors_exits_1_and_is_not_saved(cli):
+    cli.account.bind_output("media-in")
+    cli.write(MANIFEST)
+    result = cli.run("plan", "manifests", "--out", "plan.bin")
+    assert result.code == 1
+    assert "manifests/prod.yaml:3:5: error: input_bucket.media-in: bucket 'media-in' is bound to MPS" in result.out
+    assert result.err == "error: the plan has 1 error(s), listed above; fix them and plan again\n"
+    assert not Path("plan.bin").exists()
+
+
+def test_manifest_problems_are_reported_with_their_location(cli):
+    cli.write("region: cn-shanghai\nmedia:\n  - file_url: https://media-in.oss-cn-shanghai.aliyuncs.com/a.txt\n")
+    result = cli.run("plan", "manifests")
+    assert result.code == 1
+    assert result.out == ""
+    lines = result.err.splitlines()
+    # the loader's diagnostics, each at its path:line:col (their wording is the manifest tests' business)
+    assert [line.split(" ", 1)[0] for line in lines[:2]] == ["manifests/prod.yaml:3:5:", "manifests/prod.yaml:3:15:"]
+    assert lines[2:] == ["error: the manifests have 2 problem(s), listed above"]
+
+
+def test_an_unreadable_state_is_an_error_not_a_traceback(cli):
+    cli.write(MANIFEST)
+    Path(".reconcile").mkdir()
+    Path(STATE).write_text("{not json")
+    result = cli.run("plan", "manifests")
+    assert result.code == 1
+    assert result.err.startswith("error: state file .reconcile/state.json is not valid JSON (key must be a string")
+    assert result.err.count("\n") == 1  # one line, no traceback
+
+
+def test_cloud_failure_is_an_error_not_a_traceback(cli):
+    cli.converge()
+    cli.account.app.gateway.faults.rules = FaultRules.from_dict(
+        {"rules": [{"action": "ListAllMediaBucket", "error": {"status": 403, "code": "Forbidden"}}]}
+    )
+    result = cli.run("plan", "manifests")
+    assert result.code == 1
+    assert re.fullmatch(
+        r"error: ListAllMediaBucket: Forbidden \(HTTP 403\): User not authorized to operate on the specified "
+        r"resource\. \(request id [0-9A-F-]{36}\); could not read the account\n",
+        result.err,
+    )
+
+
+# show
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "error: missing.bin: cannot read the plan file: No such file or directory\n"),
+        ("{}", "error: missing.bin: not a saved plan; make one with `reconcile plan --out FILE`\n"),
+    ],
+)
+def test_show_refuses_what_is_not_a_saved_plan(cli, content, message):
+    if content is not None:
+        Path("missing.bin").write_text(content)
+    assert cli.run("show", "missing.bin") == Result(1, "", message)
+
+
+# drift
+
+
+def test_no_drift_exits_0(cli):
+    cli.converge()
+    result = cli.run("drift", "manifests")
+    assert result.code == 0
+    assert result.out == (
+        "No drift: the 2 managed resources match the state (serial 1).\n\n"
+        "API calls made while checking drift: 2 (GetVideoInfos×1, ListAllMediaBucket×1); 0 retries, 0 throttled\n"
+    )
+
+
+def test_drift_exits_2_and_says_what_changed(cli):
+    cli.converge()
+    intro_id = open_store(STATE).read().resources[1].remote_id
+    cli.account.edit(intro_id, title="Edited")
+    cli.account.unbind("media-in")
+    result = cli.run("drift")
+    assert result.code == 2
+    assert result.out.split("\n\nAPI calls")[0] == (
+        "Drift since the last apply, against the state (serial 1):\n"
+        "\n"
+        "  - input_bucket.media-in: unbound from MPS outside reconcile\n"
+        "  ~ media.intro: changed outside reconcile\n"
+        '      ~ title = "Intro" -> "Edited"\n'
+        "\n"
+        "2 of 2 managed resources drifted. `reconcile plan` shows the calls that would converge them on the "
+        "manifests again."
+    )
+    document = json.loads(cli.run("drift", "--format", "json").out)
+    assert document["drifted"] is True
+    assert [(d["address"], d["drift"]) for d in document["drifts"]] == [
+        ("input_bucket.media-in", "unbound"),
+        ("media.intro", "changed"),
+    ]
+
+
+def test_drift_without_state(cli):
+    result = cli.run("drift")
+    assert result.code == 0
+    assert result.out.startswith("No drift: there is no state yet, so reconcile manages nothing.\n")
