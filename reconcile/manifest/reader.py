@@ -255,7 +255,7 @@ class NodeReader:
         if not isinstance(node, MappingNode):
             self.error(node, f"`{key}` must be a mapping (it is sent as a JSON object), not {describe(node)}")
             return INVALID
-        converter = _JsonConverter(self, key)
+        converter = _JsonConverter(self, key, node)
         value = converter.convert(node, frozenset())
         if value is INVALID or converter.failed:
             return INVALID
@@ -265,9 +265,10 @@ class NodeReader:
 class _JsonConverter:
     """Nodes → JSON values for one user_data mapping, reporting what JSON cannot hold."""
 
-    def __init__(self, reader: NodeReader, key: str) -> None:
+    def __init__(self, reader: NodeReader, key: str, root: MappingNode) -> None:
         self.reader = reader
         self.key = key
+        self.root = root
         self.budget = USER_DATA_MAX_VALUES
         self.failed = False
 
@@ -284,7 +285,7 @@ class _JsonConverter:
                     f"`{self.key}` expands to more than {USER_DATA_MAX_VALUES} values; "
                     "check for YAML aliases (`*name`) that repeat a large structure"
                 )
-                return self.fail(node, message)
+                return self.fail(self.root, message)
             return INVALID
         if isinstance(node, ScalarNode):
             return self.scalar(node)
@@ -355,7 +356,7 @@ def _column_offset(node: ScalarNode, offset: int) -> int:
     if start.line != end.line:
         return 0
     width = end.column - start.column
-    if node.style is None and width == len(node.value):
+    if not node.style and width == len(node.value):  # plain: libyaml reports style "" (PyYAML None)
         return offset
     if node.style in ("'", '"') and width == len(node.value) + 2:
         return offset + 1

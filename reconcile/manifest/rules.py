@@ -36,18 +36,15 @@ def bucket_problem(value: str) -> str | None:
         return f"is {size} bytes; the limit is {limits.BUCKET_NAME_MAX}"
     if limits.BUCKET_NAME_RE.match(value):
         return None
-    return (
-        f"`{value}` is not a valid bucket name: use lowercase letters, digits and hyphens, "
-        "not starting or ending with a hyphen"
-    )
+    return f"must be lowercase letters, digits and hyphens, not starting or ending with a hyphen; got `{value}`"
 
 
 def media_name_problem(value: str) -> str | None:
     if len(value) <= MEDIA_NAME_MAX and MEDIA_NAME_RE.match(value):
         return None
     return (
-        f"`{value}` is not a valid name: use up to {MEDIA_NAME_MAX} lowercase letters, digits, `_` and `-` "
-        "(it becomes the address media.<name>)"
+        f"must be up to {MEDIA_NAME_MAX} lowercase letters, digits, `_` and `-` (it becomes the address "
+        f"media.<name>); got `{value}`"
     )
 
 

@@ -30,9 +30,13 @@ NULL_WORDS = frozenset({"", "~", "null", "Null", "NULL"})
 # Hints for the YAML mistakes people make in manifests, keyed by a fragment of libyaml's message.
 _HINTS = {
     "mapping values are not allowed": "quote a value that contains `: `",
-    "tab character": "indent with spaces, not tabs",
-    "cannot start any token": "quote a value that starts with `@`, `` ` `` or `%`",
     "found undefined alias": "define the anchor (`&name`) before using the alias (`*name`)",
+}
+# ... and by the character where libyaml stopped.
+_CHARACTER_HINTS = {
+    "\t": "indent with spaces, not tabs",
+    "@": "quote a value that starts with `@`",
+    "`": "quote a value that starts with `` ` ``",
 }
 
 
@@ -60,7 +64,7 @@ def compose_documents(file: ManifestFile) -> tuple[list[Node], list[Diagnostic]]
     """The file's non-empty documents, or the reason it cannot be read as YAML (documents before a syntax
     error are still returned, so their problems are reported too)."""
     try:
-        file.data.decode("utf-8")
+        text = file.data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line, col = _position_of_byte(file.data, exc.start)
         byte = file.data[exc.start]
@@ -72,7 +76,7 @@ def compose_documents(file: ManifestFile) -> tuple[list[Node], list[Diagnostic]]
             if node is not None and not is_null(node):
                 documents.append(node)
     except yaml.MarkedYAMLError as exc:
-        return documents, [_syntax_problem(file.path, exc)]
+        return documents, [_syntax_problem(file.path, text, exc)]
     except yaml.reader.ReaderError as exc:
         line, col = _position_of_byte(file.data, exc.position)
         message = f"invalid YAML: {exc.reason} (character U+{exc.character:04X})"
@@ -84,14 +88,16 @@ def compose_documents(file: ManifestFile) -> tuple[list[Node], list[Diagnostic]]
     return documents, []
 
 
-def _syntax_problem(path: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
+def _syntax_problem(path: str, text: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     message = f"invalid YAML: {exc.problem or exc.context}"
     if exc.context and exc.problem and exc.context_mark is not None:
         started = exc.context_mark
         message += f" ({exc.context} at line {started.line + 1}, column {started.column + 1})"
-    hint = next((hint for fragment, hint in _HINTS.items() if fragment in message), None)
+    # libyaml's marks count characters (its `index` too), so the text shows where it stopped.
+    character = text[mark.index : mark.index + 1].lstrip("\ufeff") if mark is not None else ""
+    hint = _CHARACTER_HINTS.get(character) or next((h for fragment, h in _HINTS.items() if fragment in message), None)
     if hint:
         message += f"; {hint}"
     return Diagnostic(path, line, col, message)
