@@ -95,7 +95,6 @@ class LocalStateStore:
         )
         self._mutex = threading.RLock()
         self._held: HeldLock | None = None
-        self._depth = 0
         self._seen: SeenState | None = None
 
     def __repr__(self) -> str:
@@ -108,14 +107,13 @@ class LocalStateStore:
     # -- reading --------------------------------------------------------------------------------------------
 
     def read(self) -> StateDocument | None:
-        for attempt in range(1, READ_ATTEMPTS + 1):
-            try:
-                return self._read_once()
-            except JournalMismatchError:
-                if attempt == READ_ATTEMPTS:
-                    raise
-                log.debug("state %s changed while it was read; reading again", self._location)
-        raise AssertionError("unreachable")  # pragma: no cover
+        with self._mutex:
+            for _ in range(READ_ATTEMPTS - 1):
+                try:
+                    return self._read_once()
+                except JournalMismatchError:
+                    log.debug("state %s changed while it was read; reading again", self._location)
+            return self._read_once()
 
     def _read_once(self) -> StateDocument | None:
         loaded = self._load_snapshot()
@@ -269,29 +267,23 @@ class LocalStateStore:
     @contextlib.contextmanager
     def lock(self, command: str, timeout: float = 0.0) -> Iterator[LockInfo]:
         """Hold the state lock (re-entrant for this store). Released normally, it compacts the journal."""
-        with self._mutex:
-            if self._held is not None:
-                self._depth += 1
-                held = self._held
-                outermost = False
-            else:
-                held = self._lock_file.acquire(command, timeout)
-                self._held, self._depth = held, 1
-                outermost = True
+        if self._held is not None:
+            yield self._held.info
+            return
+        held = self._lock_file.acquire(command, timeout)  # polls up to `timeout`: not under the mutex
+        self._held = held
         completed = False
         try:
             yield held.info
             completed = True
         finally:
-            with self._mutex:
-                self._depth -= 1
-                if outermost:
-                    try:
-                        if completed:
-                            self._compact_quietly()
-                    finally:
-                        self._held = None
-                        self._lock_file.release(held)
+            try:
+                if completed:
+                    self._compact_quietly()
+            finally:
+                with self._mutex:  # not while another thread is half-way through an append
+                    self._held = None
+                    self._lock_file.release(held)
 
     def _compact_quietly(self) -> None:
         """Compaction only tidies: the journal is already durable, so a failure here must not fail the command."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -207,3 +208,34 @@ def test_a_failed_command_leaves_the_journal_as_it_is(store):
     assert store.journal_path.exists()
     state = store.read()
     assert state is not None and state.serial == 2
+
+
+def test_concurrent_appends_from_worker_threads_get_distinct_serials(store, state_path):
+    """Apply appends from `asyncio.to_thread` workers: one line and one serial per batch, none lost."""
+    store.write(document())
+    with store.lock("apply"), ThreadPoolExecutor(max_workers=8) as pool:
+        serials = list(pool.map(lambda i: store.append([PutResource(resource=bucket(f"in-{i:03d}"))]), range(200)))
+        assert sorted(serials) == list(range(2, 202))
+        assert [e["serial"] for e in journal_lines(store)] == list(range(2, 202))
+
+    state = LocalStateStore(state_path).read()
+    assert state is not None and state.serial == 201 and len(state.resources) == 200
+
+
+def test_compaction_that_fails_on_release_keeps_the_journal(store, state_path, monkeypatch, state_log):
+    store.write(document(bucket("in-a")))
+
+    def disk_full(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with store.lock("apply"):
+        store.append([PutResource(resource=bucket("in-b"))])
+        monkeypatch.setattr("reconcile.state.local.replace_atomically", disk_full)
+
+    assert state_log.messages == [
+        f"could not fold the journal into the state snapshot (it stays valid as it is): cannot write state "
+        f"{state_path}: No space left on device"
+    ]
+    assert store.lock_holder() is None
+    state = LocalStateStore(state_path).read()
+    assert state is not None and state.serial == 2 and len(state.resources) == 2
