@@ -14,7 +14,7 @@ from reconcile.emulator.config import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_
 from reconcile.emulator.faults import FaultRules, FaultSpecError
 from reconcile.emulator.persistence import StateFileError
 from reconcile.emulator.process import READY_PREFIX
-from reconcile.emulator.server import listen_socket, serve
+from reconcile.emulator.server import event_loop_factory, listen_socket, serve
 from reconcile.emulator.vod import DEFAULT_TRANSCODE_SECONDS
 
 
@@ -98,7 +98,8 @@ def command(
         raise FatalError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port (0 picks a free one)"
         ) from None
-    asyncio.run(serve(app, sock, lambda url: click.echo(f"{READY_PREFIX}{url}")))
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(serve(app, sock, lambda url: click.echo(f"{READY_PREFIX}{url}")))
     return EXIT_OK
 
 

@@ -59,6 +59,7 @@ def test_drop_after_commit_closes_the_socket_without_a_response(emulator: Runnin
     assert (stats["dropped"], stats["faults"]) == (1, 1)
     again = send(emulator.url, register_request("dropped.mp4"))
     assert again.json()["RegisteredMediaList"][0]["NewRegister"] is False
+    assert emulator.stderr_text() == ""  # a drop is deliberate: the server logs no error for it
     emulator.control.reset()
 
 
