@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from pathlib import Path
 
 import click
@@ -11,6 +10,7 @@ import click
 from reconcile.cli.common import EXIT_OK, FatalError, log_level_option
 from reconcile.emulator.app import create_app
 from reconcile.emulator.config import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, EmulatorConfig
+from reconcile.emulator.control_api import is_loopback_host
 from reconcile.emulator.faults import FaultRules, FaultSpecError
 from reconcile.emulator.persistence import StateFileError
 from reconcile.emulator.process import READY_PREFIX
@@ -69,7 +69,7 @@ def command(
     It prints one line with its URL once listening and stops cleanly on Ctrl-C or SIGTERM. Its control
     API lives under /_emulator/ (state, stats, reset, objects, faults); see docs/emulator.md.
     """
-    if not allow_remote and not _is_loopback(host):
+    if not allow_remote and not is_loopback_host(host):
         raise FatalError(
             f"--host {host} is not a loopback address; the emulator accepts the well-known key pair "
             f"{DEFAULT_ACCESS_KEY_ID}/…, so pass --allow-remote to serve other machines on purpose"
@@ -115,12 +115,3 @@ def _load_faults(spec: str) -> FaultRules:
         return FaultRules.from_json(text)
     except FaultSpecError as exc:
         raise FatalError(f"--faults: {exc}") from None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

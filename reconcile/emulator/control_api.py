@@ -46,7 +46,7 @@ class ControlApi:
 
     def handle(self, request: WireRequest) -> WireResponse:
         try:
-            if not _is_loopback(request.client_host):
+            if request.client_host is not None and not is_loopback_host(request.client_host):
                 raise ControlRequestError(403, "the control API answers loopback clients only")
             name = request.path[len(CONTROL_PREFIX) :].strip("/")
             route = self._routes.get((request.method, name))
@@ -98,9 +98,8 @@ def _json_body(request: WireRequest, *, default: Any) -> Any:
         raise ControlRequestError(400, "the request body is not valid JSON") from None
 
 
-def _is_loopback(host: str | None) -> bool:
-    if host is None:  # a Unix socket: local by construction
-        return True
+def is_loopback_host(host: str) -> bool:
+    """`localhost` or a loopback IP address. (A client with no address came over a Unix socket: local too.)"""
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
