@@ -154,38 +154,56 @@ class ShapeError(TransportError):
     """A successful response whose body does not have the documented shape."""
 
 
-def _get(body: Body, name: str, kind: type | tuple[type, ...], action: str, *, required: bool = False) -> Any:
+def _wrong_type(name: str, value: Any, expected: str, action: str) -> ShapeError:
+    return ShapeError(f"response field {name} is {type(value).__name__}, not {expected}", action=action)
+
+
+def _str(body: Body, name: str, action: str) -> str | None:
     value = body.get(name)
-    if value is None:
-        if required:
-            raise ShapeError(f"response has no {name}", action=action)
-        return None
-    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
-        raise ShapeError(f"response field {name} is {type(value).__name__}, not {_kind_name(kind)}", action=action)
-    return value
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    return " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
-
-
-def _str(body: Body, name: str, action: str, *, required: bool = False) -> str | None:
-    value = _get(body, name, str, action, required=required)
-    return cast(str | None, value)
+    if value is None or type(value) is str:
+        return value
+    raise _wrong_type(name, value, "str", action)
 
 
 def _required_str(body: Body, name: str, action: str) -> str:
-    return cast(str, _get(body, name, str, action, required=True))
+    value = body.get(name)
+    if type(value) is str:
+        return value
+    if value is None:
+        raise ShapeError(f"response has no {name}", action=action)
+    raise _wrong_type(name, value, "str", action)
 
 
 def _int(body: Body, name: str, action: str) -> int | None:
-    value = _get(body, name, (int, str), action)
+    value = body.get(name)
     if value is None or value == "":
         return None
+    if type(value) is int:
+        return value
+    if type(value) is not str:
+        raise _wrong_type(name, value, "int or str", action)
     try:
         return int(value)
     except ValueError:
         raise ShapeError(f"response field {name} is {value!r}, not a whole number", action=action) from None
+
+
+def _bool(body: Body, name: str, action: str) -> bool:
+    value = body.get(name)
+    if value is None or type(value) is bool:
+        return bool(value)
+    raise _wrong_type(name, value, "bool", action)
+
+
+def _object(body: Body, name: str, action: str, *, required: bool = False) -> Body:
+    value = body.get(name)
+    if value is None and not required:
+        return {}
+    if type(value) is dict:
+        return value
+    if value is None:
+        raise ShapeError(f"response has no {name}", action=action)
+    raise _wrong_type(name, value, "object", action)
 
 
 def _objects(value: Any, name: str, action: str) -> list[Body]:
@@ -206,7 +224,9 @@ def _strings(body: Body, name: str, action: str) -> tuple[str, ...]:
 
 
 def split_tags(value: str | None) -> tuple[str, ...]:
-    return tuple(tag.strip() for tag in (value or "").split(",") if tag.strip())
+    if not value:
+        return ()
+    return tuple(tag for tag in (t.strip() for t in value.split(",")) if tag)
 
 
 def request_id(body: Body) -> str:
@@ -216,7 +236,7 @@ def request_id(body: Body) -> str:
 def parse_media_bucket_page(body: Body) -> tuple[list[MediaBucket], str | None]:
     """One page of ListAllMediaBucket: its buckets and the next page's token (None on the last page)."""
     action = "ListAllMediaBucket"
-    wrapper = _get(body, "MediaBucketList", dict, action) or {}
+    wrapper = _object(body, "MediaBucketList", action)
     buckets = []
     for item in _objects(wrapper.get("MediaBucket"), "MediaBucketList.MediaBucket", action):
         kind = _required_str(item, "Type", action)
@@ -238,7 +258,7 @@ def parse_register_media(body: Body) -> RegisterMediaResult:
         RegisteredMedia(
             media_id=_required_str(item, "MediaId", action),
             file_url=_required_str(item, "FileURL", action),
-            new_register=bool(_get(item, "NewRegister", bool, action)),
+            new_register=_bool(item, "NewRegister", action),
         )
         for item in _objects(body.get("RegisteredMediaList"), "RegisteredMediaList", action)
     )
@@ -286,7 +306,7 @@ def parse_delete_video(body: Body) -> DeleteVideoResult:
 
 def parse_mezzanine(body: Body) -> Mezzanine:
     action = "GetMezzanineInfo"
-    item = _get(body, "Mezzanine", dict, action, required=True)
+    item = _object(body, "Mezzanine", action, required=True)
     return Mezzanine(
         video_id=_required_str(item, "VideoId", action),
         file_url=_required_str(item, "FileURL", action),

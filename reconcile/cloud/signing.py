@@ -35,10 +35,16 @@ def canonical_query(params: Mapping[str, str]) -> str:
 # --- V1: HMAC-SHA1 -------------------------------------------------------------------------------
 
 
+# A canonical query holds only unreserved characters and `%`, `=`, `&` (its names and values are already
+# encoded), so encoding it a second time only touches those three: the same result as `percent_encode`,
+# without a general encoder's per-byte work on a long string.
+_ENCODE_CANONICAL_QUERY = str.maketrans({"%": "%25", "&": "%26", "=": "%3D"})
+
+
 def v1_string_to_sign(method: str, params: Mapping[str, str]) -> str:
     """Every parameter except `Signature` is signed, including empty and unknown ones."""
     signed = {k: v for k, v in params.items() if k != "Signature"}
-    return f"{method.upper()}&%2F&{percent_encode(canonical_query(signed))}"
+    return f"{method.upper()}&%2F&{canonical_query(signed).translate(_ENCODE_CANONICAL_QUERY)}"
 
 
 def v1_signature(secret: str, string_to_sign: str) -> str:
