@@ -111,15 +111,18 @@ class LockFile:
             self._sleep(min(self._poll_interval, remaining))
 
     def release(self, held: HeldLock) -> None:
+        if held.fd is not None:
+            with contextlib.suppress(OSError):  # clearing the record is a courtesy: closing is what unlocks
+                os.ftruncate(held.fd, 0)
+            os.close(held.fd)
+            return
         try:
-            if held.fd is None:
-                self._remove_record(held.info.id)
-            else:
-                with contextlib.suppress(OSError):  # the file may be gone (force-unlocked); closing still unlocks
-                    os.ftruncate(held.fd, 0)
-        finally:
-            if held.fd is not None:
-                os.close(held.fd)
+            self._remove_record(held.info.id)
+        except OSError as exc:
+            raise StateError(
+                f"cannot release lock {held.info.id} of state {self.location}: {exc.strerror or exc}. Remove "
+                f"{self.path} once no reconcile command is running."
+            ) from exc
 
     def _try_acquire(self, command: str) -> HeldLock | None:
         try:
