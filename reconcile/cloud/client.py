@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -45,6 +45,8 @@ from reconcile.cloud.wire import SignedRequest, fresh_nonce, host_of, redact, si
 log = logging.getLogger("reconcile.cloud")
 
 API_VERSIONS = {"mts": MTS_VERSION, "vod": VOD_VERSION}
+# Decides whether a call's final error was its own earlier attempt's effect: the body to succeed with, or None.
+Settle = Callable[[CloudError], Awaitable[dict[str, Any] | None]]
 USER_AGENT = f"reconcile/{__version__}"
 
 
@@ -126,8 +128,21 @@ class CloudSession:
 
     # --- one call --------------------------------------------------------------------------------------
 
-    async def call(self, product: str, region: str, action: str, params: dict[str, str]) -> dict[str, Any]:
-        """Make one API call, with retries; the decoded JSON body, or the error of its last attempt."""
+    async def call(
+        self,
+        product: str,
+        region: str,
+        action: str,
+        params: dict[str, str],
+        *,
+        settle: Settle | None = None,
+    ) -> dict[str, Any]:
+        """Make one API call, with retries; the decoded JSON body, or the error of its last attempt.
+
+        `settle` is asked about a final error when an earlier attempt may have been carried out although
+        its answer was lost: it returns the body to succeed with (the error was that attempt's own effect),
+        or None to fail.
+        """
         policy = RetryPolicy(
             clock=self._clock,
             started=self._clock.monotonic(),
@@ -148,9 +163,14 @@ class CloudSession:
         try:
             return await retrying(self._attempt, attempt)
         except CloudError as exc:
-            stats.errors += 1
             exc.attempts = attempt.number
             exc.earlier_attempt_may_have_succeeded = any(_ambiguous(f) for f in attempt.failures if f is not exc)
+            if settle is not None and exc.earlier_attempt_may_have_succeeded:
+                settled = await settle(exc)
+                if settled is not None:
+                    log.info("%s: %s answers an earlier attempt that was carried out; the call succeeded", action, exc)
+                    return settled
+            stats.errors += 1
             raise
 
     async def _attempt(self, attempt: _Attempt) -> dict[str, Any]:

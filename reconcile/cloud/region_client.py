@@ -9,11 +9,11 @@ attempt may have been carried out although its answer was lost (a timeout, a res
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from reconcile.cloud import operations as ops
-from reconcile.cloud.errors import ConflictError, NotFoundError, TransportError
+from reconcile.cloud.errors import CloudError, ConflictError, NotFoundError, TransportError
 from reconcile.cloud.models import (
     DeleteVideoResult,
     GetVideoInfosResult,
@@ -28,8 +28,13 @@ from reconcile.cloud.models import (
 MAX_BUCKET_PAGES = 10_000  # a guard against a service that hands out tokens forever
 
 
+Settle = Callable[[CloudError], Awaitable[dict[str, Any] | None]]
+
+
 class Caller(Protocol):
-    async def call(self, product: str, region: str, action: str, params: dict[str, str]) -> dict[str, Any]: ...
+    async def call(
+        self, product: str, region: str, action: str, params: dict[str, str], *, settle: Settle | None = None
+    ) -> dict[str, Any]: ...
 
 
 class RegionClient:
@@ -42,8 +47,8 @@ class RegionClient:
     def __repr__(self) -> str:
         return f"RegionClient(region={self.region!r})"
 
-    async def _mts(self, action: str, params: dict[str, str]) -> dict[str, Any]:
-        return await self._session.call("mts", self.region, action, params)
+    async def _mts(self, action: str, params: dict[str, str], settle: Settle | None = None) -> dict[str, Any]:
+        return await self._session.call("mts", self.region, action, params, settle=settle)
 
     async def _vod(self, action: str, params: dict[str, str]) -> dict[str, Any]:
         return await self._session.call("vod", self.region, action, params)
@@ -68,12 +73,12 @@ class RegionClient:
         raise TransportError(f"more than {MAX_BUCKET_PAGES} pages of media buckets", action="ListAllMediaBucket")
 
     async def bind_input_bucket(self, bucket: str, referer: str | None = None) -> str:
-        try:
-            body = await self._mts("BindInputBucket", ops.bind_input_bucket_params(bucket, referer))
-        except ConflictError as exc:
-            if exc.earlier_attempt_may_have_succeeded and await self._is_bound_as_asked(bucket, referer):
-                return exc.request_id or ""
-            raise
+        async def settle(error: CloudError) -> dict[str, Any] | None:
+            if isinstance(error, ConflictError) and await self._is_bound_as_asked(bucket, referer):
+                return {"RequestId": error.request_id or ""}
+            return None
+
+        body = await self._mts("BindInputBucket", ops.bind_input_bucket_params(bucket, referer), settle)
         return ops.request_id(body)
 
     async def _is_bound_as_asked(self, bucket: str, referer: str | None) -> bool:
@@ -83,12 +88,10 @@ class RegionClient:
         return False
 
     async def unbind_input_bucket(self, bucket: str) -> str:
-        try:
-            body = await self._mts("UnbindInputBucket", ops.unbind_input_bucket_params(bucket))
-        except NotFoundError as exc:
-            if exc.earlier_attempt_may_have_succeeded:
-                return exc.request_id or ""
-            raise
+        async def settle(error: CloudError) -> dict[str, Any] | None:
+            return {"RequestId": error.request_id or ""} if isinstance(error, NotFoundError) else None
+
+        body = await self._mts("UnbindInputBucket", ops.unbind_input_bucket_params(bucket), settle)
         return ops.request_id(body)
 
     # --- VOD -----------------------------------------------------------------------------------------
