@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -20,10 +20,10 @@ import click
 
 from reconcile.cli.cloud_options import cloud_options, settings_from_options
 from reconcile.cli.common import EXIT_ERROR, EXIT_OK, FatalError, log_level_option, run_async, stdout_console, use_color
+from reconcile.cli.plan import open_session, planning_errors
 from reconcile.cli.progress import JsonEvents, LiveProgress, PlainProgress, tick_every
 from reconcile.cli.state_options import state_errors_as_fatal, state_options, store_from_options
 from reconcile.cloud.client import CloudSession
-from reconcile.cloud.errors import CloudError
 from reconcile.cloud.models import CallStats
 from reconcile.cloud.settings import ClientSettings
 from reconcile.engine.apply import PlanNotApplicable, apply_plan
@@ -32,7 +32,6 @@ from reconcile.engine.plan import Plan
 from reconcile.engine.planner import build_plan, read_inputs
 from reconcile.engine.progress import ApplyHooks
 from reconcile.engine.savedplan import SavedPlanError, check_fresh, is_saved_plan, load_plan
-from reconcile.manifest import ManifestError
 from reconcile.render.apply_result import render_apply_text
 from reconcile.render.json import plan_document
 from reconcile.render.text import render_call_accounting, render_plan_text
@@ -131,7 +130,7 @@ def _interactive() -> bool:
 
 
 async def _plan_and_apply(request: ApplyRequest, settings: ClientSettings, store: LocalStateStore) -> int:
-    async with CloudSession(settings) as session:
+    async with open_session(settings) as session:
         with _planning_errors():
             if request.saved:
                 plan = await _fresh_saved_plan(request.paths[0], store, session)
@@ -161,7 +160,7 @@ async def _plan_and_apply(request: ApplyRequest, settings: ClientSettings, store
     if out is None:
         click.echo("")
         click.echo(render_apply_text(result, apply_stats, store.location))
-    if result.aborted == "stopped on request":
+    if result.stopped_on_request:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_ERROR
 
@@ -173,6 +172,7 @@ async def _plan(request: ApplyRequest, store: LocalStateStore, session: CloudSes
         session.client if request.refresh else None,
         refresh_live=request.refresh,
         prune=request.prune,
+        concurrency=session.settings.max_concurrency,
     )
 
 
@@ -181,7 +181,11 @@ async def _fresh_saved_plan(path: str, store: LocalStateStore, session: CloudSes
     plan = load_plan(path)
     source = plan.source
     inputs = await read_inputs(
-        source.manifest_paths, store, session.client if source.refreshed else None, refresh_live=source.refreshed
+        source.manifest_paths,
+        store,
+        session.client if source.refreshed else None,
+        refresh_live=source.refreshed,
+        concurrency=session.settings.max_concurrency,
     )
     reasons = check_fresh(plan, inputs.desired, inputs.state, inputs.live)
     if reasons:
@@ -201,23 +205,25 @@ def _approved() -> bool:
 async def _execute(plan: Plan, session: CloudSession, store: LocalStateStore, out: JsonEvents | None) -> ApplyResult:
     stop = asyncio.Event()
     with _stop_on_interrupt(stop):
-        if out is not None:
-            return await apply_plan(plan, session.client, store, hooks=out, stop=stop, qps=session.settings.qps_limit)
-        if sys.stdout.isatty():
-            with LiveProgress(plan, stdout_console()) as live:
-                return await _apply_with(plan, session, store, live, stop)
+        async with _progress(plan, out) as hooks:
+            return await apply_plan(plan, session.client, store, hooks=hooks, stop=stop, qps=session.settings.qps_limit)
+
+
+@contextlib.asynccontextmanager
+async def _progress(plan: Plan, out: JsonEvents | None) -> AsyncIterator[ApplyHooks]:
+    """JSON events with --json; else a live display on a TTY, plain lines every few seconds in logs."""
+    if out is not None:
+        yield out
+    elif sys.stdout.isatty():
+        with LiveProgress(plan, stdout_console()) as live:
+            yield live
+    else:
         plain = PlainProgress(plan, sys.stdout)
         ticker = asyncio.create_task(tick_every(plain, plain.interval))
         try:
-            return await _apply_with(plan, session, store, plain, stop)
+            yield plain
         finally:
             ticker.cancel()
-
-
-async def _apply_with(
-    plan: Plan, session: CloudSession, store: LocalStateStore, hooks: ApplyHooks, stop: asyncio.Event
-) -> ApplyResult:
-    return await apply_plan(plan, session.client, store, hooks=hooks, stop=stop, qps=session.settings.qps_limit)
 
 
 @contextlib.contextmanager
@@ -249,18 +255,11 @@ def _stop_on_interrupt(stop: asyncio.Event) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _planning_errors() -> Iterator[None]:
-    """Expected failures before any call is made, as `error: ...` (exit 1), never a traceback."""
+    """Expected failures before any call is made (manifests, state, account reads, the plan file): exit 1."""
     try:
-        yield
-    except ManifestError as exc:
-        for diagnostic in exc.diagnostics:
-            click.echo(str(diagnostic), err=True)
-        raise FatalError(
-            f"the manifests have {len(exc.diagnostics)} problem(s) (listed above); nothing was applied"
-        ) from None
+        with planning_errors():
+            yield
     except SavedPlanError as exc:
-        raise FatalError(f"{exc}; nothing was applied") from None
-    except CloudError as exc:
         raise FatalError(f"{exc}; nothing was applied") from None
 
 

@@ -269,5 +269,6 @@ class _ApplyRun:
             elapsed=elapsed,
             serial=serial,
             aborted=self.aborted or ("stopped on request" if self.stopped_early else None),
+            stopped_on_request=self.stopped_early and self.aborted is None,
             failures=tuple(self.failures),
         )

@@ -52,6 +52,7 @@ class ApplyResult:
     elapsed: float = 0.0  # seconds
     serial: int | None = None  # state serial after the final snapshot; None when nothing was written
     aborted: str | None = None  # why the apply stopped early, if it did
+    stopped_on_request: bool = False  # the caller's stop event (Ctrl-C) left calls unmade
     failures: tuple[ResourceFailure, ...] = field(default=())  # in the order they happened
 
     def count(self, outcome: ResourceOutcome) -> int:

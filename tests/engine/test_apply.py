@@ -547,7 +547,7 @@ async def test_a_stop_request_lets_calls_in_flight_finish_and_starts_no_more():
 
     assert result.calls_made == {"RegisterMedia": 1}
     assert result.outcome_counts == {"done": 10, "adopted": 0, "failed": 0, "not_attempted": 20}
-    assert result.aborted == "stopped on request"
+    assert result.aborted == "stopped on request" and result.stopped_on_request
     assert len(store.resources()) == 10 and store.writes == 1
 
 
