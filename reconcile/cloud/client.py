@@ -178,7 +178,8 @@ class CloudSession:
         credentials = self._credentials.get()
         endpoint = self.endpoint(attempt.product, attempt.region)
         rate = self.settings.pacing_rate(attempt.action)
-        await self._pacer.for_action(credentials.access_key_id, attempt.action, rate).turn(self._concurrency)
+        pacer = self._pacer.for_action(credentials.access_key_id, attempt.action, rate)
+        await pacer.turn(self._concurrency)
         try:
             attempt.stats.calls += 1
             if attempt.number > 1:
@@ -201,6 +202,7 @@ class CloudSession:
                 raise
         finally:
             self._concurrency.release()
+            pacer.answered()
         try:
             body = decode(
                 attempt.action, response.status_code, response.headers, response.content, credentials.secrets()

@@ -11,7 +11,7 @@ schedule from its actual time (a backlog is never "caught up" in a burst). Waite
 on a lock, so only one task per action sleeps at a time. The concurrency slot is taken while holding
 that lock, and the send time is recorded only once the slot is held: a task that waited for a slot
 restarts the schedule rather than bursting, and waiting actions share freed slots fairly (at most one
-waiter per action).
+waiter per action). The first call of each action goes alone (see `answered`).
 """
 
 from __future__ import annotations
@@ -38,9 +38,15 @@ class ActionPacer:
         self._clock = clock
         self._due = -math.inf  # the theoretical time of the next send
         self._lock = asyncio.Lock()
+        self._first_sent = False
+        self._first_answered = asyncio.Event()
 
     async def turn(self, concurrency: asyncio.Semaphore) -> None:
-        """Wait for this action's next send time and a concurrency slot; the caller must release the slot."""
+        """Wait for this action's next send time and a concurrency slot; the caller must release the slot,
+        and call `answered()` once its request got an answer or failed."""
+        if self._first_sent:
+            await self._first_answered.wait()
+        self._first_sent = True
         async with self._lock:
             wait = self._due - self._clock.monotonic()
             if wait > 0:
@@ -51,6 +57,13 @@ class ActionPacer:
             # (a stalled loop, a wait for a concurrency slot): restart the schedule from now, never catch up.
             on_schedule = sent - self._due <= self.tolerance
             self._due = (self._due if on_schedule else sent) + self.interval
+
+    def answered(self) -> None:
+        """The first call of an action goes alone: it opens the connection and wakes the service up, which
+        makes it slower than the calls after it. Sent together, those would arrive bunched up behind it
+        and overfill the service's first one-second window; after it, they arrive as evenly as they leave.
+        """
+        self._first_answered.set()
 
 
 class Pacer:

@@ -93,7 +93,7 @@ class ClientSettings:
     max_concurrency: int = 32  # requests in flight per session, all actions and regions together
     timeout: float = 30.0  # seconds, per attempt
     max_attempts: int = 8  # per call, the first attempt included
-    max_retry_seconds: float = 120.0  # per call: no retry is started that would end after this
+    max_retry_seconds: float = 120.0  # per call: no attempt starts later than this after the first
     qps_safety_factor: float = DEFAULT_QPS_SAFETY_FACTOR  # pace at this fraction of each limit
 
     def __post_init__(self) -> None:
