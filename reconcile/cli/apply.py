@@ -32,8 +32,7 @@ from reconcile.engine.plan import Plan
 from reconcile.engine.planner import build_plan, read_inputs
 from reconcile.engine.progress import ApplyHooks
 from reconcile.engine.savedplan import SavedPlanError, check_fresh, is_saved_plan, load_plan
-from reconcile.render.apply_result import render_apply_text
-from reconcile.render.json import plan_document
+from reconcile.render.apply_result import plan_event_json, render_apply_text
 from reconcile.render.text import render_call_accounting, render_plan_text
 from reconcile.state import LocalStateStore
 
@@ -138,7 +137,7 @@ async def _plan_and_apply(request: ApplyRequest, settings: ClientSettings, store
                 plan = await _plan(request, store, session)
         out = JsonEvents(sys.stdout, session.stats, store.location) if request.json_output else None
         if out is not None:
-            out.emit({"format_version": "1.0", "type": "plan", "plan": plan_document(plan)})
+            out.emit(plan_event_json(plan))
         else:
             click.echo(render_plan_text(plan, color=use_color()))
             click.echo(render_call_accounting(session.stats, activity="planning"))

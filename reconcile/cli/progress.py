@@ -180,12 +180,12 @@ class LiveProgress:
 
     def batch_done(self, event: BatchDone) -> None:
         for line in failure_lines(event) if event.failed else []:
-            self.console.print(Text(line, style="red"))
+            self.console.print(Text(line, style="red"), soft_wrap=True)
         self.progress.advance(self.tasks[event.call.action])
 
     def batch_failed(self, event: BatchFailed) -> None:
         for line in failure_lines(event):
-            self.console.print(Text(line, style="red"))
+            self.console.print(Text(line, style="red"), soft_wrap=True)
         action = event.call.action
         self.failed[action] += 1
         self.progress.update(self.tasks[action], advance=1, failed=f"{self.failed[action]} failed")

@@ -1,6 +1,7 @@
 """Views of an apply: the text summary a person reads, and the JSON events and summary CI reads.
 
 JSON (`--json`, one object per line, `format_version` on every object; minor versions only add fields):
+    {"type": "plan", "plan": {...}}   the plan document of `reconcile plan --format json`
     {"type": "batch_started", "index": 3, "action": "RegisterMedia", "region": "cn-shanghai", "addresses": [...]}
     {"type": "batch_done", ..., "elapsed_seconds": 0.21, "adopted": [...], "failed": [...], "note": null}
     {"type": "batch_failed", ..., "elapsed_seconds": 0.21, "error": "...", "failed": [...]}
@@ -15,8 +16,9 @@ from typing import Any
 
 from reconcile.cloud.models import CallStats
 from reconcile.engine.execute_result import ApplyResult, ResourceFailure
-from reconcile.engine.plan import ChangeAction, PlannedCall
+from reconcile.engine.plan import ChangeAction, Plan, PlannedCall
 from reconcile.engine.progress import BatchDone, BatchFailed, BatchStarted
+from reconcile.render.json import plan_document
 
 APPLY_JSON_FORMAT_VERSION = "1.0"
 
@@ -47,6 +49,11 @@ def failure_json(failure: ResourceFailure) -> dict[str, Any]:
         "location": str(failure.location) if failure.location else None,
         "file_url": failure.file_url,
     }
+
+
+def plan_event_json(plan: Plan) -> dict[str, Any]:
+    """The first line of `apply --json`: the plan about to be applied, in `plan --format json`'s form."""
+    return {"format_version": APPLY_JSON_FORMAT_VERSION, "type": "plan", "plan": plan_document(plan)}
 
 
 def _call_json(kind: str, index: int, call: PlannedCall) -> dict[str, Any]:

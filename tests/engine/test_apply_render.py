@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 
-from reconcile.cli.progress import JsonEvents, PlainProgress
+from rich.console import Console
+
+from reconcile.cli.progress import JsonEvents, LiveProgress, PlainProgress
 from reconcile.cloud.models import ActionStats, CallStats
 from reconcile.engine.execute_result import ApplyResult, ResourceFailure, ResourceResult
 from reconcile.engine.plan import Location, Plan, PlannedCall
@@ -166,3 +168,24 @@ def test_plain_progress_prints_a_line_every_interval_failures_at_once_and_a_fina
         "  manifests/prod.yaml:3:7: input_bucket.in",
         "[  2.0s] RegisterMedia 2/4 calls (1.0/s, ETA 2s); BindInputBucket 1/1 calls (done, 1 failed)",
     ]
+
+
+def test_live_progress_shows_a_bar_per_action_and_prints_failures_above_it():
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, color_system=None, width=120)
+    plan = Plan(calls=(REGISTER, REGISTER, BIND))
+    bind_failure = ResourceFailure("input_bucket.in", "boom", Location(path="manifests/prod.yaml", line=3, col=7))
+
+    with LiveProgress(plan, console) as live:
+        live.batch_started(BatchStarted(0, REGISTER))
+        live.batch_done(BatchDone(0, REGISTER, 0.5, failed=(FAILURE,)))
+        live.batch_started(BatchStarted(2, BIND))
+        live.batch_failed(BatchFailed(2, BIND, 0.1, "BindInputBucket: InternalError (HTTP 500): boom", (bind_failure,)))
+        live.finished(ApplyResult(resources=(), calls_predicted={}, calls_made={}))
+
+    text = buffer.getvalue()
+    assert f"error: manifests/prod.yaml:11:7: media.b ({FILE}): RegisterMedia could not register this file" in text
+    assert "error: BindInputBucket failed for 1 resource(s): BindInputBucket: InternalError (HTTP 500): boom" in text
+    final = text.rsplit("RegisterMedia", 1)[1]
+    assert "1/2" in final
+    assert "1/1" in text.rsplit("BindInputBucket", 1)[1] and "1 failed" in text
