@@ -63,7 +63,7 @@ def test_reapply_is_a_no_op_with_zero_mutating_calls(ws: Workspace):
     assert result.code == 0
     assert "No changes." in result.out
     assert "Apply complete" not in result.out
-    assert ws.successes() == before
+    assert ws.successes() == {**before, "UnbindInputBucket": 1}  # the out-of-band unbind, nothing from apply
 
 
 def test_update_changes_only_the_edited_fields_with_one_call(ws: Workspace):
@@ -333,14 +333,8 @@ def test_json_streams_the_plan_each_batch_and_the_summary(ws: Workspace):
     assert summary["calls"]["made"] == summary["calls"]["predicted"] == {"BindInputBucket": 1, "RegisterMedia": 2}
 
 
-async def bind_output_bucket(ws: Workspace, bucket: str) -> None:
-    settings = ClientSettings(endpoint=ws.emulator.url)
-    async with CloudSession(settings, StaticCredentials(DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET)) as session:
-        await session.call("mts", REGION, "BindOutputBucket", {"Bucket": bucket})
-
-
 def test_a_plan_with_errors_is_refused_and_nothing_is_applied(ws: Workspace):
-    asyncio.run(bind_output_bucket(ws, "raw-out"))
+    asyncio.run(call_mps(ws, "BindOutputBucket", "raw-out"))
     ws.manifest(buckets=[{"bucket": "raw-out"}, {"bucket": "raw-a"}])
 
     result = ws.reconcile(*APPLY)
@@ -351,3 +345,32 @@ def test_a_plan_with_errors_is_refused_and_nothing_is_applied(ws: Workspace):
     )
     assert ws.successes() == {}  # MUTATING calls only: the BindOutputBucket above is not one of them
     assert ws.buckets() == {"raw-out": ("Output", None)}
+
+
+async def call_mps(ws: Workspace, action: str, bucket: str) -> None:
+    """Change the account behind reconcile's back, as another tool or a console user would."""
+    settings = ClientSettings(endpoint=ws.emulator.url)
+    async with CloudSession(settings, StaticCredentials(DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET)) as session:
+        await session.call("mts", REGION, action, {"Bucket": bucket})
+
+
+def test_a_saved_plan_is_refused_when_the_manifests_or_the_live_resources_changed(ws: Workspace):
+    ws.manifest(buckets=[{"bucket": "raw-a"}, {"bucket": "raw-b"}])
+    assert ws.reconcile(*APPLY).code == 0
+    ws.manifest(buckets=[{"bucket": "raw-a", "referer": REFERER}, {"bucket": "raw-b"}])
+    assert ws.reconcile("plan", "manifests/", "--out", "edited.plan").code == 0
+    before = ws.successes()
+
+    ws.manifest(buckets=[{"bucket": "raw-a", "referer": "https://other.example"}, {"bucket": "raw-b"}])
+    edited = ws.reconcile("apply", "edited.plan")
+    assert edited.code == 1
+    assert "  - the manifests changed since the plan was made\n" in edited.err
+
+    ws.manifest(buckets=[{"bucket": "raw-a", "referer": REFERER}, {"bucket": "raw-b"}])
+    asyncio.run(call_mps(ws, "UnbindInputBucket", "raw-b"))
+    drifted = ws.reconcile("apply", "edited.plan")
+    assert drifted.code == 1
+    assert "  - the live resources the plan was made against changed (in the account, outside this plan)" in (
+        drifted.err
+    )
+    assert ws.successes() == {**before, "UnbindInputBucket": 1}  # the out-of-band unbind, nothing from apply
