@@ -166,7 +166,11 @@ class CloudSession:
             exc.attempts = attempt.number
             exc.earlier_attempt_may_have_succeeded = any(_ambiguous(f) for f in attempt.failures if f is not exc)
             if settle is not None and exc.earlier_attempt_may_have_succeeded:
-                settled = await settle(exc)
+                try:
+                    settled = await settle(exc)
+                except CloudError as check_failed:  # the original error is the one to report
+                    log.info("%s: could not tell whether [%s] was this call's own doing: %s", action, exc, check_failed)
+                    settled = None
                 if settled is not None:
                     log.info("%s: %s answers an earlier attempt that was carried out; the call succeeded", action, exc)
                     return settled

@@ -6,11 +6,11 @@ just under the limit never trips the throttle and finishes in about the same tim
 
 `ActionPacer` is a GCRA ("virtual scheduling") limiter over the *actual* send times: the next send is
 due one interval after the previous one was due, as long as that one went out at most a small tolerance
-late (timer lateness is made up, so the rate does not drift); a send later than that restarts the
-schedule from its actual time (a backlog is never "caught up" in a burst). Waiters queue in FIFO order
+late (timer lateness is made up, so the rate does not drift); a send later than that shifts the schedule
+to its actual time minus the tolerance (a backlog is never "caught up" in a burst). Waiters queue in FIFO order
 on a lock, so only one task per action sleeps at a time. The concurrency slot is taken while holding
 that lock, and the send time is recorded only once the slot is held: a task that waited for a slot
-restarts the schedule rather than bursting, and waiting actions share freed slots fairly (at most one
+shifts the schedule rather than bursting, and waiting actions share freed slots fairly (at most one
 waiter per action). The first call of each action goes alone (see `answered`).
 """
 
@@ -44,9 +44,18 @@ class ActionPacer:
     async def turn(self, concurrency: asyncio.Semaphore) -> None:
         """Wait for this action's next send time and a concurrency slot; the caller must release the slot,
         and call `answered()` once its request got an answer or failed."""
-        if self._first_sent:
-            await self._first_answered.wait()
+        first = not self._first_sent
         self._first_sent = True
+        try:
+            if not first:
+                await self._first_answered.wait()
+            await self._paced(concurrency)
+        except BaseException:
+            if first:  # cancelled before sending: never keep the others waiting for an answer
+                self.answered()
+            raise
+
+    async def _paced(self, concurrency: asyncio.Semaphore) -> None:
         async with self._lock:
             wait = self._due - self._clock.monotonic()
             if wait > 0:
@@ -54,9 +63,9 @@ class ActionPacer:
             await concurrency.acquire()
             sent = self._clock.monotonic()
             # A little late (a timer firing late): keep the schedule, so the rate holds. Later than that
-            # (a stalled loop, a wait for a concurrency slot): restart the schedule from now, never catch up.
-            on_schedule = sent - self._due <= self.tolerance
-            self._due = (self._due if on_schedule else sent) + self.interval
+            # (a stalled loop, a wait for a concurrency slot): shift the schedule so this send counts as
+            # only `tolerance` late; the next is then never closer than interval - tolerance (no catch-up).
+            self._due = max(self._due, sent - self.tolerance) + self.interval
 
     def answered(self) -> None:
         """The first call of an action goes alone: it opens the connection and wakes the service up, which

@@ -229,6 +229,15 @@ async def test_bind_retried_after_a_lost_answer_still_conflicts_with_a_different
     assert raised.value.earlier_attempt_may_have_succeeded
 
 
+async def test_bind_conflict_stands_when_the_listing_fails(make_session: SessionFactory, api: FakeApi) -> None:
+    api.then("BindInputBucket", api_error("InternalError"), api_error("Bucket.AlreadyBind"))
+    api.then("ListAllMediaBucket", api_error("Forbidden"))
+    async with make_session() as session:
+        with pytest.raises(ConflictError):
+            await session.client("cn-shanghai").bind_input_bucket("media-in")
+    assert session.stats.of("BindInputBucket").errors == 1
+
+
 async def test_bind_conflict_without_an_ambiguous_attempt_is_a_conflict(
     make_session: SessionFactory, api: FakeApi
 ) -> None:
