@@ -57,15 +57,18 @@ class ActionPacer:
 
     async def _paced(self, concurrency: asyncio.Semaphore) -> None:
         async with self._lock:
-            wait = self._due - self._clock.monotonic()
-            if wait > 0:
-                await self._clock.sleep(wait)
+            now = self._clock.monotonic()
+            if self._due > now:
+                await self._clock.sleep(self._due - now)
+                scheduled = self._due
+            else:  # idle until now: the schedule starts over
+                scheduled = now
             await concurrency.acquire()
             sent = self._clock.monotonic()
             # A little late (a timer firing late): keep the schedule, so the rate holds. Later than that
             # (a stalled loop, a wait for a concurrency slot): shift the schedule so this send counts as
             # only `tolerance` late; the next is then never closer than interval - tolerance (no catch-up).
-            self._due = max(self._due, sent - self.tolerance) + self.interval
+            self._due = max(scheduled, sent - self.tolerance) + self.interval
 
     def answered(self) -> None:
         """The first call of an action goes alone: it opens the connection and wakes the service up, which
