@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lint: install
-	$(BIN)/ruff check reconcile tests bench
-	$(BIN)/ruff format --check reconcile tests bench
+	$(BIN)/ruff check reconcile tests bench scripts
+	$(BIN)/ruff format --check reconcile tests bench scripts
 	$(BIN)/lint-imports
 
 typecheck: install
