@@ -311,7 +311,7 @@ class CredentialsChain:
                 try:
                     result.get()
                 except CredentialsError as exc:
-                    tried.append(Missing(result.source, str(exc)))
+                    tried.append(Missing(result.source, str(exc).removeprefix(f"{result.source}: ")))
                     continue
             return result
         lines = "\n".join(f"  - {m.source}: {m.reason}" for m in tried)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,18 @@ def available() -> bool:
 
 
 def _provider_class(name: str) -> Any:
-    return getattr(importlib.import_module(f"{PACKAGE}.provider"), name)
+    providers = importlib.import_module(f"{PACKAGE}.provider")
+    _silence_package_logger()
+    return getattr(providers, name)
+
+
+def _silence_package_logger() -> None:
+    """The package attaches its own stderr handler to the `credentials` logger at import and logs full
+    tracebacks there (e.g. every failed ECS metadata probe). Its failures reach the user once, as a
+    CredentialsError naming the source; the duplicate output is dropped."""
+    package_log = logging.getLogger("credentials")
+    package_log.handlers[:] = [logging.NullHandler()]
+    package_log.propagate = False
 
 
 def oidc_role(env: Mapping[str, str]) -> ProviderBuilder:

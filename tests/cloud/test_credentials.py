@@ -344,7 +344,7 @@ def test_ecs_ram_role_is_probed_last_and_its_failure_is_listed(tmp_path: Path, m
     monkeypatch.setattr(credentials_sdk, "_provider_class", unreachable)
     with pytest.raises(CredentialsError) as raised:
         default_credentials({}, tmp_path).get()
-    assert "  - ECS RAM role: ECS RAM role: connect timeout to 100.100.100.200\n" in str(raised.value)
+    assert "  - ECS RAM role: connect timeout to 100.100.100.200\n" in str(raised.value)
 
 
 def test_ecs_ram_role_found(tmp_path: Path, official: list[tuple[str, dict[str, Any]]]) -> None:
@@ -402,3 +402,15 @@ def test_errors_about_sources_never_quote_the_secret(tmp_path: Path) -> None:
     with pytest.raises(CredentialsError) as raised:
         resolve({}, tmp_path)
     assert "sts-secret" not in str(raised.value) and "tok-value" not in str(raised.value)
+
+
+def test_the_official_package_logger_prints_nothing_of_its_own(capsys):
+    # It attaches a stderr handler at import and logs a traceback for every failed metadata probe;
+    # the user sees the failure once, in the CredentialsError listing what was tried.
+    import logging
+
+    from reconcile.cloud import credentials_sdk
+
+    credentials_sdk._provider_class("EcsRamRoleCredentialsProvider")
+    logging.getLogger("credentials").error("Failed to get RAM session credentials")
+    assert capsys.readouterr().err == ""
