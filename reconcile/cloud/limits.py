@@ -118,9 +118,10 @@ def parse_oss_url(url: str) -> OssObject | None:
     """The OSS object a URL names, or None when it is not an http(s) OSS object URL."""
     try:
         parts = urlsplit(url)
+        port = parts.port  # raises ValueError for a port that is not a number in range
     except ValueError:
         return None
-    if parts.scheme not in ("http", "https") or parts.query or parts.fragment or parts.port is not None:
+    if parts.scheme not in ("http", "https") or parts.query or parts.fragment or port is not None:
         return None
     host = (parts.hostname or "").lower()
     match = OSS_HOST_RE.match(host)

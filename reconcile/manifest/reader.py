@@ -51,9 +51,10 @@ _FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
 _INF_NAN = re.compile(r"[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
 
 MERGE_KEY = "<<"
-# user_data is a few settings; a YAML alias chain that expands into more values than this is a mistake
-# (or an attack on the parser) and is refused before it is expanded further.
+# user_data is a few settings; a YAML alias chain that expands into more values than this, or a structure
+# nested deeper, is a mistake (or an attack on the parser) and is refused before it is expanded further.
 USER_DATA_MAX_VALUES = 10_000
+USER_DATA_MAX_DEPTH = 32
 
 Items: TypeAlias = dict[str, tuple[ScalarNode, Node]]
 
@@ -291,6 +292,8 @@ class _JsonConverter:
             return self.scalar(node)
         if id(node) in ancestors:
             return self.fail(node, f"`{self.key}` contains itself through a YAML alias; JSON cannot hold a cycle")
+        if len(ancestors) >= USER_DATA_MAX_DEPTH:
+            return self.fail(node, f"`{self.key}` is nested more than {USER_DATA_MAX_DEPTH} levels deep")
         inside = ancestors | {id(node)}
         if isinstance(node, SequenceNode):
             if node.tag != SEQ_TAG:

@@ -56,6 +56,17 @@ class _NodeLoader(yaml.CBaseLoader):
         return None
 
 
+# libyaml composes recursively in C: a document nested ~20,000 levels deep overflows the C stack (a crash, not
+# an exception), and deep flow nesting makes its scanner slow. Every level needs a `[`, `{`, `- ` or `? `, or
+# one more space of indentation than its parent (so a million-byte file nests at most ~1,400 levels by
+# indentation alone). A file with few indicators therefore cannot be dangerously deep; one with many is first
+# scanned as events, which libyaml produces without recursion, and refused beyond MAX_NESTING levels.
+MAX_NESTING = 1_000
+_NESTING_INDICATORS = (b"[", b"{", b"- ", b"? ", b"-\t", b"?\t")
+_SCAN_ABOVE_INDICATORS = 2_000
+_SCAN_ABOVE_BYTES = 32 * 1024 * 1024
+
+
 def is_null(node: Node) -> bool:
     return node.tag == PLAIN_TAG and node.value in NULL_WORDS
 
@@ -69,6 +80,11 @@ def compose_documents(file: ManifestFile) -> tuple[list[Node], list[Diagnostic]]
         line, col = _position_of_byte(file.data, exc.start)
         byte = file.data[exc.start]
         message = f"not UTF-8 text (byte 0x{byte:02x}); manifests must be saved as UTF-8"
+        return [], [Diagnostic(file.path, line, col, message)]
+    too_deep = _first_too_deep(file.data)
+    if too_deep is not None:
+        line, col = too_deep
+        message = f"nested more than {MAX_NESTING} levels deep; a manifest never needs this, so the file is refused"
         return [], [Diagnostic(file.path, line, col, message)]
     documents: list[Node] = []
     try:
@@ -86,6 +102,26 @@ def compose_documents(file: ManifestFile) -> tuple[list[Node], list[Diagnostic]]
     except yaml.YAMLError as exc:  # libyaml raises only the two above; this keeps a traceback impossible
         return documents, [Diagnostic(file.path, 1, 1, f"invalid YAML: {exc}")]
     return documents, []
+
+
+def _first_too_deep(data: bytes) -> tuple[int, int] | None:
+    """Where the first collection nested deeper than MAX_NESTING starts (1-based line and column), if any."""
+    indicators = sum(data.count(indicator) for indicator in _NESTING_INDICATORS)
+    if indicators <= _SCAN_ABOVE_INDICATORS and len(data) <= _SCAN_ABOVE_BYTES:
+        return None
+    depth = 0
+    try:
+        for event in yaml.parse(data, Loader=_NodeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                mark = event.start_mark
+                if depth > MAX_NESTING and mark is not None:
+                    return mark.line + 1, mark.column + 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return None  # composition stops at the same error, no deeper than this scan went, and reports it
+    return None
 
 
 def _syntax_problem(path: str, text: str, exc: yaml.MarkedYAMLError) -> Diagnostic:

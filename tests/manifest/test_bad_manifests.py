@@ -254,6 +254,14 @@ CASES: list[tuple[str, str, list[str]]] = [
         [f"3:15: {OSS_URL_FORM}: it must not name a port"],
     ),
     (
+        "file-url-bad-port",
+        entry(url="https://media-in.oss-cn-shanghai.aliyuncs.com:http/raw/intro.mp4"),
+        [
+            f"3:15: {OSS_URL_FORM}: `https://media-in.oss-cn-shanghai.aliyuncs.com:http/raw/intro.mp4` "
+            "is not a valid URL"
+        ],
+    ),
+    (
         "file-url-folder",
         entry(url=f"{OSS}/raw/"),
         [f"3:15: {OSS_URL_FORM}: it must name an object, not a bucket or a folder"],
