@@ -12,7 +12,7 @@ from reconcile.manifest.desired import DesiredBucket, DesiredMedia, DesiredState
 from reconcile.manifest.diagnostics import Diagnostic, ManifestError
 from reconcile.manifest.document import Declarations, DeclaredMedia, read_document
 from reconcile.manifest.reader import NodeReader
-from reconcile.manifest.sources import ManifestFile, read_manifest_files
+from reconcile.manifest.sources import ManifestFile, find_manifest_files, read_manifest_file
 from reconcile.manifest.yaml_nodes import compose_documents
 
 _EMPTY_FILE = (
@@ -49,10 +49,18 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def _load(paths: Sequence[str | os.PathLike[str]], environment: Mapping[str, str]) -> DesiredState:
-    files, diagnostics = read_manifest_files(paths)
+    found, diagnostics = find_manifest_files(paths)
     declarations = Declarations()
     warnings: list[Warning_] = []
-    for file in files:
+    files: list[str] = []
+    digest = hashlib.sha256()
+    for path in found:
+        file = read_manifest_file(path)
+        if isinstance(file, Diagnostic):
+            diagnostics.append(file)
+            continue
+        files.append(file.path)
+        _add_to_digest(digest, file)
         documents, problems = compose_documents(file)
         diagnostics.extend(problems)
         if not documents and not problems:
@@ -70,8 +78,8 @@ def _load(paths: Sequence[str | os.PathLike[str]], environment: Mapping[str, str
     return DesiredState(
         buckets=tuple(sorted(declarations.buckets, key=lambda bucket: bucket.address)),
         media=tuple(sorted(media, key=lambda item: item.address)),
-        files=tuple(file.path for file in files),
-        digest=manifest_digest(files),
+        files=tuple(files),
+        digest=digest.hexdigest(),
         warnings=tuple(sorted(warnings, key=_warning_order)),
     )
 
@@ -80,10 +88,14 @@ def manifest_digest(files: Sequence[ManifestFile]) -> str:
     """sha256 over the files' paths and bytes, in path order: a saved plan refuses changed manifests."""
     digest = hashlib.sha256()
     for file in sorted(files, key=lambda f: f.path):
-        path = file.path.encode("utf-8", errors="surrogateescape")
-        digest.update(b"%d:%s%d:" % (len(path), path, len(file.data)))
-        digest.update(file.data)
+        _add_to_digest(digest, file)
     return digest.hexdigest()
+
+
+def _add_to_digest(digest: hashlib._Hash, file: ManifestFile) -> None:
+    path = file.path.encode("utf-8", errors="surrogateescape")
+    digest.update(b"%d:%s%d:" % (len(path), path, len(file.data)))
+    digest.update(file.data)
 
 
 def _duplicate_buckets(buckets: list[DesiredBucket]) -> list[Diagnostic]:

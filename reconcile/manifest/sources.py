@@ -17,10 +17,10 @@ class ManifestFile:
     data: bytes
 
 
-def read_manifest_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[ManifestFile], list[Diagnostic]]:
-    """Every manifest file under `paths`, sorted by path and read once each, with the paths that failed.
+def find_manifest_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[str], list[Diagnostic]]:
+    """Every manifest file under `paths`, sorted by path and listed once each, with the paths that failed.
 
-    A named file is read whatever its extension (pre-commit passes file names); a directory contributes its
+    A named file is taken whatever its extension (pre-commit passes file names); a directory contributes its
     `*.yaml` and `*.yml` files, recursively, skipping hidden files and directories (`.git`, `.terraform`).
     """
     problems: list[Diagnostic] = []
@@ -39,14 +39,17 @@ def read_manifest_files(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[M
             problems.append(_problem(given, "not a regular file or directory"))
         else:
             problems.append(_problem(given, "no such file or directory"))
-    files: list[ManifestFile] = []
-    for path in sorted(found.values()):
-        try:
-            with open(path, "rb") as stream:
-                files.append(ManifestFile(path, stream.read()))
-        except OSError as exc:
-            problems.append(_problem(path, f"cannot read the file: {exc.strerror or exc}"))
-    return files, problems
+    return sorted(found.values()), problems
+
+
+def read_manifest_file(path: str) -> ManifestFile | Diagnostic:
+    """The file's bytes, or why it cannot be read. Files are read one at a time, so a large set is never
+    held in memory whole."""
+    try:
+        with open(path, "rb") as stream:
+            return ManifestFile(path, stream.read())
+    except OSError as exc:
+        return _problem(path, f"cannot read the file: {exc.strerror or exc}")
 
 
 def _manifests_under(directory: str) -> Iterator[str]:

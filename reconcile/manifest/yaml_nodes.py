@@ -56,15 +56,16 @@ class _NodeLoader(yaml.CBaseLoader):
         return None
 
 
-# libyaml composes recursively in C: a document nested ~20,000 levels deep overflows the C stack (a crash, not
-# an exception), and deep flow nesting makes its scanner slow. Every level needs a `[`, `{`, `- ` or `? `, or
-# one more space of indentation than its parent (so a million-byte file nests at most ~1,400 levels by
-# indentation alone). A file with few indicators therefore cannot be dangerously deep; one with many is first
-# scanned as events, which libyaml produces without recursion, and refused beyond MAX_NESTING levels.
+# libyaml composes recursively in C: a document nested ~20,000 levels deep overflows an 8 MiB C stack (a
+# crash, not an exception), and deep flow nesting makes its scanner slow. Each `[`, `{`, `- ` or `? ` opens at
+# most two levels, and any other level costs one more space of indentation on a new line, so a file of N bytes
+# with I indicators nests at most 2*I + sqrt(2*N) levels: under 15,000 for the thresholds below, which cover
+# files of a couple of thousand entries. A larger file is first scanned as events, which libyaml produces
+# without recursion, and refused beyond MAX_NESTING levels.
 MAX_NESTING = 1_000
 _NESTING_INDICATORS = (b"[", b"{", b"- ", b"? ", b"-\t", b"?\t")
-_SCAN_ABOVE_INDICATORS = 2_000
-_SCAN_ABOVE_BYTES = 32 * 1024 * 1024
+_SCAN_ABOVE_INDICATORS = 5_000
+_SCAN_ABOVE_BYTES = 8 * 1024 * 1024
 
 
 def is_null(node: Node) -> bool:
