@@ -119,6 +119,7 @@ class NodeReader:
                 self.error(key_node, message)
                 continue
             result[key] = (key_node, value_node)
+        inside = merging | {id(node)}  # the mappings being merged into, to refuse an alias cycle
         for merged in merges:
             sources = merged.value if isinstance(merged, SequenceNode) else [merged]
             for source in sources:
@@ -126,10 +127,10 @@ class NodeReader:
                     self.error(
                         source, f"`<<` merges a mapping (`<<: *anchor`) or a list of them, not {describe(source)}"
                     )
-                elif id(source) in merging:
+                elif id(source) in inside:
                     self.error(source, "`<<` merges a mapping into itself")
                 else:
-                    for key, pair in self._items(source, merging | {id(node)}).items():
+                    for key, pair in self._items(source, inside).items():
                         result.setdefault(key, pair)  # keys written here win, then earlier merges
         return result
 
@@ -303,10 +304,16 @@ class _JsonConverter:
             return self.fail(node, _unsupported_tag(node.tag))
         return {key: self.convert(value, inside) for key, (_, value) in self.reader.items(node).items()}
 
+    def text(self, node: ScalarNode) -> str | Invalid:
+        text = self.reader.interpolated(node)
+        if text is INVALID:
+            self.failed = True
+        return text
+
     def scalar(self, node: ScalarNode) -> Any:
         tag, value = node.tag, node.value
         if tag == STR_TAG:
-            return self.reader.interpolated(node)
+            return self.text(node)
         if tag not in (PLAIN_TAG, NULL_TAG, BOOL_TAG, INT_TAG, FLOAT_TAG):
             return self.fail(node, _unsupported_tag(tag))
         typed = _json_scalar(value)
@@ -316,7 +323,7 @@ class _JsonConverter:
         if typed is _NOT_JSON:
             return self.fail(node, f"`{value}` is not a JSON number (JSON has no infinity or NaN); quote it for text")
         if isinstance(typed, str):
-            return self.reader.interpolated(node)
+            return self.text(node)
         return typed
 
 

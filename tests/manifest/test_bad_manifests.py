@@ -448,6 +448,11 @@ CASES: list[tuple[str, str, list[str]]] = [
         ["3:32: environment variable `MEDIA_ENV` is not set: set it, or give a default with `${MEDIA_ENV:-value}`"],
     ),
     (
+        "variable-not-set-in-user-data",
+        entry('user_data: {Extend: {env: "${MEDIA_ENV}"}}'),
+        ["5:32: environment variable `MEDIA_ENV` is not set: set it, or give a default with `${MEDIA_ENV:-value}`"],
+    ),
+    (
         "variable-unterminated",
         entry(title="Intro ${TEAM"),
         ["4:18: unterminated `${`: close it with `}`, or write `$${` for a literal `${`"],
