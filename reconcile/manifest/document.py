@@ -29,6 +29,12 @@ _SHAPES = {"input_buckets": "such as `- bucket: <name>`", "media": "with `file_u
 
 
 @dataclass(frozen=True, slots=True)
+class DeclaredBucket:
+    bucket: DesiredBucket
+    entry: SourceLocation  # the entry's first key: its `bucket:` may come from elsewhere through an alias
+
+
+@dataclass(frozen=True, slots=True)
 class DeclaredMedia:
     """A media entry whose identity is known; `media` is None when its other fields have problems, so
     duplicates are still found while those are fixed."""
@@ -39,11 +45,12 @@ class DeclaredMedia:
     name: str | None
     name_location: SourceLocation | None
     media: DesiredMedia | None
+    entry: SourceLocation  # the entry's first key
 
 
 @dataclass(slots=True)
 class Declarations:
-    buckets: list[DesiredBucket] = field(default_factory=list)
+    buckets: list[DeclaredBucket] = field(default_factory=list)
     media: list[DeclaredMedia] = field(default_factory=list)
 
 
@@ -52,6 +59,7 @@ class _Entry:
     """A mapping read against a field table: valid values (None when written as null), and the nodes of
     every known key that was written, valid or not."""
 
+    node: MappingNode
     values: dict[str, Any]
     nodes: dict[str, tuple[ScalarNode, Node]]
 
@@ -70,7 +78,7 @@ def read_document(reader: NodeReader, node: Node, into: Declarations) -> None:
         entry = _read_mapping(reader, entry_node, INPUT_BUCKET)
         bucket = _bucket(reader, entry, region)
         if bucket is not None:
-            into.buckets.append(bucket)
+            into.buckets.append(DeclaredBucket(bucket, reader.location(entry_node)))
     defaults = _read_defaults(reader, document)
     for entry_node in _entries(reader, document, "media"):
         entry = _read_mapping(reader, entry_node, MEDIA)
@@ -80,7 +88,7 @@ def read_document(reader: NodeReader, node: Node, into: Declarations) -> None:
 
 
 def _read_mapping(reader: NodeReader, node: MappingNode, section: Section) -> _Entry:
-    entry = _Entry({}, {})
+    entry = _Entry(node, {}, {})
     fields = section.fields
     for key, (key_node, value_node) in reader.items(node).items():
         spec = fields.get(key)
@@ -211,7 +219,8 @@ def _media(reader: NodeReader, entry: _Entry, defaults: _Entry | None, region: s
             name=name,
             location=location,
         )
-    return DeclaredMedia(oss_object.identity, url, location, name, name_location, media)
+    entry_location = reader.location(entry.node)
+    return DeclaredMedia(oss_object.identity, url, location, name, name_location, media, entry_location)
 
 
 def _warn_both_set(reader: NodeReader, entry: _Entry, defaults: _Entry | None) -> None:

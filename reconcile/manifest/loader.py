@@ -8,9 +8,9 @@ import hashlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 
-from reconcile.manifest.desired import DesiredBucket, DesiredMedia, DesiredState, SourceLocation, Warning_
+from reconcile.manifest.desired import DesiredMedia, DesiredState, SourceLocation, Warning_
 from reconcile.manifest.diagnostics import Diagnostic, ManifestError
-from reconcile.manifest.document import Declarations, DeclaredMedia, read_document
+from reconcile.manifest.document import Declarations, DeclaredBucket, DeclaredMedia, read_document
 from reconcile.manifest.reader import NodeReader
 from reconcile.manifest.sources import ManifestFile, find_manifest_files, read_manifest_file
 from reconcile.manifest.yaml_nodes import compose_documents
@@ -76,7 +76,7 @@ def _load(paths: Sequence[str | os.PathLike[str]], environment: Mapping[str, str
         raise ManifestError(diagnostics)
     media: list[DesiredMedia] = [declared.media for declared in declarations.media if declared.media is not None]
     return DesiredState(
-        buckets=tuple(sorted(declarations.buckets, key=lambda bucket: bucket.address)),
+        buckets=tuple(sorted((declared.bucket for declared in declarations.buckets), key=lambda b: b.address)),
         media=tuple(sorted(media, key=lambda item: item.address)),
         files=tuple(files),
         digest=digest.hexdigest(),
@@ -98,14 +98,16 @@ def _add_to_digest(digest: hashlib._Hash, file: ManifestFile) -> None:
     digest.update(file.data)
 
 
-def _duplicate_buckets(buckets: list[DesiredBucket]) -> list[Diagnostic]:
-    first: dict[str, SourceLocation] = {}
+def _duplicate_buckets(buckets: list[DeclaredBucket]) -> list[Diagnostic]:
+    first: dict[str, DeclaredBucket] = {}
     problems: list[Diagnostic] = []
-    for bucket in buckets:
-        seen = first.setdefault(bucket.bucket, bucket.location)
-        if seen is not bucket.location:
-            message = f"input bucket `{bucket.bucket}` is declared twice: first at {seen}; remove one"
-            problems.append(_at(bucket.location, message))
+    for declared in buckets:
+        name = declared.bucket.bucket
+        seen = first.setdefault(name, declared)
+        if seen is not declared:
+            where = seen.bucket.location
+            place, how = _second_place(declared.bucket.location, declared.entry, where, seen.entry)
+            problems.append(_at(place, f"input bucket `{name}` is declared twice: first at {where}{how}; remove one"))
     return problems
 
 
@@ -116,17 +118,32 @@ def _duplicate_media(media: list[DeclaredMedia]) -> list[Diagnostic]:
     for declared in media:
         seen = by_identity.setdefault(declared.identity, declared)
         if seen is not declared:
-            same_url = seen.file_url == declared.file_url
-            how = "" if same_url else f" as {seen.file_url} (http and https URLs of one object are the same media)"
+            place, how = _second_place(declared.location, declared.entry, seen.location, seen.entry)
+            if seen.file_url != declared.file_url:
+                how += f" as {seen.file_url} (http and https URLs of one object are the same media)"
             message = f"media `{declared.identity}` is declared twice: first at {seen.location}{how}; remove one"
-            problems.append(_at(declared.location, message))
-        if declared.name is None or declared.name_location is None:
+            problems.append(_at(place, message))
+        if declared.name_location is None:
             continue
-        named = by_name.setdefault(declared.name, declared)
-        if named is not declared:
-            message = f"media name `{declared.name}` is used twice: first at {named.name_location}; names are unique"
-            problems.append(_at(declared.name_location, message))
+        named = by_name.setdefault(declared.name or "", declared)
+        if named is not declared and named.name_location is not None:
+            first = named.name_location
+            place, how = _second_place(declared.name_location, declared.entry, first, named.entry)
+            message = f"media name `{declared.name}` is used twice: first at {first}{how}; names are unique"
+            problems.append(_at(place, message))
     return problems
+
+
+def _second_place(
+    place: SourceLocation, entry: SourceLocation, first_place: SourceLocation, first_entry: SourceLocation
+) -> tuple[SourceLocation, str]:
+    """Where to report a second declaration, and how it came about: a YAML alias or `<<` merge can repeat a
+    key, or a whole entry, that is written only once (composed YAML keeps no position for the alias)."""
+    if place != first_place:
+        return place, ""
+    if entry != first_entry:
+        return entry, " (this entry repeats it through a YAML alias or `<<` merge)"
+    return place, " (a YAML alias `*name` repeats that whole entry)"
 
 
 def _at(location: SourceLocation, message: str) -> Diagnostic:

@@ -100,7 +100,25 @@ def test_anchors_aliases_and_merge_keys_work(load: Load) -> None:
 def test_an_alias_repeating_an_entry_is_a_duplicate(problems: Problems) -> None:
     text = REGION + f"media:\n  - &intro {{file_url: '{OSS}/a.mp4', title: A}}\n  - *intro\n"
     assert problems(text) == [
-        "3:13: media `media-in/a.mp4` is declared twice: first at m.yaml:3:13; remove one",
+        "3:13: media `media-in/a.mp4` is declared twice: first at m.yaml:3:13 (a YAML alias `*name` repeats that "
+        "whole entry); remove one",
+    ]
+
+
+def test_a_merge_repeating_an_identity_is_reported_at_the_merging_entry(problems: Problems) -> None:
+    text = (
+        REGION + "input_buckets:\n  - &in {bucket: media-in}\n  - <<: *in\n    referer: https://example.com\n"
+        "media:\n"
+        f"  - &intro\n    file_url: {OSS}/a.mp4\n    name: intro\n    title: A\n"
+        "  - <<: *intro\n    title: B\n"
+    )
+    assert problems(text) == [
+        "4:5: input bucket `media-in` is declared twice: first at m.yaml:3:10 (this entry repeats it through a "
+        "YAML alias or `<<` merge); remove one",
+        "11:5: media `media-in/a.mp4` is declared twice: first at m.yaml:8:5 (this entry repeats it through a YAML "
+        "alias or `<<` merge); remove one",
+        "11:5: media name `intro` is used twice: first at m.yaml:9:5 (this entry repeats it through a YAML alias "
+        "or `<<` merge); names are unique",
     ]
 
 
