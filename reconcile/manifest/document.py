@@ -56,7 +56,7 @@ class Declarations:
 
 @dataclass(slots=True)
 class _Entry:
-    """A mapping read against a field table: valid values (None when written as null), and the nodes of
+    """A mapping read against a section: valid values (None when written as null), and the nodes of
     every known key that was written, valid or not."""
 
     node: MappingNode

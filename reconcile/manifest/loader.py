@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import operator
 import os
 from collections.abc import Iterator, Mapping, Sequence
 
@@ -15,6 +16,7 @@ from reconcile.manifest.reader import NodeReader
 from reconcile.manifest.sources import ManifestFile, find_manifest_files, read_manifest_file
 from reconcile.manifest.yaml_nodes import compose_documents
 
+_ADDRESS = operator.attrgetter("address")
 _EMPTY_FILE = (
     "no manifest here: the file is empty or holds only comments; declare `region:` and entries, or delete the file"
 )
@@ -76,8 +78,8 @@ def _load(paths: Sequence[str | os.PathLike[str]], environment: Mapping[str, str
         raise ManifestError(diagnostics)
     media: list[DesiredMedia] = [declared.media for declared in declarations.media if declared.media is not None]
     return DesiredState(
-        buckets=tuple(sorted((declared.bucket for declared in declarations.buckets), key=lambda b: b.address)),
-        media=tuple(sorted(media, key=lambda item: item.address)),
+        buckets=tuple(sorted((declared.bucket for declared in declarations.buckets), key=_ADDRESS)),
+        media=tuple(sorted(media, key=_ADDRESS)),
         files=tuple(files),
         digest=digest.hexdigest(),
         warnings=tuple(sorted(warnings, key=_warning_order)),
