@@ -8,6 +8,7 @@ import hashlib
 import operator
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from reconcile.manifest.desired import DesiredMedia, DesiredState, SourceLocation, Warning_
 from reconcile.manifest.diagnostics import Diagnostic, ManifestError
@@ -50,7 +51,8 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _load(paths: Sequence[str | os.PathLike[str]], environment: Mapping[str, str]) -> DesiredState:
+def _load(paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str]) -> DesiredState:
+    environment = RecordingEnvironment(env)
     found, diagnostics = find_manifest_files(paths)
     declarations = Declarations()
     warnings: list[Warning_] = []
@@ -76,6 +78,7 @@ def _load(paths: Sequence[str | os.PathLike[str]], environment: Mapping[str, str
     diagnostics.extend(_duplicate_media(declarations.media))
     if diagnostics:
         raise ManifestError(diagnostics)
+    _add_variables_to_digest(digest, environment)
     media: list[DesiredMedia] = [declared.media for declared in declarations.media if declared.media is not None]
     return DesiredState(
         buckets=tuple(sorted((declared.bucket for declared in declarations.buckets), key=_ADDRESS)),
@@ -84,6 +87,37 @@ def _load(paths: Sequence[str | os.PathLike[str]], environment: Mapping[str, str
         digest=digest.hexdigest(),
         warnings=tuple(sorted(warnings, key=_warning_order)),
     )
+
+
+class RecordingEnvironment(Mapping[str, str]):
+    """The environment, remembering every variable the manifests looked up (set or not)."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        self.used: dict[str, str | None] = {}
+
+    def __getitem__(self, name: str) -> str:
+        self.used[name] = self._env.get(name)
+        return self._env[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        value = self._env.get(name)
+        self.used[name] = value
+        return default if value is None else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._env)
+
+    def __len__(self) -> int:
+        return len(self._env)
+
+
+def _add_variables_to_digest(digest: hashlib._Hash, environment: RecordingEnvironment) -> None:
+    """The same files read with another `${VAR}` value declare other resources: a saved plan made with
+    MEDIA_ENV=staging must not apply under MEDIA_ENV=prod. Only the variables the manifests use count."""
+    for name, value in sorted(environment.used.items()):
+        text = "\x00" if value is None else value
+        digest.update(b"env:%d:%s%d:%s" % (len(name), name.encode(), len(text.encode()), text.encode()))
 
 
 def manifest_digest(files: Sequence[ManifestFile]) -> str:

@@ -217,3 +217,15 @@ def test_the_digest_ignores_argument_order(write: Write) -> None:
         load_desired_state(["a.yaml", "b.yaml"], env={}).digest
         == load_desired_state(["b.yaml", "a.yaml"], env={}).digest
     )
+
+
+def test_the_digest_covers_the_variables_the_manifests_use(write: Write) -> None:
+    # The same bytes read under another MEDIA_ENV declare other buckets: a plan saved for staging
+    # must be refused when applied with MEDIA_ENV=prod.
+    write("m.yaml", "region: cn-shanghai\ninput_buckets:\n  - bucket: media-${MEDIA_ENV:-prod}\n")
+    unset = load_desired_state(["m.yaml"], env={}).digest
+    prod = load_desired_state(["m.yaml"], env={"MEDIA_ENV": "prod"}).digest
+    staging = load_desired_state(["m.yaml"], env={"MEDIA_ENV": "staging"}).digest
+    assert len({unset, prod, staging}) == 3
+    # Variables the manifests never mention do not matter.
+    assert load_desired_state(["m.yaml"], env={"MEDIA_ENV": "staging", "HOME": "/x"}).digest == staging
