@@ -13,13 +13,13 @@ from typing import Any
 import click
 
 from reconcile.cli.cloud_options import cloud_options, settings_from_options
-from reconcile.cli.common import EXIT_CHANGES, EXIT_OK, log_level_option, run_async, use_color
-from reconcile.cli.plan import open_session, planning_errors
+from reconcile.cli.common import EXIT_CHANGES, EXIT_OK, log_level_option, use_color
+from reconcile.cli.plan import open_session, planning_errors, run_detached
 from reconcile.cli.state_options import state_option, store_from_options
 from reconcile.cloud.settings import ClientSettings
 from reconcile.engine.drift import DriftReport, detect_drift
-from reconcile.engine.planner import StateReader
-from reconcile.engine.refresh import refresh
+from reconcile.engine.planner import StateReader, gc_paused
+from reconcile.engine.refresh import DEFAULT_CONCURRENCY, refresh
 from reconcile.manifest import load_desired_state
 from reconcile.render.drift import render_drift_json, render_drift_text
 from reconcile.render.text import render_call_accounting
@@ -48,7 +48,8 @@ def command(paths: tuple[str, ...], output_format: str, state: str | None, **clo
     """
     settings = settings_from_options(cloud)
     store = store_from_options(state)
-    report, accounting = run_async(check_drift(paths, store, settings))
+    with gc_paused():
+        report, accounting = run_detached(check_drift(paths, store, settings))
     json_output = output_format.lower() == "json"
     if json_output:
         click.echo(render_drift_json(report), nl=False)
@@ -63,5 +64,7 @@ async def check_drift(paths: tuple[str, ...], store: StateReader, settings: Clie
         with planning_errors():
             desired = load_desired_state(list(paths)) if paths else None
             state = store.read()
-            live = await refresh(session.client, desired, state, concurrency=settings.max_concurrency)
+            live = await refresh(
+                session.client, desired, state, concurrency=min(settings.max_concurrency, DEFAULT_CONCURRENCY)
+            )
         return detect_drift(state, live, desired), render_call_accounting(session.stats, activity="checking drift")

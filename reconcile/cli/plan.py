@@ -8,9 +8,9 @@ markdown, so stdout stays parseable). `--out FILE` saves the plan for `reconcile
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -21,7 +21,8 @@ from reconcile.cloud.client import CloudSession
 from reconcile.cloud.errors import CloudError
 from reconcile.cloud.settings import ClientSettings
 from reconcile.engine.plan import Plan
-from reconcile.engine.planner import StateReader, build_plan
+from reconcile.engine.planner import StateReader, build_plan, gc_paused
+from reconcile.engine.refresh import DEFAULT_CONCURRENCY
 from reconcile.engine.savedplan import save_plan
 from reconcile.manifest import ManifestError
 from reconcile.render.json import render_plan_json
@@ -29,6 +30,8 @@ from reconcile.render.markdown import render_plan_markdown
 from reconcile.render.text import render_call_accounting, render_plan_text
 
 FORMATS = ("text", "json", "markdown")
+
+T = TypeVar("T")
 
 
 @click.command(name="plan")
@@ -86,7 +89,8 @@ def command(
     settings = settings_from_options(cloud)
     store = store_from_options(state)
     output_format = output_format.lower()
-    plan, accounting = run_async(make_plan(paths, store, settings, refresh=refresh, prune=prune))
+    with gc_paused():  # a short batch run of acyclic data: see gc_paused
+        plan, accounting = run_detached(make_plan(paths, store, settings, refresh=refresh, prune=prune))
     notes = sys.stderr if output_format != "text" else sys.stdout
     click.echo(render_plan(plan, output_format), nl=False)
     if refresh:
@@ -123,9 +127,25 @@ async def make_plan(
                 session.client if refresh else None,
                 refresh_live=refresh,
                 prune=prune,
-                concurrency=settings.max_concurrency,
+                concurrency=min(settings.max_concurrency, DEFAULT_CONCURRENCY),
             )
         return plan, render_call_accounting(session.stats, activity="planning")
+
+
+def run_detached(work: Coroutine[Any, Any, T]) -> T:
+    """run_async(work), keeping its result off the main task.
+
+    When asyncio.run restores the SIGINT handler, `signal.signal` tries to map the old handler (a partial
+    holding the main task) to an enum and builds a ValueError message from its repr, which includes the
+    task's result: a full repr of a 100,000-resource plan costs seconds. A main task that returns None
+    costs nothing."""
+    box: list[T] = []
+
+    async def main() -> None:
+        box.append(await work)
+
+    run_async(main())
+    return box[0]
 
 
 def open_session(settings: ClientSettings) -> CloudSession:

@@ -17,6 +17,7 @@ Rules (issue 5, "Diff"):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from deepdiff import DeepDiff
@@ -31,7 +32,7 @@ from reconcile.engine.attributes import (
     live_media_attributes,
     media_attributes,
 )
-from reconcile.engine.plan import Location, PlanWarning, ResourceChange, UnmanagedBucket
+from reconcile.engine.plan import ChangeAction, Location, PlanWarning, ResourceChange, UnmanagedBucket
 from reconcile.engine.refresh import LiveState
 from reconcile.manifest.desired import DesiredBucket, DesiredMedia, DesiredState, SourceLocation, media_address
 from reconcile.state.model import ResourceState, StateDocument
@@ -70,7 +71,7 @@ def plan_changes(
             diff.removed(resource, prune=prune, address_taken=resource.address in addresses)
     unmanaged = _unmanaged(live, {b.bucket for b in desired.buckets}, diff.state_buckets) if live else ()
     return DiffResult(
-        changes=tuple(sorted(diff.changes, key=lambda c: (c.address, c.identity))),
+        changes=tuple(sorted(diff.changes, key=attrgetter("address", "identity"))),
         warnings=_sorted(diff.warnings),
         errors=_sorted(diff.errors),
         unmanaged=unmanaged,
@@ -189,43 +190,56 @@ class _Diff:
             self.error(media.address, _region_moved(media.identity, managed.region, media.region), media.location)
             return
         after = media_attributes(media)
-        common: dict[str, Any] = {
-            "address": media.address,
-            "kind": "media",
-            "identity": media.identity,
-            "region": media.region,
-            "location": _location(media.location),
-            "prevent_destroy": media.prevent_destroy,
-        }
         if managed is None or not managed.remote_id:
-            self.add(**common, action="register", after=after, reason=REGISTER_NEW)
+            self.add_media(media, "register", after=after, reason=REGISTER_NEW)
             return
+        remote_id = managed.remote_id
         if self.live is not None:
-            video = self.live.media.get(managed.remote_id)
+            video = self.live.media.get(remote_id)
             if video is None:
-                self.add(**common, action="register", after=after, reason=REGISTER_GONE)
+                self.add_media(media, "register", after=after, reason=REGISTER_GONE)
                 return
             current = live_media_attributes(video)
         else:
             current = managed.attributes
-        # Registration settings cannot change once registered: `after` keeps the registered ones.
+        recorded = managed.attributes
+        if any(recorded.get(name) != after.get(name) for name in MEDIA_REGISTRATION_FIELDS):
+            self.keep_registration(media, recorded, after)
+        moved = managed.address if managed.address != media.address else None
+        changed = changed_fields(current, after, MEDIA_MUTABLE_FIELDS)
+        if changed:
+            reason = "changed outside reconcile or in the manifest: UpdateVideoInfos sends only the changed fields"
+            self.add_media(media, "update", remote_id=remote_id, before=current, after=after, changed=changed,
+                           reason=reason, moved_from=moved)  # fmt: skip
+        elif moved or recorded != after or managed.prevent_destroy != media.prevent_destroy:
+            reason = f"moved from {moved}, no call" if moved else RECORD_STATE
+            self.add_media(media, "no-op", remote_id=remote_id, before=after, after=after, reason=reason,
+                           moved_from=moved, state_only="put")  # fmt: skip
+        else:
+            self.add_media(media, "no-op", remote_id=remote_id, before=after, after=after)
+
+    def add_media(self, media: DesiredMedia, action: ChangeAction, **fields: Any) -> None:
+        self.changes.append(
+            ResourceChange(
+                address=media.address,
+                kind="media",
+                identity=media.identity,
+                region=media.region,
+                action=action,
+                location=_location(media.location),
+                prevent_destroy=media.prevent_destroy,
+                **fields,
+            )
+        )
+
+    def keep_registration(self, media: DesiredMedia, recorded: Mapping[str, Any], after: dict[str, Any]) -> None:
+        """Registration settings cannot change once registered: warn, and keep the registered ones in `after`."""
         for name in MEDIA_REGISTRATION_FIELDS:
-            registered, wanted = managed.attributes.get(name), after.pop(name, None)
+            registered, wanted = recorded.get(name), after.pop(name, None)
             if registered is not None:
                 after[name] = registered
             if registered != wanted:
                 self.warn(media.address, _registration_only(name, registered, wanted), media.location)
-        moved = managed.address if managed.address != media.address else None
-        common.update(remote_id=managed.remote_id, after=after, moved_from=moved)
-        changed = changed_fields(current, after, MEDIA_MUTABLE_FIELDS)
-        if changed:
-            reason = "changed outside reconcile or in the manifest: UpdateVideoInfos sends only the changed fields"
-            self.add(**common, action="update", before=current, changed=changed, reason=reason)
-        elif _state_outdated(managed, media.address, after, media.prevent_destroy):
-            reason = f"moved from {moved}, no call" if moved else RECORD_STATE
-            self.add(**common, action="no-op", before=after, state_only="put", reason=reason)
-        else:
-            self.add(**common, action="no-op", before=after)
 
     # Managed resources no manifest declares any more
 
