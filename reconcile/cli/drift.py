@@ -14,12 +14,12 @@ import click
 
 from reconcile.cli.cloud_options import cloud_options, settings_from_options
 from reconcile.cli.common import EXIT_CHANGES, EXIT_OK, log_level_option, use_color
-from reconcile.cli.plan import open_session, planning_errors, run_detached
+from reconcile.cli.plan import open_session, planning_errors, refresh_concurrency, run_detached
 from reconcile.cli.state_options import state_option, store_from_options
 from reconcile.cloud.settings import ClientSettings
 from reconcile.engine.drift import DriftReport, detect_drift
 from reconcile.engine.planner import StateReader, gc_paused
-from reconcile.engine.refresh import DEFAULT_CONCURRENCY, refresh
+from reconcile.engine.refresh import refresh
 from reconcile.manifest import load_desired_state
 from reconcile.render.drift import render_drift_json, render_drift_text
 from reconcile.render.text import render_call_accounting
@@ -49,7 +49,7 @@ def command(paths: tuple[str, ...], output_format: str, state: str | None, **clo
     settings = settings_from_options(cloud)
     store = store_from_options(state)
     with gc_paused():
-        report, accounting = run_detached(check_drift(paths, store, settings))
+        report, accounting = run_detached(check_drift(paths, store, settings, refresh_concurrency(cloud, settings)))
     json_output = output_format.lower() == "json"
     if json_output:
         click.echo(render_drift_json(report), nl=False)
@@ -59,12 +59,12 @@ def command(paths: tuple[str, ...], output_format: str, state: str | None, **clo
     return EXIT_CHANGES if report.has_drift else EXIT_OK
 
 
-async def check_drift(paths: tuple[str, ...], store: StateReader, settings: ClientSettings) -> tuple[DriftReport, str]:
+async def check_drift(
+    paths: tuple[str, ...], store: StateReader, settings: ClientSettings, reads: int
+) -> tuple[DriftReport, str]:
     async with open_session(settings) as session:
         with planning_errors():
             desired = load_desired_state(list(paths)) if paths else None
             state = store.read()
-            live = await refresh(
-                session.client, desired, state, concurrency=min(settings.max_concurrency, DEFAULT_CONCURRENCY)
-            )
+            live = await refresh(session.client, desired, state, concurrency=reads)
         return detect_drift(state, live, desired), render_call_accounting(session.stats, activity="checking drift")

@@ -12,7 +12,14 @@ import re
 from collections.abc import Iterable
 
 from reconcile.engine.plan import Plan, PlanWarning, ResourceChange
-from reconcile.render.summary import NO_CHANGES, SYMBOL, call_groups, changes_by_section, summary_line
+from reconcile.render.summary import (
+    NO_CHANGES,
+    SYMBOL,
+    call_groups,
+    changes_by_section,
+    converged,
+    summary_line,
+)
 
 MAX_COMMENT_CHARS = 65_000
 # Kept free for the closing tags and the truncation note, so they always fit.
@@ -23,7 +30,7 @@ _BACKTICKS = re.compile(r"`+")
 def render_plan_markdown(plan: Plan, *, max_chars: int = MAX_COMMENT_CHARS, title: str = "reconcile plan") -> str:
     out = _Budget(max_chars)
     out.fixed(f"### {_text(title)}", "")
-    if not plan.needs_apply:
+    if converged(plan):
         out.fixed(f"**{NO_CHANGES}**", "")
     else:
         head, _, calls = summary_line(plan).partition(" — ")

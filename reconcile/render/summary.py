@@ -47,6 +47,11 @@ def verb(change: ResourceChange) -> str:
             return "is unchanged"
 
 
+def converged(plan: Plan) -> bool:
+    """Nothing to do and nothing wrong: the views say "No changes." only then (errors are never "no changes")."""
+    return not plan.needs_apply and not plan.errors
+
+
 def summary_line(plan: Plan) -> str:
     """`Plan: 120 to register, 2 to bind, ... — API calls: RegisterMedia×12, BindInputBucket×2`."""
     counts = [f"{plan.count(action)} to {action}" for action in SUMMARY_ACTIONS]

@@ -17,6 +17,7 @@ from reconcile.render.summary import (
     SYMBOL,
     call_groups,
     changes_by_section,
+    converged,
     summary_line,
     value,
     verb,
@@ -74,7 +75,7 @@ def render_plan_text(plan: Plan, *, color: bool = False) -> str:
         for g in groups:
             lines.append(f"  {f'{g.action} ×{g.calls}':<{width}}  {g.region:<{region_width}}  {g.detail}".rstrip())
         lines.append("")
-    lines.append(paint(summary_line(plan), BOLD) if plan.needs_apply else paint(NO_CHANGES, BOLD, GREEN))
+    lines.append(paint(NO_CHANGES, BOLD, GREEN) if converged(plan) else paint(summary_line(plan), BOLD))
     if plan.unmanaged:
         lines += [
             "",

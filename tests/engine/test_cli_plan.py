@@ -19,6 +19,7 @@ from reconcile.cli import plan as plan_cli
 from reconcile.cli.main import main
 from reconcile.cloud.client import CloudSession
 from reconcile.cloud.credentials import StaticCredentials
+from reconcile.cloud.settings import ClientSettings
 from reconcile.emulator.app import emulator_transport
 from reconcile.emulator.config import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 from reconcile.emulator.faults import FaultRules
@@ -249,3 +250,13 @@ def test_drift_without_state(cli):
     result = cli.run("drift")
     assert result.code == 0
     assert result.out.startswith("No drift: there is no state yet, so reconcile manages nothing.\n")
+
+
+def test_refresh_keeps_8_reads_in_flight_unless_told_otherwise(monkeypatch):
+    monkeypatch.delenv("RECONCILE_MAX_CONCURRENCY", raising=False)
+    default = ClientSettings()
+    assert plan_cli.refresh_concurrency({"max_concurrency": None}, default) == 8
+    assert plan_cli.refresh_concurrency({"max_concurrency": 20}, ClientSettings(max_concurrency=20)) == 20
+    assert plan_cli.refresh_concurrency({"max_concurrency": None}, ClientSettings(max_concurrency=3)) == 3
+    monkeypatch.setenv("RECONCILE_MAX_CONCURRENCY", "40")
+    assert plan_cli.refresh_concurrency({"max_concurrency": None}, ClientSettings(max_concurrency=40)) == 40

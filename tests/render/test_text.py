@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from reconcile.cloud.models import ActionStats, CallStats
-from reconcile.engine.plan import Plan
+from reconcile.engine.plan import Plan, PlanWarning
 from reconcile.render.text import render_call_accounting, render_plan_text
 from tests.render.golden import assert_golden
 from tests.render.plans import mixed_plan, registrations
@@ -49,3 +49,14 @@ def test_call_accounting():
         "API calls made while planning: 53 (GetVideoInfos×52, ListAllMediaBucket×1); 2 retries, 1 throttled"
     )
     assert render_call_accounting(CallStats(), activity="checking drift") == "API calls made while checking drift: none"
+
+
+def test_a_plan_with_only_errors_is_not_no_changes():
+    plan = Plan(errors=(PlanWarning(address="input_bucket.x", message="bound as an output bucket"),))
+    assert render_plan_text(plan) == (
+        "Plan: 0 to register, 0 to bind, 0 to update, 0 to replace, 0 to unbind, 0 to delete — API calls: none\n"
+        "\n"
+        "error: input_bucket.x: bound as an output bucket\n"
+        "\n"
+        "The plan has 1 error: apply will refuse it. Fix and plan again.\n"
+    )
