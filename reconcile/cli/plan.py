@@ -34,6 +34,15 @@ FORMATS = ("text", "json", "markdown")
 
 T = TypeVar("T")
 
+format_option = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS, case_sensitive=False),
+    default="text",
+    show_default=True,
+    help="text for people, json for programs (see docs/plan-json.md), markdown for pull-request comments.",
+)
+
 
 @click.command(name="plan")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
@@ -43,14 +52,7 @@ T = TypeVar("T")
     metavar="FILE",
     help="Save the plan to FILE; `reconcile apply FILE` applies exactly it, and refuses it once stale.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(FORMATS, case_sensitive=False),
-    default="text",
-    show_default=True,
-    help="text for people, json for programs (see docs/plan-json.md), markdown for pull-request comments.",
-)
+@format_option
 @click.option(
     "--refresh",
     type=click.BOOL,

@@ -5,20 +5,13 @@ from __future__ import annotations
 import click
 
 from reconcile.cli.common import EXIT_OK, FatalError, log_level_option
-from reconcile.cli.plan import FORMATS, render_plan
+from reconcile.cli.plan import format_option, render_plan
 from reconcile.engine.savedplan import SavedPlanError, load_plan
 
 
 @click.command(name="show")
 @click.argument("file", type=click.Path(dir_okay=False), metavar="FILE")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(FORMATS, case_sensitive=False),
-    default="text",
-    show_default=True,
-    help="text for people, json for programs (see docs/plan-json.md), markdown for pull-request comments.",
-)
+@format_option
 @log_level_option
 def command(file: str, output_format: str) -> int:
     """Render the saved plan FILE as text, JSON or Markdown. Reads nothing else: no manifests, state or account.

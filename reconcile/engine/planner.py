@@ -142,11 +142,11 @@ def timed(phase: str) -> Iterator[Callable[[str], None]]:
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """Hold the cyclic garbage collector off while building a large acyclic result.
+    """Hold the cyclic garbage collector off while building large acyclic data (a plan, or a whole plan run).
 
     Diffing 100,000 resources allocates about a million objects; each allocation burst triggers a full
-    collection that walks every live object (the inputs included), which cost more than the diff itself.
-    Nothing built here forms a reference cycle, so there is nothing for the collector to find."""
+    collection that walks every live object (the inputs included), which cost more than the diff itself,
+    and finds next to nothing: these objects form no reference cycles, so refcounting frees them."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:

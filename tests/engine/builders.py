@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import textwrap
+from pathlib import Path
 from typing import Any
 
 from reconcile.cloud.limits import parse_oss_url
@@ -136,3 +138,11 @@ def live(
 
 def bound(name: str, referer: str | None = None, type_: str = "Input") -> MediaBucket:
     return MediaBucket(bucket=name, type=type_, referer=referer)  # type: ignore[arg-type]
+
+
+def write_manifest(directory: Path, text: str, name: str = "prod.yaml") -> str:
+    """Write `manifests/<name>` under `directory` (the working directory, so locations print short)."""
+    path = directory / "manifests" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip())
+    return f"manifests/{name}"

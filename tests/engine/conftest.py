@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from reconcile.manifest import load_desired_state
 from reconcile.manifest.desired import DesiredState
 from reconcile.state.model import ResourceState, StateDocument
 from tests.cloud.fakes import VirtualClock
-from tests.engine.builders import LINEAGE
+from tests.engine.builders import LINEAGE, write_manifest
 
 CREATED = dt.datetime(2026, 5, 1, 8, 0, 0, tzinfo=dt.UTC)
 DEFAULT_MANIFEST = "manifests/prod.yaml"
@@ -131,11 +130,7 @@ class Planner:
         self.session = session
 
     def manifest(self, text: str, name: str = "prod.yaml") -> str:
-        """Write `manifests/<name>` (relative to the working directory, so locations print short)."""
-        path = self.directory / "manifests" / name
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip())
-        return f"manifests/{name}"
+        return write_manifest(self.directory, text, name)
 
     def desired(self, *paths: str) -> DesiredState:
         return load_desired_state(list(paths) or [DEFAULT_MANIFEST])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from reconcile.emulator.config import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_
 from reconcile.emulator.faults import FaultRules
 from reconcile.manifest import load_desired_state
 from reconcile.state import open_store
+from tests.engine.builders import write_manifest
 
 MANIFEST = """
 region: cn-shanghai
@@ -54,10 +54,7 @@ class Cli:
         self.capsys = capsys
 
     def write(self, text: str, name: str = "prod.yaml") -> str:
-        path = self.directory / "manifests" / name
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip())
-        return f"manifests/{name}"
+        return write_manifest(self.directory, text, name)
 
     def converge(self, text: str = MANIFEST) -> None:
         """The account and the state as a finished apply of `text` leaves them."""
