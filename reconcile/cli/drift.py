@@ -48,8 +48,7 @@ def command(paths: tuple[str, ...], output_format: str, state: str | None, **clo
     """
     settings = settings_from_options(cloud)
     store = store_from_options(state)
-    with gc_paused():
-        report, accounting = run_detached(check_drift(paths, store, settings, refresh_concurrency(cloud, settings)))
+    report, accounting = run_detached(check_drift(paths, store, settings, refresh_concurrency(cloud, settings)))
     json_output = output_format.lower() == "json"
     if json_output:
         click.echo(render_drift_json(report), nl=False)
@@ -66,5 +65,6 @@ async def check_drift(
         with planning_errors():
             desired = load_desired_state(list(paths)) if paths else None
             state = store.read()
-            live = await refresh(session.client, desired, state, concurrency=reads)
+            with gc_paused():
+                live = await refresh(session.client, desired, state, concurrency=reads)
         return detect_drift(state, live, desired), render_call_accounting(session.stats, activity="checking drift")

@@ -22,7 +22,7 @@ from reconcile.cloud.client import CloudSession
 from reconcile.cloud.errors import CloudError
 from reconcile.cloud.settings import ENV_MAX_CONCURRENCY, ClientSettings
 from reconcile.engine.plan import Plan
-from reconcile.engine.planner import StateReader, build_plan, gc_paused
+from reconcile.engine.planner import StateReader, build_plan
 from reconcile.engine.refresh import DEFAULT_CONCURRENCY
 from reconcile.engine.savedplan import save_plan
 from reconcile.manifest import ManifestError
@@ -96,8 +96,7 @@ def command(
     store = store_from_options(state)
     output_format = output_format.lower()
     reads = refresh_concurrency(cloud, settings)
-    with gc_paused():  # a short batch run of acyclic data: see gc_paused
-        plan, accounting = run_detached(make_plan(paths, store, settings, refresh=refresh, prune=prune, reads=reads))
+    plan, accounting = run_detached(make_plan(paths, store, settings, refresh=refresh, prune=prune, reads=reads))
     notes = sys.stderr if output_format != "text" else sys.stdout
     click.echo(render_plan(plan, output_format), nl=False)
     if refresh:

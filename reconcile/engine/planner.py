@@ -67,7 +67,7 @@ async def read_inputs(
         done(f"{store.location}: serial {state.serial}, {len(state.resources)} resources" if state else "no state yet")
     live: LiveState | None = None
     if api_for_region is not None and refresh_live:
-        with timed("refresh") as done:
+        with gc_paused(), timed("refresh") as done:
             live = await refresh(api_for_region, desired, state, concurrency=concurrency)
             listed = sum(len(b) for b in live.buckets.values())
             done(f"{listed} bindings in {len(live.buckets)} regions, {len(live.media)} media, {len(live.gone)} gone")
