@@ -18,8 +18,9 @@ from reconcile.cli.plan import open_session, planning_errors, refresh_concurrenc
 from reconcile.cli.state_options import state_option, store_from_options
 from reconcile.cloud.settings import ClientSettings
 from reconcile.engine.drift import DriftReport, detect_drift
-from reconcile.engine.planner import StateReader, gc_paused
+from reconcile.engine.planner import StateReader
 from reconcile.engine.refresh import refresh
+from reconcile.gcpause import gc_paused
 from reconcile.manifest import load_desired_state
 from reconcile.render.drift import render_drift_json, render_drift_text
 from reconcile.render.text import render_call_accounting

@@ -180,7 +180,7 @@ def planning_errors() -> Iterator[None]:
             click.echo(str(diagnostic), err=True)
         raise FatalError(f"the manifests have {len(exc.diagnostics)} problem(s), listed above") from None
     except CloudError as exc:
-        raise FatalError(f"{exc}; could not read the account") from None
+        raise FatalError(f"could not read the account: {exc}") from None
 
 
 def save(plan: Plan, path: str) -> None:

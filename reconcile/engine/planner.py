@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import gc
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -20,6 +19,7 @@ from reconcile.engine.batching import plan_calls
 from reconcile.engine.diff import plan_changes
 from reconcile.engine.plan import Location, Plan, PlanSource, PlanWarning
 from reconcile.engine.refresh import DEFAULT_CONCURRENCY, ApiForRegion, LiveState, bucket_names, refresh
+from reconcile.gcpause import gc_paused
 from reconcile.manifest import load_desired_state
 from reconcile.manifest.desired import DesiredState
 from reconcile.state.model import StateDocument
@@ -138,22 +138,6 @@ def timed(phase: str) -> Iterator[Callable[[str], None]]:
     yield found.append
     wall, used = time.perf_counter() - started, time.process_time() - cpu
     log.info("%s: %.2f s (%.2f s CPU): %s", phase, wall, used, "; ".join(found) or "done")
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Hold the cyclic garbage collector off while building large acyclic data (a plan, or a whole plan run).
-
-    Diffing 100,000 resources allocates about a million objects; each allocation burst triggers a full
-    collection that walks every live object (the inputs included), which cost more than the diff itself,
-    and finds next to nothing: these objects form no reference cycles, so refcounting frees them."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def utc_timestamp(moment: dt.datetime) -> str:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import operator
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from reconcile.gcpause import gc_paused
 from reconcile.manifest.desired import DesiredMedia, DesiredState, SourceLocation, Warning_
 from reconcile.manifest.diagnostics import Diagnostic, ManifestError
 from reconcile.manifest.document import Declarations, DeclaredBucket, DeclaredMedia, read_document
@@ -33,22 +32,8 @@ def load_desired_state(paths: Sequence[str | os.PathLike[str]], env: Mapping[str
         raise ValueError("load_desired_state needs at least one manifest path")
     # A snapshot: os.environ decodes on every lookup, and a missing variable costs a KeyError.
     environment = dict(os.environ if env is None else env)
-    with _cyclic_gc_paused():
+    with gc_paused():
         return _load(paths, environment)
-
-
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Composing YAML allocates millions of small objects without reference cycles (refcounting frees them).
-    The cyclic collector would still rescan every live object again and again, tripling the time to load
-    100,000 entries, and find nothing to free; pause it for the load and restore it after."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _load(paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str]) -> DesiredState:

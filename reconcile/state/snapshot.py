@@ -11,13 +11,12 @@ two snapshots is a diff of resources, while a parser reads it in one call:
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from reconcile.gcpause import gc_paused
 from reconcile.state.model import STATE_FORMAT_VERSION, ResourceState, StateDocument
 from reconcile.state.store import StateError
 
@@ -29,29 +28,6 @@ class _VersionProbe(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     version: Any = None
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Keep the cyclic garbage collector off a burst of long-lived objects (a parsed state).
-
-    Parsing 100,000 resources allocates about a million containers. With the collector on, every 700
-    allocations trigger a young-generation pass and the survivors are rescanned as they age: that costs
-    more than the parse itself. None of these objects form cycles, so the collector is paused while they
-    are built, then they are promoted straight to the oldest generation (freeze + unfreeze moves every
-    tracked object there without scanning), where only the rare full collections look at them. They are
-    still freed by reference counting as usual. If the program froze objects itself, it is left alone.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if gc.get_freeze_count() == 0:
-            gc.freeze()
-            gc.unfreeze()
-        if was_enabled:
-            gc.enable()
 
 
 def encode_snapshot(doc: StateDocument) -> bytes:

@@ -183,8 +183,8 @@ def test_cloud_failure_is_an_error_not_a_traceback(cli):
     result = cli.run("plan", "manifests")
     assert result.code == 1
     assert re.fullmatch(
-        r"error: ListAllMediaBucket: Forbidden \(HTTP 403\): User not authorized to operate on the specified "
-        r"resource\. \(request id [0-9A-F-]{36}\); could not read the account\n",
+        r"error: could not read the account: ListAllMediaBucket: Forbidden \(HTTP 403\): User not authorized to "
+        r"operate on the specified resource\. \(request id [0-9A-F-]{36}\)\n",
         result.err,
     )
 
