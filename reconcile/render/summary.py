@@ -32,7 +32,7 @@ def verb(change: ResourceChange) -> str:
         case "bind":
             return "will be bound as an MPS input bucket"
         case "register":
-            return "will be registered in VOD, or adopted if already registered"
+            return "will be registered in VOD"
         case "update":
             return "will be updated in place"
         case "replace":
