@@ -57,9 +57,21 @@ def configure_logging(level: str | None) -> None:
     root.propagate = False
 
 
+# ctx.meta is shared by the group's context and the subcommand's: it remembers a level given explicitly.
+_EXPLICIT_LOG_LEVEL = "reconcile.explicit_log_level"
+
+
 def _set_log_level(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    if value is not None or not ctx.resilient_parsing:
+    """Both `reconcile --log-level X cmd` and `reconcile cmd --log-level X` work; the subcommand's wins.
+
+    The group's callback runs first. When the subcommand is not given the option its callback still runs
+    (with None), and must not undo an explicit group-level choice by falling back to the environment.
+    """
+    if value is not None:
+        ctx.meta[_EXPLICIT_LOG_LEVEL] = value
         configure_logging(value)
+    elif not ctx.resilient_parsing and _EXPLICIT_LOG_LEVEL not in ctx.meta:
+        configure_logging(None)
     return value
 
 

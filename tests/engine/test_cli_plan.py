@@ -257,3 +257,48 @@ def test_refresh_keeps_8_reads_in_flight_unless_told_otherwise(monkeypatch):
     assert plan_cli.refresh_concurrency({"max_concurrency": None}, ClientSettings(max_concurrency=3)) == 3
     monkeypatch.setenv("RECONCILE_MAX_CONCURRENCY", "40")
     assert plan_cli.refresh_concurrency({"max_concurrency": None}, ClientSettings(max_concurrency=40)) == 40
+
+
+# --log-level: on the group or on the command
+
+
+PLAN_PHASES = ["load manifests", "read state", "refresh", "diff"]
+
+
+def logged_phases(err: str) -> list[str]:
+    """The planner's phase lines at INFO (their timings vary; the phases and their order do not)."""
+    return re.findall(r" INFO reconcile\.plan: ([a-z ]+): [0-9.]+ s ", err)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--log-level", "info", "plan", "manifests"],
+        ["plan", "manifests", "--log-level", "info"],
+        ["--log-level", "error", "plan", "manifests", "--log-level", "info"],
+    ],
+    ids=["on-the-group", "on-the-command", "the-command-wins"],
+)
+def test_log_level_works_on_the_group_and_on_the_command(cli, monkeypatch, args):
+    monkeypatch.delenv("RECONCILE_LOG_LEVEL", raising=False)
+    cli.converge()
+    result = cli.run(*args)
+    assert result.code == 0
+    assert logged_phases(result.err) == PLAN_PHASES
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "logs"),
+    [
+        ("info", ["plan", "manifests"], True),
+        ("warning", ["--log-level", "info", "plan", "manifests"], True),
+        ("info", ["--log-level", "warning", "plan", "manifests"], False),
+        ("info", ["plan", "manifests", "--log-level", "warning"], False),
+    ],
+)
+def test_an_explicit_log_level_beats_the_environment(cli, monkeypatch, env, args, logs):
+    monkeypatch.setenv("RECONCILE_LOG_LEVEL", env)
+    cli.converge()
+    result = cli.run(*args)
+    assert result.code == 0
+    assert logged_phases(result.err) == (PLAN_PHASES if logs else [])
