@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shlex
 import signal
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -28,7 +29,7 @@ from reconcile.cloud.models import CallStats
 from reconcile.cloud.settings import ClientSettings
 from reconcile.engine.apply import PlanNotApplicable, apply_plan
 from reconcile.engine.execute_result import ApplyResult
-from reconcile.engine.plan import Plan
+from reconcile.engine.plan import Plan, PlanSource
 from reconcile.engine.planner import build_plan, read_inputs
 from reconcile.engine.progress import ApplyHooks
 from reconcile.engine.savedplan import SavedPlanError, check_fresh, is_saved_plan, load_plan
@@ -191,9 +192,19 @@ async def _fresh_saved_plan(path: str, store: LocalStateStore, session: CloudSes
         listed = "".join(f"\n  - {reason}" for reason in reasons)
         raise FatalError(
             f"saved plan {path} is stale; nothing was applied:{listed}\n"
-            f"Run `reconcile plan --out {path}` again, review it, then apply it."
+            f"Run `{replan_command(source, path)}` again, review it, then apply it."
         )
     return plan
+
+
+def replan_command(source: PlanSource, out: str) -> str:
+    """The `reconcile plan` command line that makes a plan like `source`'s again, saved to `out`."""
+    words = ["reconcile", "plan", *source.manifest_paths]
+    if source.prune:
+        words.append("--prune")
+    if not source.refreshed:
+        words.append("--refresh=false")
+    return shlex.join([*words, "--out", out])
 
 
 def _approved() -> bool:

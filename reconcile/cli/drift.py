@@ -54,7 +54,7 @@ def command(paths: tuple[str, ...], output_format: str, state: str | None, **clo
     if json_output:
         click.echo(render_drift_json(report), nl=False)
     else:
-        click.echo(render_drift_text(report, color=use_color()), nl=False)
+        click.echo(render_drift_text(report, manifest_paths=paths, color=use_color()), nl=False)
     click.echo(("" if json_output else "\n") + accounting, file=sys.stderr if json_output else sys.stdout)
     return EXIT_CHANGES if report.has_drift else EXIT_OK
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+from collections.abc import Sequence
 from typing import Any
 
 from reconcile.engine.drift import Drift, DriftReport
@@ -20,7 +22,8 @@ _WHAT = {
 }
 
 
-def render_drift_text(report: DriftReport, *, color: bool = False) -> str:
+def render_drift_text(report: DriftReport, *, manifest_paths: Sequence[str] = (), color: bool = False) -> str:
+    """`manifest_paths` are those drift was given, for the `reconcile plan` command the report suggests."""
     paint = Painter(color)
     n = report.checked
     managed = f"{n} managed resource{'s' if n != 1 else ''}"
@@ -35,9 +38,15 @@ def render_drift_text(report: DriftReport, *, color: bool = False) -> str:
     lines += [
         "",
         paint(f"{len(report.drifts)} of {managed} drifted.", BOLD)
-        + " `reconcile plan` shows the calls that would converge them on the manifests again.",
+        + f" `{_plan_command(manifest_paths)}` shows the calls that would converge them on the manifests again.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _plan_command(manifest_paths: Sequence[str]) -> str:
+    if not manifest_paths:
+        return "reconcile plan <manifests>"  # drift ran without manifests: the user knows where theirs are
+    return shlex.join(["reconcile", "plan", *manifest_paths])
 
 
 def _drift_lines(drift: Drift, paint: Painter) -> list[str]:

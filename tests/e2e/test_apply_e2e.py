@@ -138,7 +138,7 @@ def test_a_saved_plan_applies_without_asking_once_and_is_refused_when_stale(ws: 
     assert again.code == 1
     assert "saved plan first.plan is stale; nothing was applied:" in again.err
     assert "the plan was made on empty state, but state now exists" in again.err
-    assert "Run `reconcile plan --out first.plan` again" in again.err
+    assert again.err.endswith("Run `reconcile plan manifests/ --out first.plan` again, review it, then apply it.\n")
 
     ws.manifest(buckets=[{"bucket": "raw-a"}], media=videos("raw-a", 3))
     assert ws.reconcile("plan", "manifests/", "--out", "second.plan").code == 0

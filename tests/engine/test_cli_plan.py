@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from reconcile.cli import apply as apply_cli
 from reconcile.cli import drift as drift_cli
 from reconcile.cli import plan as plan_cli
 from reconcile.cli.main import main
@@ -22,6 +23,7 @@ from reconcile.cloud.settings import ClientSettings
 from reconcile.emulator.app import emulator_transport
 from reconcile.emulator.config import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 from reconcile.emulator.faults import FaultRules
+from reconcile.engine.plan import PlanSource
 from reconcile.manifest import load_desired_state
 from reconcile.state import open_store
 from tests.engine.builders import write_manifest
@@ -75,6 +77,7 @@ def cli(tmp_path, account, capsys, monkeypatch) -> Cli:
         return CloudSession(settings, credentials, transport=emulator_transport(account.app))
 
     monkeypatch.setattr(plan_cli, "open_session", session)
+    monkeypatch.setattr(apply_cli, "open_session", session)
     monkeypatch.setattr(drift_cli, "open_session", session)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("RECONCILE_STATE", raising=False)
@@ -192,6 +195,30 @@ def test_cloud_failure_is_an_error_not_a_traceback(cli):
 # show
 
 
+def test_a_stale_saved_plan_says_the_command_that_plans_it_again(cli):
+    cli.write(MANIFEST)
+    cli.write("region: cn-shanghai\n", "team b.yaml")
+    assert cli.run("plan", "manifests/prod.yaml", "manifests/team b.yaml", "--prune", "--out", "my plan.bin").code == 0
+    cli.write(MANIFEST.replace("title: Intro", "title: Intro (final)"))
+    result = cli.run("apply", "my plan.bin")
+    assert result == Result(
+        1,
+        "",
+        "error: saved plan my plan.bin is stale; nothing was applied:\n"
+        "  - the manifests changed since the plan was made\n"
+        "Run `reconcile plan manifests/prod.yaml 'manifests/team b.yaml' --prune --out 'my plan.bin'` again, review "
+        "it, then apply it.\n",
+    )
+    assert cli.account.stats() == {"ListAllMediaBucket": 2}  # plan's read and apply's freshness check: no change
+
+
+def test_the_replan_advice_keeps_refresh_false():
+    source = PlanSource(manifest_paths=("manifests/",), refreshed=False)
+    assert apply_cli.replan_command(source, "release.plan") == (
+        "reconcile plan manifests/ --refresh=false --out release.plan"
+    )
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -232,8 +259,8 @@ def test_drift_exits_2_and_says_what_changed(cli):
         "  ~ media.intro: changed outside reconcile\n"
         '      ~ title = "Intro" -> "Edited"\n'
         "\n"
-        "2 of 2 managed resources drifted. `reconcile plan` shows the calls that would converge them on the "
-        "manifests again."
+        "2 of 2 managed resources drifted. `reconcile plan <manifests>` shows the calls that would converge them on "
+        "the manifests again."
     )
     document = json.loads(cli.run("drift", "--format", "json").out)
     assert document["drifted"] is True
@@ -241,6 +268,17 @@ def test_drift_exits_2_and_says_what_changed(cli):
         ("input_bucket.media-in", "unbound"),
         ("media.intro", "changed"),
     ]
+
+
+def test_drift_given_manifests_names_them_in_the_plan_command_it_suggests(cli):
+    cli.converge()
+    cli.account.unbind("media-in")
+    result = cli.run("drift", "manifests/prod.yaml")
+    assert result.code == 2
+    assert result.out.split("\n\nAPI calls")[0].endswith(
+        "\n\n1 of 2 managed resources drifted. `reconcile plan manifests/prod.yaml` shows the calls that would "
+        "converge them on the manifests again."
+    )
 
 
 def test_drift_without_state(cli):
