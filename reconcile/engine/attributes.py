@@ -7,6 +7,7 @@ it is what apply records in state as the last-applied attributes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from reconcile.cloud.models import MediaBucket, VideoInfo
@@ -66,3 +67,17 @@ def comparable(field: str, value: Any) -> Any:
     if field in ("description", "cover_url", "referer") and value is None:
         return ""
     return value
+
+
+def live_media_matches(video: VideoInfo, declared: Mapping[str, Any]) -> bool:
+    """Whether VOD holds every mutable field `declared` declares, compared as `comparable` compares them.
+
+    The same answer as "changed_fields(live_media_attributes(video), declared, MEDIA_MUTABLE_FIELDS) is
+    empty", without building the live attributes: the diff asks it for every converged media."""
+    return (
+        declared.get("title", video.title) == video.title
+        and (declared.get("description", video.description) or "") == (video.description or "")
+        and ("tags" not in declared or frozenset(declared["tags"] or ()) == frozenset(video.tags))
+        and (declared.get("cover_url", video.cover_url) or "") == (video.cover_url or "")
+        and declared.get("cate_id", video.cate_id) == video.cate_id
+    )

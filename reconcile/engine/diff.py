@@ -30,9 +30,11 @@ from reconcile.engine.attributes import (
     comparable,
     live_bucket_attributes,
     live_media_attributes,
+    live_media_matches,
     media_attributes,
 )
 from reconcile.engine.plan import ChangeAction, Location, PlanWarning, ResourceChange, UnmanagedBucket
+from reconcile.engine.prevalidated import Prevalidated
 from reconcile.engine.refresh import LiveState
 from reconcile.manifest.desired import DesiredBucket, DesiredMedia, DesiredState, SourceLocation, media_address
 from reconcile.state.model import ResourceState, StateDocument
@@ -194,15 +196,39 @@ class _Diff:
             self.add_media(media, "register", after=after, reason=REGISTER_NEW)
             return
         remote_id = managed.remote_id
-        if self.live is not None:
-            video = self.live.media.get(remote_id)
-            if video is None:
-                self.add_media(media, "register", after=after, reason=REGISTER_GONE)
-                return
-            current = live_media_attributes(video)
-        else:
-            current = managed.attributes
         recorded = managed.attributes
+        video = self.live.media.get(remote_id) if self.live is not None else None
+        if self.live is not None and video is None:
+            self.add_media(media, "register", after=after, reason=REGISTER_GONE)
+            return
+        if (
+            recorded == after
+            and managed.address == media.address
+            and managed.prevent_destroy == media.prevent_destroy
+            and (video is None or live_media_matches(video, after))
+        ):  # converged, the common case at scale: nothing below would find a difference
+            self.changes.append(
+                _prevalidated_change(
+                    {
+                        "address": media.address,
+                        "kind": "media",
+                        "identity": media.identity,
+                        "region": media.region,
+                        "action": "no-op",
+                        "before": after,
+                        "after": after,
+                        "changed": (),
+                        "reason": None,
+                        "remote_id": remote_id,
+                        "location": _location(media.location),
+                        "prevent_destroy": media.prevent_destroy,
+                        "moved_from": None,
+                        "state_only": None,
+                    }
+                )
+            )
+            return
+        current = live_media_attributes(video) if video is not None else recorded
         if any(recorded.get(name) != after.get(name) for name in MEDIA_REGISTRATION_FIELDS):
             self.keep_registration(media, recorded, after)
         moved = managed.address if managed.address != media.address else None
@@ -316,8 +342,15 @@ def _state_outdated(managed: ResourceState, address: str, after: Mapping[str, An
     return managed.address != address or managed.attributes != after or managed.prevent_destroy != prevent_destroy
 
 
+# A converged media's change is built from values valid by construction (validated manifests and state).
+_prevalidated_change = Prevalidated(ResourceChange)
+_prevalidated_location = Prevalidated(Location)
+
+
 def _location(location: SourceLocation | None) -> Location | None:
-    return None if location is None else Location(path=location.path, line=location.line, col=location.col)
+    if location is None:
+        return None
+    return _prevalidated_location({"path": location.path, "line": location.line, "col": location.col})
 
 
 def _sorted(items: list[PlanWarning]) -> tuple[PlanWarning, ...]:

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
+from reconcile.cloud.models import VideoInfo
+from reconcile.engine.attributes import (
+    MEDIA_MUTABLE_FIELDS,
+    live_media_attributes,
+    live_media_matches,
+    media_attributes,
+)
 from reconcile.engine.diff import REGISTER_GONE, REGISTER_NEW, changed_fields, plan_changes
-from reconcile.engine.plan import Location
+from reconcile.engine.plan import Location, ResourceChange
 from tests.engine.builders import (
     REGION,
     bound,
@@ -14,6 +23,7 @@ from tests.engine.builders import (
     managed_media,
     media,
     state,
+    url,
     video,
 )
 
@@ -397,3 +407,59 @@ def test_changed_fields_ignores_tag_order_and_undeclared_fields():
         "title",
         "tags",
     )
+
+
+def test_a_converged_media_is_a_no_op_change_equal_to_a_validated_one():
+    declared = media("a.mp4", description="d", tags=("x", "y"), cate_id=3, prevent_destroy=True)
+    for refreshed in (live(video("v1", declared, tags=("y", "x"))), None):
+        [change] = plan_changes(desired(declared), state(managed_media(declared, "v1")), refreshed, prune=False).changes
+        assert (change.action, change.remote_id, change.changed, change.reason, change.state_only) == (
+            "no-op",
+            "v1",
+            (),
+            None,
+            None,
+        )
+        assert change.after == change.before == media_attributes(declared)
+        assert change.location == Location(path="manifests/prod.yaml", line=10, col=7)
+        validated = ResourceChange.model_validate(change.model_dump())
+        assert change == validated
+        assert change.model_dump_json() == validated.model_dump_json()
+
+
+# (field, declared value or ABSENT, live value): one mutable field at a time, the others equal.
+ABSENT = object()
+LIVE_MATCH_CASES = [
+    ("title", "A", "A"),
+    ("title", "A", "B"),
+    ("description", ABSENT, "anything"),
+    ("description", "", None),
+    ("description", "", ""),
+    ("description", "d", None),
+    ("description", "d", "d"),
+    ("description", "d", "e"),
+    ("tags", ABSENT, ("x",)),
+    ("tags", [], ()),
+    ("tags", ["x", "y"], ("y", "x")),
+    ("tags", ["x", "x", "y"], ("y", "x")),
+    ("tags", ["x"], ("x", "y")),
+    ("tags", ["x", "y"], ()),
+    ("cover_url", ABSENT, "https://c/1.jpg"),
+    ("cover_url", "", None),
+    ("cover_url", "https://c/1.jpg", None),
+    ("cover_url", "https://c/1.jpg", "https://c/1.jpg"),
+    ("cate_id", ABSENT, 4),
+    ("cate_id", 4, 4),
+    ("cate_id", 4, None),
+    ("cate_id", 4, 5),
+]
+
+
+@pytest.mark.parametrize(("field", "declared_value", "live_value"), LIVE_MATCH_CASES)
+def test_live_media_matches_agrees_with_changed_fields(field, declared_value, live_value):
+    declared = {"file_url": url("a.mp4"), "title": "A"}
+    if declared_value is not ABSENT:
+        declared[field] = declared_value
+    current = VideoInfo(video_id="v1", **({"title": "A"} | {field: live_value}))
+    expected = changed_fields(live_media_attributes(current), declared, MEDIA_MUTABLE_FIELDS) == ()
+    assert live_media_matches(current, declared) is expected
