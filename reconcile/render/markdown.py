@@ -13,11 +13,11 @@ from collections.abc import Iterable
 
 from reconcile.engine.plan import Plan, PlanWarning, ResourceChange
 from reconcile.render.summary import (
-    NO_CHANGES,
     SYMBOL,
     call_groups,
     changes_by_section,
     converged,
+    no_changes_message,
     summary_line,
 )
 
@@ -31,7 +31,7 @@ def render_plan_markdown(plan: Plan, *, max_chars: int = MAX_COMMENT_CHARS, titl
     out = _Budget(max_chars)
     out.fixed(f"### {_text(title)}", "")
     if converged(plan):
-        out.fixed(f"**{NO_CHANGES}**", "")
+        out.fixed(f"**{_text(no_changes_message(plan))}**", "")
     else:
         head, _, calls = summary_line(plan).partition(" — ")
         out.fixed(f"**{head}** — {calls}", "")

@@ -52,6 +52,30 @@ def converged(plan: Plan) -> bool:
     return not plan.needs_apply and not plan.errors
 
 
+def fully_converged(plan: Plan) -> bool:
+    """The account was read and matches the manifests: no call to make and nothing kept that they dropped."""
+    return converged(plan) and plan.source.refreshed and not plan.count("orphan")
+
+
+def no_changes_message(plan: Plan) -> str:
+    """What a converged plan says, claiming only what was checked.
+
+    "The account matches the manifests" only when the account was read and nothing removed from the
+    manifests is kept; with --refresh=false the comparison was against the state alone."""
+    if fully_converged(plan):
+        return NO_CHANGES
+    if plan.source.refreshed:
+        message = "No changes: no API calls to make."
+    else:
+        message = "No changes against the state (the account was not read: --refresh=false)."
+    kept = plan.count("orphan")
+    if kept == 1:
+        message += " 1 resource removed from the manifests is kept (see the warnings)."
+    elif kept:
+        message += f" {kept} resources removed from the manifests are kept (see the warnings)."
+    return message
+
+
 def summary_line(plan: Plan) -> str:
     """`Plan: 120 to register, 2 to bind, ... — API calls: RegisterMedia×12, BindInputBucket×2`."""
     counts = [f"{plan.count(action)} to {action}" for action in SUMMARY_ACTIONS]

@@ -13,11 +13,12 @@ from typing import Any
 from reconcile.cloud.models import CallStats
 from reconcile.engine.plan import ChangeAction, Plan, PlanWarning, ResourceChange
 from reconcile.render.summary import (
-    NO_CHANGES,
     SYMBOL,
     call_groups,
     changes_by_section,
     converged,
+    fully_converged,
+    no_changes_message,
     summary_line,
     value,
     verb,
@@ -75,7 +76,10 @@ def render_plan_text(plan: Plan, *, color: bool = False) -> str:
         for g in groups:
             lines.append(f"  {f'{g.action} ×{g.calls}':<{width}}  {g.region:<{region_width}}  {g.detail}".rstrip())
         lines.append("")
-    lines.append(paint(NO_CHANGES, BOLD, GREEN) if converged(plan) else paint(summary_line(plan), BOLD))
+    if converged(plan):
+        lines.append(paint(no_changes_message(plan), BOLD, GREEN if fully_converged(plan) else YELLOW))
+    else:
+        lines.append(paint(summary_line(plan), BOLD))
     if plan.unmanaged:
         lines += [
             "",

@@ -143,7 +143,10 @@ def test_without_refresh_no_call_is_made(cli):
     cli.converge()
     cli.account.unbind("media-in")  # invisible without refresh
     result = cli.run("plan", "manifests", "--refresh=false", "--detailed-exitcode")
-    assert (result.code, result.out) == (0, "No changes. The account matches the manifests.\n")
+    assert (result.code, result.out) == (
+        0,
+        "No changes against the state (the account was not read: --refresh=false).\n",
+    )
     assert cli.account.stats() == {}
 
 

@@ -108,6 +108,25 @@ async def test_converged_plan(planner, account):
     all_views("plan_converged", plan)
 
 
+async def test_converged_plan_with_orphans_does_not_claim_the_account_matches(planner, account):
+    planner.manifest(BEFORE)
+    recorded = account.converge(planner.desired())
+    planner.manifest(BEFORE.split("  - name: promo-2019", maxsplit=1)[0])  # promo-2019, keepsake and hd-master go
+    plan = await planner.plan(recorded)
+    assert [c.address for c in plan.changes if c.action == "orphan"] == [
+        "media.hd-master",
+        "media.keepsake",
+        "media.promo-2019",
+    ]
+    all_views("plan_converged_orphans", plan)
+
+
+async def test_converged_plan_without_refresh_says_the_account_was_not_read(planner, account):
+    planner.manifest(BEFORE)
+    plan = await planner.plan(account.converge(planner.desired()), refresh_live=False)
+    all_views("plan_converged_no_refresh", plan)
+
+
 async def every_rule(planner, account, *, prune):
     planner.manifest(BEFORE)
     recorded = account.converge(planner.desired())

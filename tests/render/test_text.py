@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from reconcile.cloud.models import ActionStats, CallStats
-from reconcile.engine.plan import Plan, PlanWarning
+from reconcile.engine.plan import Plan, PlanSource, PlanWarning, ResourceChange
 from reconcile.render.text import render_call_accounting, render_plan_text
 from tests.render.golden import assert_golden
 from tests.render.plans import mixed_plan, registrations
@@ -39,6 +39,27 @@ def test_summary_line_counts_actions_and_calls():
 
 def test_empty_plan_says_no_changes():
     assert render_plan_text(Plan()) == "No changes. The account matches the manifests.\n"
+
+
+def test_no_changes_says_only_what_was_checked():
+    orphan = ResourceChange(
+        address="media.old", kind="media", identity="b/old.mp4", region="cn-shanghai", action="orphan"
+    )
+    orphans = (orphan, orphan.model_copy(update={"address": "media.older"}))
+    not_read = PlanSource(refreshed=False)
+    plans = [
+        Plan(changes=orphans[:1]),
+        Plan(changes=orphans),
+        Plan(source=not_read),
+        Plan(changes=orphans, source=not_read),
+    ]
+    assert [render_plan_text(plan) for plan in plans] == [
+        "No changes: no API calls to make. 1 resource removed from the manifests is kept (see the warnings).\n",
+        "No changes: no API calls to make. 2 resources removed from the manifests are kept (see the warnings).\n",
+        "No changes against the state (the account was not read: --refresh=false).\n",
+        "No changes against the state (the account was not read: --refresh=false). 2 resources removed from the "
+        "manifests are kept (see the warnings).\n",
+    ]
 
 
 def test_call_accounting():
