@@ -32,7 +32,14 @@ from reconcile.engine.execute_result import ApplyResult
 from reconcile.engine.plan import Plan, PlanSource
 from reconcile.engine.planner import build_plan, read_inputs
 from reconcile.engine.progress import ApplyHooks
-from reconcile.engine.savedplan import SavedPlanError, check_fresh, is_saved_plan, load_plan
+from reconcile.engine.savedplan import (
+    PLAN_VIEW_NOT_SAVED,
+    SavedPlanError,
+    check_fresh,
+    is_plan_view,
+    is_saved_plan,
+    load_plan,
+)
 from reconcile.render.apply_result import plan_event_json, render_apply_text
 from reconcile.render.text import render_call_accounting, render_plan_text
 from reconcile.state import LocalStateStore
@@ -90,6 +97,8 @@ def command(
     Exit codes: 0 applied (or no changes), 1 anything failed or nothing was applied, 130 stopped by Ctrl-C.
     """
     saved = len(paths) == 1 and is_saved_plan(paths[0])
+    if len(paths) == 1 and not saved and is_plan_view(paths[0]):
+        raise FatalError(f"{paths[0]}: {PLAN_VIEW_NOT_SAVED}; nothing was applied")
     if saved and (prune or refresh is not None):
         raise FatalError(
             f"{paths[0]} is a saved plan: --prune and --refresh were fixed when it was made; plan again to change them"
@@ -97,7 +106,7 @@ def command(
     if not saved and not auto_approve and (json_output or not _interactive()):
         raise FatalError(
             "apply needs --auto-approve when it cannot ask for confirmation (stdin is not a terminal, or --json); "
-            "nothing was applied. Or save a reviewed plan with `reconcile plan --out FILE` and apply that file."
+            "nothing was applied. Or save a reviewed plan with `reconcile plan PATH... --out FILE` and apply that file."
         )
     settings = settings_from_options(cloud)
     store = store_from_options(state)

@@ -24,6 +24,11 @@ from reconcile.state.model import StateDocument
 SAVED_PLAN_KEY = "reconcile_saved_plan"
 SAVED_PLAN_VERSION = 1
 _MAGIC = b'{"' + SAVED_PLAN_KEY.encode() + b'"'
+_SNIFF = 256  # bytes read to decide whether a file may be JSON
+PLAN_VIEW_NOT_SAVED = (
+    "this is the JSON view of a plan (`reconcile plan --format json`), not a saved plan; save a plan to apply "
+    "with `reconcile plan PATH... --out FILE`, then run `reconcile apply FILE`"
+)
 
 
 class SavedPlanError(Exception):
@@ -57,6 +62,27 @@ def is_saved_plan(path: str | os.PathLike[str]) -> bool:
         return False
 
 
+def is_plan_view(path: str | os.PathLike[str]) -> bool:
+    """True when `path` holds the JSON view of a plan (`reconcile plan --format json`), which people mistake
+    for a plan apply can run. Only a file that starts with `{` is parsed: manifests are YAML."""
+    try:
+        with open(path, "rb") as file:
+            if not file.read(_SNIFF).lstrip().startswith(b"{"):
+                return False
+            file.seek(0)
+            document = json.load(file)
+    except (OSError, ValueError):  # ValueError: not JSON, or not UTF-8
+        return False
+    return is_plan_view_document(document)
+
+
+def is_plan_view_document(document: object) -> bool:
+    """The JSON view's top-level keys (docs/plan-json.md), or a Plan dumped as it is."""
+    if not isinstance(document, dict) or "format_version" not in document:
+        return False
+    return "resource_changes" in document or ("changes" in document and "calls" in document)
+
+
 def load_plan(path: str | os.PathLike[str]) -> Plan:
     """Read a saved plan; SavedPlanError says what is wrong with the file and what to do."""
     try:
@@ -67,8 +93,10 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SavedPlanError(f"{path}:{exc.lineno}:{exc.colno}: not a saved plan (invalid JSON: {exc.msg})") from None
+    if is_plan_view_document(document):
+        raise SavedPlanError(f"{path}: {PLAN_VIEW_NOT_SAVED}")
     if not isinstance(document, dict) or SAVED_PLAN_KEY not in document:
-        raise SavedPlanError(f"{path}: not a saved plan; make one with `reconcile plan --out FILE`")
+        raise SavedPlanError(f"{path}: not a saved plan; make one with `reconcile plan PATH... --out FILE`")
     version = document[SAVED_PLAN_KEY]
     if version != SAVED_PLAN_VERSION:
         raise SavedPlanError(

@@ -27,6 +27,27 @@ _HOMES: tuple[tuple[Section, str], ...] = (
 )
 _SHAPES = {"input_buckets": "such as `- bucket: <name>`", "media": "with `file_url:` and `title:`"}
 
+PLAN_VIEW = (
+    "this is the JSON view of a plan (`reconcile plan --format json`), not a manifest or a saved plan; to apply "
+    "a reviewed plan, save it with `reconcile plan PATH... --out FILE` and run `reconcile apply FILE`"
+)
+# Files reconcile itself writes, told apart by their top-level keys: naming one where manifests go earns one
+# sentence saying what it is, not an "unknown key" per key. A file matches when it has every key of a set.
+_NOT_MANIFESTS: tuple[tuple[frozenset[str], str], ...] = (
+    (
+        frozenset({"reconcile_saved_plan"}),
+        "this is a saved plan (`reconcile plan --out FILE`), not a manifest: `reconcile apply FILE` applies it "
+        "and `reconcile show FILE` shows it",
+    ),
+    (frozenset({"format_version", "resource_changes"}), PLAN_VIEW),
+    (frozenset({"format_version", "calls", "changes"}), PLAN_VIEW),  # a Plan dumped as is (model_dump_json)
+    (
+        frozenset({"format_version", "drifts"}),
+        "this is the JSON view of a drift report (`reconcile drift --format json`), not a manifest",
+    ),
+    (frozenset({"lineage", "serial", "resources"}), "this is a reconcile state file, not a manifest"),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class DeclaredBucket:
@@ -72,6 +93,10 @@ def read_document(reader: NodeReader, node: Node, into: Declarations) -> None:
             f"not {describe(node)}",
         )
         return
+    not_a_manifest = _other_reconcile_file(node)
+    if not_a_manifest is not None:
+        reader.error(node, not_a_manifest)
+        return
     document = _read_mapping(reader, node, DOCUMENT)
     region = document.values.get("region")
     for entry_node in _entries(reader, document, "input_buckets"):
@@ -85,6 +110,14 @@ def read_document(reader: NodeReader, node: Node, into: Declarations) -> None:
         declared = _media(reader, entry, defaults, region)
         if declared is not None:
             into.media.append(declared)
+
+
+def _other_reconcile_file(node: MappingNode) -> str | None:
+    """What the document is, when it is a file reconcile writes rather than a manifest."""
+    keys = {key.value for key, _ in node.value if isinstance(key, ScalarNode)}
+    if keys & DOCUMENT.fields.keys():
+        return None  # a manifest with stray keys: those are reported one by one
+    return next((what for needed, what in _NOT_MANIFESTS if needed <= keys), None)
 
 
 def _read_mapping(reader: NodeReader, node: MappingNode, section: Section) -> _Entry:

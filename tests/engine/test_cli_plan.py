@@ -198,6 +198,44 @@ def test_cloud_failure_is_an_error_not_a_traceback(cli):
 # show
 
 
+def test_a_plan_saved_as_release_plan_is_recognised_shown_and_applied(cli):
+    cli.write(MANIFEST)
+    assert cli.run("plan", "manifests/", "--out", "release.plan").code == 0
+    assert Path("release.plan").read_text().startswith('{"reconcile_saved_plan":1,"plan":{"format_version":"1.0",')
+    assert cli.run("show", "release.plan").out.startswith("Reconcile will perform the following actions:\n")
+    applied = cli.run("apply", "release.plan")
+    assert applied.code == 0, applied.err
+    assert "Apply complete! Resources: 1 bound, 1 registered." in applied.out
+    assert cli.account.stats() == {"BindInputBucket": 1, "ListAllMediaBucket": 2, "RegisterMedia": 1}
+
+
+def test_apply_without_a_terminal_needs_auto_approve(cli):
+    cli.write(MANIFEST)
+    assert cli.run("apply", "manifests/") == Result(
+        1,
+        "",
+        "error: apply needs --auto-approve when it cannot ask for confirmation (stdin is not a terminal, or --json); "
+        "nothing was applied. Or save a reviewed plan with `reconcile plan PATH... --out FILE` and apply that file.\n",
+    )
+
+
+PLAN_VIEW = (
+    "this is the JSON view of a plan (`reconcile plan --format json`), not a saved plan; save a plan to apply with "
+    "`reconcile plan PATH... --out FILE`, then run `reconcile apply FILE`"
+)
+
+
+def test_the_json_view_of_a_plan_is_refused_by_apply_and_show_with_one_error(cli):
+    cli.write(MANIFEST)
+    Path("pj.json").write_text(cli.run("plan", "manifests", "--format", "json").out)
+    assert cli.run("apply", "pj.json") == Result(1, "", f"error: pj.json: {PLAN_VIEW}; nothing was applied\n")
+    assert cli.run("apply", "pj.json", "--auto-approve") == Result(
+        1, "", f"error: pj.json: {PLAN_VIEW}; nothing was applied\n"
+    )
+    assert cli.run("show", "pj.json") == Result(1, "", f"error: pj.json: {PLAN_VIEW}\n")
+    assert cli.account.stats() == {"ListAllMediaBucket": 1}  # the plan's own read; apply made no call
+
+
 def test_a_stale_saved_plan_says_the_command_that_plans_it_again(cli):
     cli.write(MANIFEST)
     cli.write("region: cn-shanghai\n", "team b.yaml")
@@ -226,7 +264,7 @@ def test_the_replan_advice_keeps_refresh_false():
     ("content", "message"),
     [
         (None, "error: missing.bin: cannot read the plan file: No such file or directory\n"),
-        ("{}", "error: missing.bin: not a saved plan; make one with `reconcile plan --out FILE`\n"),
+        ("{}", "error: missing.bin: not a saved plan; make one with `reconcile plan PATH... --out FILE`\n"),
     ],
 )
 def test_show_refuses_what_is_not_a_saved_plan(cli, content, message):

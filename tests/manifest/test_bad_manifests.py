@@ -84,6 +84,53 @@ CASES: list[tuple[str, str, list[str]]] = [
         REGION + "---\nregion: cn-shanghai\nmedia: {}\n",
         ["4:8: `media` must be a list of entries, each starting with `- `, not a mapping"],
     ),
+    # --- files reconcile writes, named where manifests go ------------------------------------------
+    (
+        "plan-json-view",
+        '{\n  "format_version": "1.0",\n  "reconcile_version": "0.1.0",\n  "resource_changes": [],\n  "calls": []\n}\n',
+        [
+            "1:1: this is the JSON view of a plan (`reconcile plan --format json`), not a manifest or a saved plan; "
+            "to apply a reviewed plan, save it with `reconcile plan PATH... --out FILE` and run `reconcile apply FILE`"
+        ],
+    ),
+    (
+        "plan-json-view-as-yaml",
+        "format_version: '1.0'\nchanges: []\ncalls: []\n",
+        [
+            "1:1: this is the JSON view of a plan (`reconcile plan --format json`), not a manifest or a saved plan; "
+            "to apply a reviewed plan, save it with `reconcile plan PATH... --out FILE` and run `reconcile apply FILE`"
+        ],
+    ),
+    (
+        "saved-plan",
+        '{"reconcile_saved_plan":1,"plan":{"format_version":"1.0"}}\n',
+        [
+            "1:1: this is a saved plan (`reconcile plan --out FILE`), not a manifest: `reconcile apply FILE` "
+            "applies it and `reconcile show FILE` shows it"
+        ],
+    ),
+    (
+        "drift-json-view",
+        '{"format_version": "1.0", "drifted": false, "drifts": []}\n',
+        ["1:1: this is the JSON view of a drift report (`reconcile drift --format json`), not a manifest"],
+    ),
+    (
+        "state-file",
+        '{"version": 1, "lineage": "0d9c", "serial": 3, "resources": []}\n',
+        ["1:1: this is a reconcile state file, not a manifest"],
+    ),
+    (
+        "manifest-with-a-stray-format-version",
+        REGION + "format_version: '1.0'\ncalls: []\nchanges: []\n",
+        [
+            "2:1: unknown key `format_version` in the document; expected one of: "
+            "`input_buckets`, `media`, `media_defaults`, `region`",
+            "3:1: unknown key `calls` in the document; expected one of: "
+            "`input_buckets`, `media`, `media_defaults`, `region`",
+            "4:1: unknown key `changes` in the document; expected one of: "
+            "`input_buckets`, `media`, `media_defaults`, `region`",
+        ],
+    ),
     # --- input buckets ------------------------------------------------------------------------------
     (
         "input-buckets-a-mapping",
