@@ -111,7 +111,10 @@ def test_a_plan_made_with_another_format_major_is_refused(tmp_path):
     ("content", "message"),
     [
         ("not json", r"plan.json:1:1: not a saved plan \(invalid JSON: Expecting value\)"),
-        ('{"format_version": "1.0"}', r"plan.json: not a saved plan; make one with `reconcile plan --out FILE`"),
+        (
+            '{"format_version": "1.0"}',
+            r"plan.json: not a saved plan; make one with `reconcile plan PATH\.\.\. --out FILE`",
+        ),
         ('{"reconcile_saved_plan": 9, "plan": {}}', r"saved plan version 9 is not supported by this reconcile"),
         (
             '{"reconcile_saved_plan": 1, "plan": {"format_version": "1.0", "changes": [{"address": 1}]}}',
