@@ -22,6 +22,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_NAMES = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab"}
 _EXAMPLE_EXTENSIONS = ".mp4, .mov, .mkv, .mp3 or .m4a"
 _OSS_URL_FORM = "https://<bucket>.oss-<region>.aliyuncs.com/<object-key>"
+_VALID_BUCKET = "bucket"  # stands in for a bucket label, to check the rest of a host is an OSS endpoint
 
 
 def region_problem(value: str) -> str | None:
@@ -134,8 +135,25 @@ def _why_not_oss_url(url: str) -> str:
     if parts.query or parts.fragment:
         return "remove the query string or fragment (a signed URL expires; name the object only)"
     if not limits.OSS_HOST_RE.match(host):
+        bucket = _bucket_of_oss_endpoint(host)
+        if bucket:
+            return (
+                f"host `{host}` names the bucket `{bucket}`, which is not a valid OSS bucket name: OSS bucket names "
+                "are 3–63 characters of lowercase letters, digits and hyphens, starting and ending with a letter "
+                "or digit"
+            )
         return f"host `{host}` is not an OSS bucket endpoint such as <bucket>.oss-cn-shanghai.aliyuncs.com"
     return "it must name an object, not a bucket or a folder"
+
+
+def _bucket_of_oss_endpoint(host: str) -> str | None:
+    """The bucket label of a host shaped `<label>.oss-<region>.aliyuncs.com` (or an accelerate endpoint), when
+    only the label keeps it from being an OSS bucket host: the endpoint is checked by the same regex, with a
+    valid bucket name in the label's place."""
+    label, dot, endpoint = host.rpartition(".oss-")
+    if not dot or not limits.OSS_HOST_RE.match(f"{_VALID_BUCKET}.oss-{endpoint}"):
+        return None
+    return label
 
 
 def _text_problem(value: str, max_bytes: int) -> str | None:

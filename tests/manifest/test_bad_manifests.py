@@ -29,6 +29,10 @@ def bucket(*lines: str) -> str:
 
 
 EMOJI_REJECTED = "which VOD rejects in titles, descriptions and tags"
+BAD_OSS_BUCKET = (
+    "which is not a valid OSS bucket name: OSS bucket names are 3–63 characters of lowercase letters, digits and "
+    "hyphens, starting and ending with a letter or digit"
+)
 OSS_URL_FORM = "`file_url` must be an OSS object URL (https://<bucket>.oss-<region>.aliyuncs.com/<object-key>)"
 MEDIA_KEYS = (
     "`cate_id`, `cover_url`, `description`, `file_url`, `name`, `prevent_destroy`, `tags`, "
@@ -279,6 +283,43 @@ CASES: list[tuple[str, str, list[str]]] = [
         entry(url="https://cdn.example.com/raw/intro.mp4"),
         [
             f"3:15: {OSS_URL_FORM}: host `cdn.example.com` is not an OSS bucket endpoint such as "
+            "<bucket>.oss-cn-shanghai.aliyuncs.com"
+        ],
+    ),
+    (
+        "file-url-bucket-too-short",
+        entry(url="https://b1.oss-cn-shanghai.aliyuncs.com/a.mp4"),
+        [f"3:15: {OSS_URL_FORM}: host `b1.oss-cn-shanghai.aliyuncs.com` names the bucket `b1`, {BAD_OSS_BUCKET}"],
+    ),
+    (
+        "file-url-bucket-too-long",
+        entry(url=f"https://{'b' * 64}.oss-cn-shanghai.aliyuncs.com/a.mp4"),
+        [
+            f"3:15: {OSS_URL_FORM}: host `{'b' * 64}.oss-cn-shanghai.aliyuncs.com` names the bucket `{'b' * 64}`, "
+            f"{BAD_OSS_BUCKET}"
+        ],
+    ),
+    (
+        "file-url-bucket-with-dots",
+        entry(url="https://media.in.oss-cn-shanghai.aliyuncs.com/a.mp4"),
+        [
+            f"3:15: {OSS_URL_FORM}: host `media.in.oss-cn-shanghai.aliyuncs.com` names the bucket `media.in`, "
+            f"{BAD_OSS_BUCKET}"
+        ],
+    ),
+    (
+        "file-url-bucket-accelerate-endpoint",
+        entry(url="https://media_in.oss-accelerate.aliyuncs.com/a.mp4"),
+        [
+            f"3:15: {OSS_URL_FORM}: host `media_in.oss-accelerate.aliyuncs.com` names the bucket `media_in`, "
+            f"{BAD_OSS_BUCKET}"
+        ],
+    ),
+    (
+        "file-url-not-an-oss-endpoint",
+        entry(url="https://b1.oss-shanghai.aliyuncs.com/a.mp4"),
+        [
+            f"3:15: {OSS_URL_FORM}: host `b1.oss-shanghai.aliyuncs.com` is not an OSS bucket endpoint such as "
             "<bucket>.oss-cn-shanghai.aliyuncs.com"
         ],
     ),
