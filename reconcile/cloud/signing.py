@@ -10,8 +10,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 V3_ALGORITHM = "ACS3-HMAC-SHA256"
 V1_METHOD = "HMAC-SHA1"
@@ -21,9 +22,34 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 HeaderValue = str | Iterable[str]
 
 
+# ASCII outside the unreserved set, and each such character's escape. For ASCII text one regex pass over the
+# characters to escape gives what `quote` gives, several times faster on the long comma-joined id lists
+# of every GetVideoInfos (`quote` maps every byte through Python when any one needs escaping).
+_RESERVED_ASCII = re.compile(r"[^A-Za-z0-9_.~-]")
+_PERCENT_ESCAPES = {chr(code): f"%{code:02X}" for code in range(128)}
+_FORM_ESCAPES = _PERCENT_ESCAPES | {" ": "+"}
+
+
+def _percent_escape(match: re.Match[str]) -> str:
+    return _PERCENT_ESCAPES[match.group()]
+
+
+def _form_escape(match: re.Match[str]) -> str:
+    return _FORM_ESCAPES[match.group()]
+
+
 def percent_encode(value: str) -> str:
     """RFC 3986 encoding of UTF-8 bytes: only `A-Z a-z 0-9 - _ . ~` stay; space is `%20`, `*` is `%2A`."""
+    if value.isascii():
+        return _RESERVED_ASCII.sub(_percent_escape, value)
     return quote(value, safe="-_.~")
+
+
+def form_encode(value: str) -> str:
+    """`application/x-www-form-urlencoded` encoding, as `quote_plus` writes it: `percent_encode`, but space is `+`."""
+    if value.isascii():
+        return _RESERVED_ASCII.sub(_form_escape, value)
+    return quote_plus(value)
 
 
 def canonical_query(params: Mapping[str, str]) -> str:

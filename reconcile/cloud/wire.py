@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import quote_plus, urlencode, urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 from reconcile.cloud import signing
 from reconcile.cloud.credentials import Credentials
@@ -51,7 +51,8 @@ def utc_timestamp() -> str:
 
 def form_body(params: Mapping[str, str]) -> bytes:
     """Sorted form encoding, as the SDK's `Utils.to_form` writes it (space as `+`)."""
-    return urlencode(sorted(params.items()), quote_via=quote_plus).encode()
+    encode = signing.form_encode
+    return "&".join(f"{encode(name)}={encode(value)}" for name, value in sorted(params.items())).encode()
 
 
 def host_of(endpoint: str) -> str:
