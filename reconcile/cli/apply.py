@@ -161,14 +161,15 @@ async def _plan_and_apply(request: ApplyRequest, settings: ClientSettings, store
             click.echo("Apply cancelled: nothing was applied.", err=True)
             return EXIT_ERROR
         planning_stats = _copy_stats(session.stats)
+        live = out is None and sys.stdout.isatty()
         try:
-            result = await _execute(plan, session, store, out)
+            result = await _execute(plan, session, store, out, live=live)
         except PlanNotApplicable as exc:
             raise FatalError(str(exc)) from None
         apply_stats = _stats_since(session.stats, planning_stats)
     if out is None:
         click.echo("")
-        click.echo(render_apply_text(result, apply_stats, store.location))
+        click.echo(render_apply_text(result, apply_stats, store.location, failures_listed_live=not live))
     if result.stopped_on_request:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_ERROR
@@ -221,21 +222,23 @@ def _approved() -> bool:
     return str(answer).strip() == "yes"
 
 
-async def _execute(plan: Plan, session: CloudSession, store: LocalStateStore, out: JsonEvents | None) -> ApplyResult:
+async def _execute(
+    plan: Plan, session: CloudSession, store: LocalStateStore, out: JsonEvents | None, *, live: bool
+) -> ApplyResult:
     stop = asyncio.Event()
     with _stop_on_interrupt(stop):
-        async with _progress(plan, out) as hooks:
+        async with _progress(plan, out, live=live) as hooks:
             return await apply_plan(plan, session.client, store, hooks=hooks, stop=stop, qps=session.settings.qps_limit)
 
 
 @contextlib.asynccontextmanager
-async def _progress(plan: Plan, out: JsonEvents | None) -> AsyncIterator[ApplyHooks]:
-    """JSON events with --json; else a live display on a TTY, plain lines every few seconds in logs."""
+async def _progress(plan: Plan, out: JsonEvents | None, *, live: bool) -> AsyncIterator[ApplyHooks]:
+    """JSON events with --json; else a live display on a TTY (`live`), plain lines every few seconds in logs."""
     if out is not None:
         yield out
-    elif sys.stdout.isatty():
-        with LiveProgress(plan, stdout_console()) as live:
-            yield live
+    elif live:
+        with LiveProgress(plan, stdout_console()) as bars:
+            yield bars
     else:
         plain = PlainProgress(plan, sys.stdout)
         ticker = asyncio.create_task(tick_every(plain, plain.interval))

@@ -1,7 +1,8 @@
 """Apply progress, three ways: a live rich display on a TTY, plain periodic lines in logs, JSON events for CI.
 
-Each implements `reconcile.engine.progress.ApplyHooks`. Failures are printed the moment they happen, with the
-manifest location and file of every resource concerned; the summary comes after, from `render.apply_result`.
+Each implements `reconcile.engine.progress.ApplyHooks`. In logs, failures are printed the moment they happen,
+with the manifest location and file of every resource concerned; on a TTY the live display counts them, and
+the summary (from `render.apply_result`) lists each once, after the bars.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ PLAIN_INTERVAL = 2.0  # seconds between plain progress lines
 def failure_lines(event: BatchDone | BatchFailed) -> list[str]:
     """What the user reads when resources fail: the call's error, then each resource with where it is declared."""
     if isinstance(event, BatchFailed):
-        lines = [f"error: {event.call.action} failed for {len(event.failed)} resource(s): {event.error}"]
+        resources = f"{len(event.failed)} resource{'' if len(event.failed) == 1 else 's'}"
+        lines = [f"error: {event.call.action} failed for {resources}: {event.error}"]
         lines.extend(f"  {_resource_where(f.address, f.location, f.file_url)}" for f in event.failed)
         return lines
     return [f"error: {f.describe()}" for f in event.failed]
@@ -144,7 +146,8 @@ class EtaColumn(ProgressColumn):
 
 
 class LiveProgress:
-    """On a TTY: one live bar per action (done/total calls, rate, ETA); failures print above the bars."""
+    """On a TTY: one live bar per action (done/total calls, rate, ETA, resources failed). Failures are not
+    printed here: the summary after the bars lists each one, and a terminal shows both at once."""
 
     def __init__(self, plan: Plan, console: Console) -> None:
         self.console = console
@@ -179,16 +182,15 @@ class LiveProgress:
             self.progress.start_task(self.tasks[action])
 
     def batch_done(self, event: BatchDone) -> None:
-        for line in failure_lines(event) if event.failed else []:
-            self.console.print(Text(line, style="red"), soft_wrap=True)
-        self.progress.advance(self.tasks[event.call.action])
+        self._advance(event.call.action, len(event.failed))
 
     def batch_failed(self, event: BatchFailed) -> None:
-        for line in failure_lines(event):
-            self.console.print(Text(line, style="red"), soft_wrap=True)
-        action = event.call.action
-        self.failed[action] += 1
-        self.progress.update(self.tasks[action], advance=1, failed=f"{self.failed[action]} failed")
+        self._advance(event.call.action, len(event.failed))
+
+    def _advance(self, action: str, failed: int) -> None:
+        self.failed[action] += failed
+        shown = f"{self.failed[action]} failed" if self.failed[action] else ""
+        self.progress.update(self.tasks[action], advance=1, failed=shown)
 
     def finished(self, result: ApplyResult) -> None:
         del result

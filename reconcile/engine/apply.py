@@ -117,7 +117,7 @@ class _ApplyRun:
         self.failures: list[ResourceFailure] = []
         self.aborted: str | None = None
         self.journal_lock = asyncio.Lock()
-        self.appended = False
+        self.state_writes = 0  # journal appends and the final snapshot: each a new serial
         self.stopped_early = False
 
     async def execute(self, workers: Callable[[str, int], int]) -> ApplyResult:
@@ -130,7 +130,7 @@ class _ApplyRun:
                 await self._run_phase([(i, c) for i, c in indexed if c.phase == phase], workers)
         finally:
             # Fold the journal into one snapshot, also when interrupted: the journal alone is already durable.
-            if self.appended:
+            if self.state_writes:
                 serial = self._fold_journal()
         result = self._result(self.clock() - started, serial)
         self.hooks.finished(result)
@@ -191,13 +191,15 @@ class _ApplyRun:
         async with self.journal_lock:
             # fsync off the event loop, so other calls keep flowing while the journal is written.
             await asyncio.to_thread(self.store.append, records)
-            self.appended = True
+            self.state_writes += 1
 
     def _fold_journal(self) -> int | None:
         doc = self.store.read()
         if doc is None:
             return None
-        return self.store.write(doc).serial
+        serial = self.store.write(doc).serial
+        self.state_writes += 1
+        return serial
 
     def _call_done(self, index: int, call: PlannedCall, outcome: CallOutcome, elapsed: float) -> None:
         self.verification_calls += outcome.verification_calls
@@ -261,7 +263,8 @@ class _ApplyRun:
         return ApplyResult(
             resources=resources,
             calls_predicted=self.plan.call_counts(),
-            state_updates=len(self.plan.state_only_changes),
+            state_updates=self.state_writes,
+            state_only_changes=len(self.plan.state_only_changes),
             calls_made={
                 action: self.calls_made[action] for action in self.plan.call_counts() if self.calls_made[action]
             },

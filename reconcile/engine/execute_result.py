@@ -48,7 +48,10 @@ class ApplyResult:
     calls_predicted: dict[str, int]  # API calls per action, from the plan
     calls_made: dict[str, int]  # planned calls actually sent per action (client retries not counted)
     verification_calls: int = 0  # ListAllMediaBucket calls made to verify a Bucket.AlreadyBind
-    state_updates: int = 0  # state-only changes recorded without a call (adoptions, moves, forgotten entries)
+    # Writes the apply made to the state, each a new serial: one journal append per call that changed it (and
+    # one for all the state-only changes), then the final snapshot. Under the lock, the serial moved by this much.
+    state_updates: int = 0
+    state_only_changes: int = 0  # the plan's changes recorded without a call (adoptions, moves, forgotten entries)
     elapsed: float = 0.0  # seconds
     serial: int | None = None  # state serial after the final snapshot; None when nothing was written
     aborted: str | None = None  # why the apply stopped early, if it did

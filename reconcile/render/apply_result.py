@@ -7,6 +7,9 @@ JSON (`--json`, one object per line, `format_version` on every object; minor ver
     {"type": "batch_failed", ..., "elapsed_seconds": 0.21, "error": "...", "failed": [...]}
     {"type": "summary", "ok": true, "counts": {...}, "calls": {...}, "client": {...}, "failures": [...], ...}
 A failure is {"address", "message", "location": "path:line:col" | null, "file_url": str | null}.
+In the summary, "state_updates" is how many times the apply wrote the state (journal appends, then the final
+snapshot; each is a new serial) and "state_only_changes" how many of the plan's changes it recorded without a
+call. Version 1.1 added "state_only_changes": 1.0 gave that count the name "state_updates".
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from reconcile.engine.plan import ChangeAction, Plan, PlannedCall
 from reconcile.engine.progress import BatchDone, BatchFailed, BatchStarted
 from reconcile.render.json import plan_document
 
-APPLY_JSON_FORMAT_VERSION = "1.0"
+APPLY_JSON_FORMAT_VERSION = "1.1"
 
 # How many failures the text summary lists; progress output has already shown each as it happened.
 SUMMARY_FAILURES_SHOWN = 20
@@ -113,6 +116,7 @@ def summary_json(
         "counts": result.outcome_counts,
         "by_action": by_action,
         "state_updates": result.state_updates,
+        "state_only_changes": result.state_only_changes,
         "calls": {
             "predicted": result.calls_predicted,
             "made": result.calls_made,
@@ -144,24 +148,40 @@ def _headline(result: ApplyResult) -> str:
     )
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """`1 request`, `2 requests`, `1 retry`, `0 retries`."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def _stats_lines(stats: CallStats) -> list[str]:
-    lines = []
-    for action, s in sorted(stats.actions.items()):
-        lines.append(f"  {action}: {s.calls} requests, {s.retries} retries, {s.throttled} throttled, {s.errors} failed")
-    return lines
+    return [
+        f"  {action}: {counted(s.calls, 'request')}, {counted(s.retries, 'retry', 'retries')}, "
+        f"{s.throttled} throttled, {s.errors} failed"
+        for action, s in sorted(stats.actions.items())
+    ]
 
 
-def render_apply_text(result: ApplyResult, stats: CallStats | None = None, state_location: str | None = None) -> str:
-    """The summary printed after an apply: outcome, failures, calls made vs predicted, client stats, state."""
+def render_apply_text(
+    result: ApplyResult,
+    stats: CallStats | None = None,
+    state_location: str | None = None,
+    *,
+    failures_listed_live: bool = True,
+) -> str:
+    """The summary printed after an apply: outcome, failures, calls made vs predicted, client stats, state.
+
+    `failures_listed_live`: the progress output printed each failure as it happened, so a long list may be
+    cut short here. Without that (the live display on a TTY only counts them), every failure is listed."""
     lines = [_headline(result)]
     if result.aborted:
         lines.append(f"Stopped early: {result.aborted}")
     if result.failures:
+        shown = SUMMARY_FAILURES_SHOWN if failures_listed_live else len(result.failures)
         lines.append("")
         lines.append(f"Failed ({len(result.failures)}):")
-        lines.extend(f"  {f.describe()}" for f in result.failures[:SUMMARY_FAILURES_SHOWN])
-        if len(result.failures) > SUMMARY_FAILURES_SHOWN:
-            lines.append(f"  ... and {len(result.failures) - SUMMARY_FAILURES_SHOWN} more (each listed above)")
+        lines.extend(f"  {f.describe()}" for f in result.failures[:shown])
+        if len(result.failures) > shown:
+            lines.append(f"  ... and {len(result.failures) - shown} more (each listed above)")
     adopted = [r.address for r in result.resources if r.outcome == "adopted"]
     if adopted:
         lines.append("")
@@ -180,8 +200,8 @@ def render_apply_text(result: ApplyResult, stats: CallStats | None = None, state
     if stats is not None and stats.actions:
         lines.append("Client (retries included):")
         lines.extend(_stats_lines(stats))
-    if result.state_updates:
-        lines.append(f"State-only updates: {result.state_updates}.")
+    if result.state_only_changes:
+        lines.append(f"State-only changes (recorded without an API call): {result.state_only_changes}.")
     if state_location is not None:
         serial = f" (serial {result.serial})" if result.serial is not None else " (unchanged)"
         lines.append(f"State: {state_location}{serial}.")

@@ -274,6 +274,7 @@ async def test_cold_apply_makes_exactly_the_planned_calls_and_records_every_reso
     # One journal append per successful call, then one snapshot folding them.
     assert len(store.appends) == 5 and store.writes == 1 and store.journal == []
     assert result.serial == store.serial == 6
+    assert result.state_updates == 6 and result.state_only_changes == 0  # the serial moved 0 → 6
 
 
 async def test_register_sends_the_planned_group_settings_and_metadata():
@@ -661,9 +662,10 @@ async def test_state_only_changes_are_recorded_without_any_call():
     result = await run(plan_of([adopted, forgotten], []), account, store)
 
     assert account.calls == []
-    assert result.state_updates == 2 and result.resources == ()
+    assert result.state_only_changes == 2 and result.resources == ()
     assert set(store.resources()) == {"input_bucket.in-a"}
-    assert store.writes == 1
+    assert len(store.appends) == 1 and store.writes == 1
+    assert result.state_updates == 2 and result.serial == 3  # one append for both, then the snapshot: 1 → 3
 
 
 async def test_a_plan_with_errors_is_refused_before_any_call():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 from rich.console import Console
 
@@ -53,8 +54,8 @@ def test_successful_apply_summary_says_what_was_done_and_that_calls_match():
         "\n"
         "API calls made: BindInputBucket×1, RegisterMedia×2; predicted: BindInputBucket×1, RegisterMedia×2 (equal).\n"
         "Client (retries included):\n"
-        "  BindInputBucket: 1 requests, 0 retries, 0 throttled, 0 failed\n"
-        "  RegisterMedia: 3 requests, 1 retries, 1 throttled, 0 failed\n"
+        "  BindInputBucket: 1 request, 0 retries, 0 throttled, 0 failed\n"
+        "  RegisterMedia: 3 requests, 1 retry, 1 throttled, 0 failed\n"
         "State: .reconcile/state.json (serial 7).\n"
         "Elapsed: 1.2 s."
     )
@@ -87,6 +88,54 @@ def test_failed_apply_summary_counts_and_lists_each_failure_with_location_and_fi
         "API calls made: RegisterMedia×1; predicted: BindInputBucket×1, RegisterMedia×1 "
         "(NOT equal: the remaining calls were not made)." in text
     )
+
+
+def test_plurals_in_the_client_lines():
+    one_each = CallStats(actions={"BindInputBucket": ActionStats(calls=1, retries=1, throttled=1, errors=1)})
+    result = ApplyResult(resources=(), calls_predicted={}, calls_made={})
+    assert "  BindInputBucket: 1 request, 1 retry, 1 throttled, 1 failed" in render_apply_text(result, one_each)
+
+
+def test_on_a_tty_the_summary_lists_every_failure_since_progress_printed_none():
+    failures = tuple(ResourceFailure(f"media.f{i:02}", "boom", LOC, FILE) for i in range(25))
+    result = ApplyResult(
+        resources=tuple(ResourceResult(f.address, "register", "failed") for f in failures),
+        calls_predicted={"RegisterMedia": 3},
+        calls_made={"RegisterMedia": 3},
+        failures=failures,
+    )
+
+    in_logs = render_apply_text(result).splitlines()
+    on_a_tty = render_apply_text(result, failures_listed_live=False).splitlines()
+
+    assert in_logs[2:4] == ["Failed (25):", f"  manifests/prod.yaml:11:7: media.f00 ({FILE}): boom"]
+    assert in_logs[23] == "  ... and 5 more (each listed above)"
+    assert on_a_tty[2:28] == ["Failed (25):"] + [
+        f"  manifests/prod.yaml:11:7: media.f{i:02} ({FILE}): boom" for i in range(25)
+    ]
+    assert on_a_tty[28] == ""
+
+
+def test_summary_counts_state_writes_and_state_only_changes_apart():
+    result = ApplyResult(
+        resources=(ResourceResult("input_bucket.in", "bind", "done"),),
+        calls_predicted={"BindInputBucket": 1},
+        calls_made={"BindInputBucket": 1},
+        state_updates=3,
+        state_only_changes=1,
+        serial=9,
+    )
+
+    doc = summary_json(result, None, "state.json")
+    text = render_apply_text(result, None, "state.json")
+
+    assert (doc["format_version"], doc["state_updates"], doc["state_only_changes"]) == ("1.1", 3, 1)
+    assert doc["state"] == {"location": "state.json", "serial": 9}
+    assert text.splitlines()[-3:] == [
+        "State-only changes (recorded without an API call): 1.",
+        "State: state.json (serial 9).",
+        "Elapsed: 0.0 s.",
+    ]
 
 
 def test_summary_json_is_machine_readable():
@@ -126,7 +175,7 @@ def test_json_events_stream_one_object_per_line():
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [line["type"] for line in lines] == ["batch_started", "batch_done", "batch_failed", "summary"]
     assert lines[0] == {
-        "format_version": "1.0",
+        "format_version": "1.1",
         "type": "batch_started",
         "index": 0,
         "action": "RegisterMedia",
@@ -164,13 +213,13 @@ def test_plain_progress_prints_a_line_every_interval_failures_at_once_and_a_fina
         f"error: manifests/prod.yaml:11:7: media.b ({FILE}): RegisterMedia could not register this file "
         "(FailedFileURLs)",
         "[  2.0s] RegisterMedia 2/4 calls (1.0/s, ETA 2s); BindInputBucket 0/1 calls",
-        "error: BindInputBucket failed for 1 resource(s): BindInputBucket: InternalError (HTTP 500): boom",
+        "error: BindInputBucket failed for 1 resource: BindInputBucket: InternalError (HTTP 500): boom",
         "  manifests/prod.yaml:3:7: input_bucket.in",
         "[  2.0s] RegisterMedia 2/4 calls (1.0/s, ETA 2s); BindInputBucket 1/1 calls (done, 1 failed)",
     ]
 
 
-def test_live_progress_shows_a_bar_per_action_and_prints_failures_above_it():
+def test_live_progress_shows_a_bar_per_action_and_counts_failures_without_printing_them():
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, color_system=None, width=120)
     plan = Plan(calls=(REGISTER, REGISTER, BIND))
@@ -184,8 +233,7 @@ def test_live_progress_shows_a_bar_per_action_and_prints_failures_above_it():
         live.finished(ApplyResult(resources=(), calls_predicted={}, calls_made={}))
 
     text = buffer.getvalue()
-    assert f"error: manifests/prod.yaml:11:7: media.b ({FILE}): RegisterMedia could not register this file" in text
-    assert "error: BindInputBucket failed for 1 resource(s): BindInputBucket: InternalError (HTTP 500): boom" in text
-    final = text.rsplit("RegisterMedia", 1)[1]
-    assert "1/2" in final
-    assert "1/1" in text.rsplit("BindInputBucket", 1)[1] and "1 failed" in text
+    assert "error" not in text and "FailedFileURLs" not in text  # the summary lists them, once
+    lines = [" ".join(line.replace("━", " ").split()) for line in re.split(r"\x1b\[[0-9;?]*[A-Za-z]|\n", text)]
+    last = {action: [line for line in lines if line.startswith(action)][-1] for action in ("Register", "Bind")}
+    assert last == {"Register": "RegisterMedia 1/2 ETA -- 1 failed", "Bind": "BindInputBucket 1/1 done 1 failed"}

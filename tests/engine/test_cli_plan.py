@@ -209,6 +209,18 @@ def test_a_plan_saved_as_release_plan_is_recognised_shown_and_applied(cli):
     assert cli.account.stats() == {"BindInputBucket": 1, "ListAllMediaBucket": 2, "RegisterMedia": 1}
 
 
+def test_apply_json_summary_counts_the_state_writes_that_moved_the_serial(cli):
+    cli.converge()
+    assert open_store(STATE).read().serial == 1
+    cli.write(MANIFEST.replace("title: Intro", "title: Intro (final)"))
+    result = cli.run("apply", "manifests/", "--auto-approve", "--json")
+    assert result.code == 0, result.err
+    summary = json.loads(result.out.splitlines()[-1])
+    assert (summary["type"], summary["format_version"]) == ("summary", "1.1")
+    # one journal append for the UpdateVideoInfos call, then the snapshot: serial 1 → 3
+    assert (summary["state_updates"], summary["state_only_changes"], summary["state"]["serial"]) == (2, 0, 3)
+
+
 def test_apply_without_a_terminal_needs_auto_approve(cli):
     cli.write(MANIFEST)
     assert cli.run("apply", "manifests/") == Result(
