@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from reconcile.cloud.models import ActionStats, CallStats
-from reconcile.engine.plan import Plan, PlanSource, PlanWarning, ResourceChange
+from reconcile.engine.plan import Plan, PlannedCall, PlanSource, PlanWarning, ResourceChange
 from reconcile.render.text import render_call_accounting, render_plan_text
 from tests.render.golden import assert_golden
 from tests.render.plans import mixed_plan, registrations
@@ -59,6 +59,27 @@ def test_no_changes_says_only_what_was_checked():
         "No changes against the state (the account was not read: --refresh=false).\n",
         "No changes against the state (the account was not read: --refresh=false). 2 resources removed from the "
         "manifests are kept (see the warnings).\n",
+    ]
+
+
+def test_the_call_listing_is_the_execution_order_grouping_only_consecutive_calls():
+    """Apply starts each action's calls in plan.calls order, so the listing never regroups them: 11 files in
+    one bucket make two calls, and a call for another bucket whose first address sorts between them runs,
+    and is listed, in between."""
+    here, other = "media.oss-cn-shanghai.aliyuncs.com", "other.oss-cn-shanghai.aliyuncs.com"
+
+    def register(location: str, *names: str) -> PlannedCall:
+        addresses = tuple(f"media.{name}" for name in names)
+        return PlannedCall(action="RegisterMedia", region="cn-shanghai", addresses=addresses, storage_location=location)
+
+    first = register(here, *(f"m{i:02d}" for i in range(10)))
+    plan = Plan(calls=(first, register(other, "m05x"), register(here, "m10"), register(here, "m11")))
+
+    listing = render_plan_text(plan).split("API calls apply will make, in order:\n", 1)[1].split("\n\n", 1)[0]
+    assert listing.splitlines() == [
+        f"  RegisterMedia ×1  cn-shanghai  10 files (in {here})",
+        f"  RegisterMedia ×1  cn-shanghai  1 file (in {other})",
+        f"  RegisterMedia ×2  cn-shanghai  2 files (in {here})",
     ]
 
 
