@@ -8,6 +8,8 @@ the in-process `emulator_transport` both do. Under a server without it a drop ra
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -27,6 +29,8 @@ Send = Callable[[Message], Awaitable[None]]
 
 ABORT_EXTENSION = "reconcile.abort_connection"
 DROPPED_MESSAGE = "Server disconnected without sending a response."
+
+log = logging.getLogger("reconcile.emulator")  # API requests are logged by the gateway
 
 
 class DropUnsupportedError(RuntimeError):
@@ -76,7 +80,11 @@ class EmulatorApp:
             client[0] if client else None,
         )
         if request.path.startswith(CONTROL_PREFIX):
+            started = time.perf_counter()
             response = self.control.handle(request)
+            if log.isEnabledFor(logging.DEBUG):
+                ms = (time.perf_counter() - started) * 1000
+                log.debug("%s %s (control API): %d in %.1f ms", request.method, request.path, response.status, ms)
         else:
             response = await self.gateway.handle(request)
         if response.drop:

@@ -5,15 +5,20 @@ answer in the services' envelopes.
             -> throttle (per account and action) -> fault rule -> backend verb -> JSON or error envelope
 
 Errors carry RequestId, HostId, Code, Message and Recommend; throttling errors also carry
-`x-acs-retry-after` (milliseconds) unless disabled. Every request is counted in `stats`.
+`x-acs-retry-after` (milliseconds) unless disabled. Every request is counted in `stats`, and logged at
+DEBUG (`reconcile emulator --log-level debug`): action, AccessKeyId, status and code, latency. Never a
+secret, a signature, a token or an error message (SignatureDoesNotMatch's holds the string to sign).
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from collections.abc import Mapping
 
 from reconcile.cloud.limits import product_of
+from reconcile.cloud.signing import parse_v3_authorization
 from reconcile.emulator.auth import Authenticator
 from reconcile.emulator.backend import EmulatorBackend
 from reconcile.emulator.clock import EmulatorClock
@@ -27,6 +32,8 @@ from reconcile.emulator.wire import WireRequest, WireResponse
 RECOMMEND_URL = "https://next.api.aliyun.com/troubleshoot?q={code}&product={product}"
 PRODUCT_NAMES = {"mts": "Mts", "vod": "vod"}
 THROTTLING_CODES = {"mts": "Throttling", "vod": "Throttling.User"}
+
+log = logging.getLogger("reconcile.emulator")
 
 
 class Gateway:
@@ -51,8 +58,15 @@ class Gateway:
         self.retry_after_header = retry_after_header
 
     async def handle(self, request: WireRequest) -> WireResponse:
-        request_id = self.backend.ids.request_id()
+        started = time.perf_counter()
         params = request.params()
+        response = await self._answer(request, params)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s", request_line(request, params, response, time.perf_counter() - started))
+        return response
+
+    async def _answer(self, request: WireRequest, params: dict[str, str]) -> WireResponse:
+        request_id = self.backend.ids.request_id()
         v3 = request.header("authorization") is not None
         action = (request.header("x-acs-action") if v3 else None) or params.get("Action")
         version = (request.header("x-acs-version") if v3 else None) or params.get("Version")
@@ -117,4 +131,27 @@ class Gateway:
         headers = [("x-acs-request-id", request_id)]
         if error.retry_after_ms is not None:
             headers.append(("x-acs-retry-after", str(error.retry_after_ms)))
-        return WireResponse.json(error.status, payload, headers)
+        response = WireResponse.json(error.status, payload, headers)
+        response.error_code = error.code
+        return response
+
+
+def request_line(request: WireRequest, params: Mapping[str, str], response: WireResponse, seconds: float) -> str:
+    """`RegisterMedia by LTAI5t...: 200 in 1.4 ms`; an error adds its code, a drop says so. The AccessKeyId is
+    the one the request claims (also when its signature is wrong); nothing else from the request is shown."""
+    v3 = request.header("authorization") is not None
+    action = (request.header("x-acs-action") if v3 else None) or params.get("Action") or "(no action)"
+    key_id = _claimed_access_key_id(request, params) or "(no key)"
+    if response.drop:
+        outcome = "connection dropped after the change was made"
+    else:
+        outcome = f"{response.status} {response.error_code}" if response.error_code else str(response.status)
+    return f"{action} by {key_id}: {outcome} in {seconds * 1000:.1f} ms"
+
+
+def _claimed_access_key_id(request: WireRequest, params: Mapping[str, str]) -> str | None:
+    authorization = request.header("authorization")
+    if authorization is None:
+        return params.get("AccessKeyId")
+    parsed = parse_v3_authorization(authorization)
+    return parsed[0] if parsed is not None else None

@@ -59,6 +59,7 @@ class WireResponse:
     body: bytes
     headers: list[tuple[str, str]] = field(default_factory=list)
     drop: bool = False  # close the connection without sending anything (the change is already applied)
+    error_code: str | None = None  # the error envelope's Code, for the request log
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: list[tuple[str, str]] | None = None) -> WireResponse:

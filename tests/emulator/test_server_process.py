@@ -4,6 +4,7 @@ clean stop; and the CLI's refusals, which happen before anything listens."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import time
@@ -61,6 +62,18 @@ def test_drop_after_commit_closes_the_socket_without_a_response(emulator: Runnin
     assert again.json()["RegisteredMediaList"][0]["NewRegister"] is False
     assert emulator.stderr_text() == ""  # a drop is deliberate: the server logs no error for it
     emulator.control.reset()
+
+
+@pytest.mark.e2e
+def test_log_level_debug_logs_each_request_on_stderr() -> None:
+    with start_emulator(auto_objects=True, qps_scale=0, extra_args=["--log-level", "debug"]) as running:
+        send(running.url, signer.v3_request("BindInputBucket", {"Bucket": "media"}, now=time.time()))
+        running.control.stats()
+        logged = [line.split(" ", 2)[2] for line in running.stderr_text().splitlines()]  # after date and time
+    assert [re.sub(r" in [0-9]+\.[0-9] ms$", " in N ms", line) for line in logged] == [
+        "DEBUG reconcile.emulator: BindInputBucket by emulator: 200 in N ms",
+        "DEBUG reconcile.emulator: GET /_emulator/stats (control API): 200 in N ms",
+    ]
 
 
 @pytest.mark.e2e
