@@ -20,7 +20,7 @@ from reconcile.cloud.settings import ClientSettings
 from reconcile.engine.drift import DriftReport, detect_drift
 from reconcile.engine.planner import StateReader
 from reconcile.engine.refresh import refresh
-from reconcile.gcpause import gc_paused
+from reconcile.gcpause import gc_new_objects_only
 from reconcile.manifest import load_desired_state
 from reconcile.render.drift import render_drift_json, render_drift_text
 from reconcile.render.text import render_call_accounting
@@ -66,6 +66,6 @@ async def check_drift(
         with planning_errors():
             desired = load_desired_state(list(paths)) if paths else None
             state = store.read()
-            with gc_paused():
+            with gc_new_objects_only():
                 live = await refresh(session.client, desired, state, concurrency=reads)
         return detect_drift(state, live, desired), render_call_accounting(session.stats, activity="checking drift")

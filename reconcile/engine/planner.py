@@ -19,7 +19,7 @@ from reconcile.engine.batching import plan_calls
 from reconcile.engine.diff import plan_changes
 from reconcile.engine.plan import Location, Plan, PlanSource, PlanWarning
 from reconcile.engine.refresh import DEFAULT_CONCURRENCY, ApiForRegion, LiveState, bucket_names, refresh
-from reconcile.gcpause import gc_paused
+from reconcile.gcpause import gc_new_objects_only, gc_paused
 from reconcile.manifest import load_desired_state
 from reconcile.manifest.desired import DesiredState
 from reconcile.state.model import StateDocument
@@ -67,7 +67,7 @@ async def read_inputs(
         done(f"{store.location}: serial {state.serial}, {len(state.resources)} resources" if state else "no state yet")
     live: LiveState | None = None
     if api_for_region is not None and refresh_live:
-        with gc_paused(), timed("refresh") as done:
+        with gc_new_objects_only(), timed("refresh") as done:
             live = await refresh(api_for_region, desired, state, concurrency=concurrency)
             listed = sum(len(b) for b in live.buckets.values())
             done(f"{listed} bindings in {len(live.buckets)} regions, {len(live.media)} media, {len(live.gone)} gone")
