@@ -19,12 +19,18 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from reconcile.emulator.app import ABORT_EXTENSION, EmulatorApp, Receive, Scope, Send
 
 STATE_FLUSH_SECONDS = 1.0
+# On a stop signal, requests in flight get this long to finish; then they are cancelled and the server stops
+# (uvicorn's default is to wait for ever: one stalled client, or an injected latency, would hold it up).
+GRACEFUL_SHUTDOWN_SECONDS = 1.0
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def abortable_protocol(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
     """A uvicorn HTTP protocol class that offers the app `scope["extensions"]["reconcile.abort_connection"]`:
-    calling its `abort` resets the TCP connection at once, so the client gets no response bytes."""
+    calling its `abort` resets the TCP connection at once, so the client gets no response bytes.
+
+    A request still running when the graceful-shutdown period ends is cancelled by uvicorn; its connection is
+    then reset like a stopped server's, rather than the cancellation being logged as a crash with a traceback."""
 
     class AbortableProtocol(base):  # type: ignore[valid-type,misc]
         app: Any  # the ASGI app uvicorn's protocols run for each request
@@ -36,7 +42,11 @@ def abortable_protocol(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
 
             async def app(scope: Scope, receive: Receive, send: Send) -> None:
                 scope["extensions"] = {**(scope.get("extensions") or {}), ABORT_EXTENSION: extension}
-                await inner(scope, receive, send)
+                try:
+                    await inner(scope, receive, send)
+                except asyncio.CancelledError:
+                    transport.abort()
+                    await asyncio.sleep(0)  # let the protocol see the connection is gone: no 500 is attempted
 
             self.app = app
 
@@ -105,6 +115,7 @@ async def serve(app: EmulatorApp, sock: socket.socket, on_ready: Callable[[str],
         access_log=False,
         server_header=False,
         timeout_keep_alive=30,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
     server = _Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))

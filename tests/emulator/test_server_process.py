@@ -3,6 +3,7 @@ clean stop; and the CLI's refusals, which happen before anything listens."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
@@ -97,6 +98,29 @@ def test_state_file_is_written_on_sigterm_and_loaded_on_restart(tmp_path: Path) 
     assert json.loads(state_file.read_text())["mps"]["bindings"][0]["bucket"] == "out"
     with start_emulator(state_file=state_file) as second:
         assert second.control.state()["buckets"] == [{"name": "out", "type": "Output", "referer": None}]
+
+
+@pytest.mark.e2e
+def test_sigterm_stops_within_a_second_of_grace_despite_a_stalled_client(tmp_path: Path) -> None:
+    """A client that sent its headers but never its body used to hold the server up for ever (uvicorn waits
+    for requests in flight without limit), and the SIGKILL that followed lost the state file."""
+    state_file = tmp_path / "state.json"
+    with start_emulator(auto_objects=True, state_file=state_file) as running:
+        send(running.url, signer.v3_request("BindOutputBucket", {"Bucket": "out"}, now=time.time()))
+        port = httpx.URL(running.url).port
+        assert port is not None
+        with socket.create_connection(("127.0.0.1", port)) as stalled:
+            stalled.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")  # no body follows
+            time.sleep(0.3)  # the server reads the headers and waits for the body
+            started = time.monotonic()
+            running.process.send_signal(signal.SIGTERM)
+            assert running.process.wait(10) == 0
+            stopped_after = time.monotonic() - started
+            with contextlib.suppress(ConnectionResetError):
+                assert stalled.recv(1024) == b""  # hung up on, without a response
+        assert running.stderr_text() == "Cancel 1 running task(s), timeout graceful shutdown exceeded\n"
+    assert 1.0 <= stopped_after < 3.0
+    assert json.loads(state_file.read_text())["mps"]["bindings"][0]["bucket"] == "out"
 
 
 def test_a_non_loopback_host_needs_allow_remote(capsys: pytest.CaptureFixture[str]) -> None:
