@@ -21,7 +21,7 @@ from reconcile.emulator.app import ABORT_EXTENSION, EmulatorApp, Receive, Scope,
 STATE_FLUSH_SECONDS = 1.0
 # On a stop signal, requests in flight get this long to finish; then they are cancelled and the server stops
 # (uvicorn's default is to wait for ever: one stalled client, or an injected latency, would hold it up).
-GRACEFUL_SHUTDOWN_SECONDS = 1.0
+GRACEFUL_SHUTDOWN_SECONDS = 1  # whole seconds: uvicorn takes an int
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
