@@ -234,7 +234,7 @@ class _Diff:
         moved = managed.address if managed.address != media.address else None
         changed = changed_fields(current, after, MEDIA_MUTABLE_FIELDS)
         if changed:
-            reason = "changed outside reconcile or in the manifest: UpdateVideoInfos sends only the changed fields"
+            reason = _update_reason(changed, recorded, current, after)
             self.add_media(media, "update", remote_id=remote_id, before=current, after=after, changed=changed,
                            reason=reason, moved_from=moved)  # fmt: skip
         elif moved or recorded != after or managed.prevent_destroy != media.prevent_destroy:
@@ -286,7 +286,13 @@ class _Diff:
             "prevent_destroy": resource.prevent_destroy,
         }
         if not prune or resource.prevent_destroy:
-            if not prune:
+            if not prune and resource.prevent_destroy:
+                reason = (
+                    "removed from the manifests: kept in state, no call (orphaned). prevent_destroy, remembered in "
+                    f"state, protects it: --prune keeps it too. To let reconcile {noun}, declare it again with "
+                    "prevent_destroy: false and apply, then remove it and plan with --prune"
+                )
+            elif not prune:
                 reason = f"removed from the manifests: kept in state, no call (orphaned); plan with --prune to {noun}"
             else:
                 reason = (
@@ -325,6 +331,27 @@ class _Diff:
             binding = self.live.binding(resource.region, resource.identity)
             return binding is None or binding.type != "Input"
         return resource.remote_id not in self.live.media
+
+
+def _update_reason(
+    changed: Iterable[str], recorded: Mapping[str, Any], current: Mapping[str, Any], wanted: Mapping[str, Any]
+) -> str:
+    """Where each changed field changed: in the manifests (desired != last applied), outside reconcile (live !=
+    last applied), or both. A field the last apply did not manage (newly declared) changed in the manifests."""
+    origins: dict[str, list[str]] = {}
+    for name in changed:
+        recorded_value = comparable(name, recorded.get(name))
+        in_manifests = name not in recorded or comparable(name, wanted.get(name)) != recorded_value
+        outside = name in recorded and comparable(name, current.get(name)) != recorded_value
+        if in_manifests and outside:
+            origin = "in the manifests and outside reconcile since the last apply"
+        elif outside:
+            origin = "outside reconcile since the last apply"
+        else:
+            origin = "in the manifests"
+        origins.setdefault(origin, []).append(name)
+    parts = [f"{', '.join(names)} changed {origin}" for origin, names in origins.items()]
+    return f"{'; '.join(parts)}: UpdateVideoInfos sends only the changed fields"
 
 
 def _unmanaged(

@@ -219,6 +219,7 @@ def test_changed_mutable_fields_are_updated_and_only_those_are_named():
     assert change.remote_id == "v1"
     assert change.before == {"title": "Old", "description": "same", "tags": ["a", "b"], "cover_url": None, "cate_id": 3}
     assert change.after["title"] == "New"
+    assert change.reason == "title, cate_id changed in the manifests: UpdateVideoInfos sends only the changed fields"
 
 
 def test_drift_outside_reconcile_is_planned_back():
@@ -229,7 +230,37 @@ def test_drift_outside_reconcile_is_planned_back():
         live(video("v1", declared, title="Edited in the console", tags=("a", "extra"))),
         prune=False,
     )
-    assert only(result, declared.address).changed == ("title", "tags")
+    change = only(result, declared.address)
+    assert change.changed == ("title", "tags")
+    assert change.reason == (
+        "title, tags changed outside reconcile since the last apply: UpdateVideoInfos sends only the changed fields"
+    )
+
+
+def test_update_reason_says_per_field_whether_the_manifests_or_the_account_changed():
+    declared = media("a.mp4", title="New title", description="d", tags=("a",), cate_id=7)
+    result = plan_changes(
+        desired(declared),
+        state(managed_media(media("a.mp4", title="Old title", tags=("a",), cate_id=3), "v1")),
+        live(video("v1", declared, title="Old title", description="set elsewhere", tags=("a", "console"), cate_id=5)),
+        prune=False,
+    )
+    change = only(result, declared.address)
+    assert change.changed == ("title", "description", "tags", "cate_id")
+    # description was not declared at the last apply: newly declared is a manifest change, never "outside"
+    assert change.reason == (
+        "title, description changed in the manifests; tags changed outside reconcile since the last apply; "
+        "cate_id changed in the manifests and outside reconcile since the last apply: "
+        "UpdateVideoInfos sends only the changed fields"
+    )
+
+
+def test_update_reason_without_refresh_names_manifest_changes():
+    declared = media("a.mp4", title="New")
+    result = plan_changes(desired(declared), state(managed_media(declared, "v1", title="Old")), None, prune=False)
+    assert only(result, declared.address).reason == (
+        "title changed in the manifests: UpdateVideoInfos sends only the changed fields"
+    )
 
 
 def test_undeclared_optional_fields_are_not_diffed():
@@ -334,6 +365,35 @@ def test_removed_resources_are_orphaned_without_prune():
         ),
     ]
     assert result.unmanaged == ()  # a bucket the state owns is not unmanaged
+
+
+def test_protected_orphans_without_prune_say_prune_keeps_them_and_how_to_release_them():
+    protected = media("keep.mp4", name="keep", prevent_destroy=True)
+    result = plan_changes(
+        desired(),
+        state(managed_bucket("keep-bucket", prevent_destroy=True), managed_media(protected, "v1")),
+        live(bound("keep-bucket"), video("v1", protected)),
+        prune=False,
+    )
+    assert [(c.address, c.action) for c in result.changes] == [
+        ("input_bucket.keep-bucket", "orphan"),
+        ("media.keep", "orphan"),
+    ]
+    assert [(w.address, w.message) for w in result.warnings] == [
+        (
+            "input_bucket.keep-bucket",
+            "removed from the manifests: kept in state, no call (orphaned). prevent_destroy, remembered in state, "
+            "protects it: --prune keeps it too. To let reconcile unbind it from MPS, declare it again with "
+            "prevent_destroy: false and apply, then remove it and plan with --prune",
+        ),
+        (
+            "media.keep",
+            "removed from the manifests: kept in state, no call (orphaned). prevent_destroy, remembered in state, "
+            "protects it: --prune keeps it too. To let reconcile delete it AND ITS SOURCE FILE IN OSS, declare it "
+            "again with prevent_destroy: false and apply, then remove it and plan with --prune",
+        ),
+    ]
+    assert [c.reason for c in result.changes] == [w.message for w in result.warnings]
 
 
 def test_prune_unbinds_and_deletes_saying_the_source_file_goes_too():
