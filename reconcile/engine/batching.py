@@ -6,8 +6,9 @@
 - BindInputBucket / UnbindInputBucket: one call per bucket; a replacement is an unbind (replace=True,
   phase 0) followed by a bind (phase 1).
 
-Calls are ordered by phase, then action, then region, then first address, so the same plan always lists
-the same calls in the same order.
+Calls are ordered by phase, action, region, then storage location, template group, workflow and user data
+(RegisterMedia's group parameters), then first address: the batches of a group are contiguous, and the same
+plan always lists the same calls in the same order (apply starts them in this order).
 """
 
 from __future__ import annotations
@@ -57,7 +58,14 @@ def plan_calls(changes: Iterable[ResourceChange]) -> tuple[PlannedCall, ...]:
         calls.extend(_batches("UpdateVideoInfos", region, addresses, VIDEO_IDS_BATCH))
     for region, addresses in deletes.items():
         calls.extend(_batches("DeleteVideo", region, addresses, VIDEO_IDS_BATCH))
-    return tuple(sorted(calls, key=lambda c: (c.phase, c.action, c.region, c.addresses[0])))
+    return tuple(sorted(calls, key=_call_order))
+
+
+def _call_order(call: PlannedCall) -> tuple[Any, ...]:
+    """Phase, action, region, then the RegisterMedia group parameters (unset before set), then first address:
+    a group's batches are contiguous, and the listing reads as groups in a stable order."""
+    group = (call.storage_location, call.template_group_id, call.workflow_id, call.user_data)
+    return (call.phase, call.action, call.region, *((v is not None, v or "") for v in group), call.addresses[0])
 
 
 def register_group(change: ResourceChange) -> RegisterGroup:

@@ -39,19 +39,32 @@ def test_register_batches_of_ten_per_storage_location_and_settings():
         + [media(f"d/{i:02d}.mp4", template_group_id="VOD_NO_TRANSCODE", user_data={"k": 1}) for i in range(2)]
     )
     calls = calls_for(*items)
+    # grouped by storage location, template group, workflow, user data (unset first); batches of a group together
     assert summary(calls) == [
         ("RegisterMedia", 3, OTHER_HOST, "VOD_NO_TRANSCODE", None, False),
+        ("RegisterMedia", 10, "media.oss-cn-shanghai.aliyuncs.com", None, "wf-1", False),
+        ("RegisterMedia", 1, "media.oss-cn-shanghai.aliyuncs.com", None, "wf-1", False),
         ("RegisterMedia", 10, "media.oss-cn-shanghai.aliyuncs.com", "VOD_NO_TRANSCODE", None, False),
         ("RegisterMedia", 10, "media.oss-cn-shanghai.aliyuncs.com", "VOD_NO_TRANSCODE", None, False),
         ("RegisterMedia", 5, "media.oss-cn-shanghai.aliyuncs.com", "VOD_NO_TRANSCODE", None, False),
-        ("RegisterMedia", 10, "media.oss-cn-shanghai.aliyuncs.com", None, "wf-1", False),
-        ("RegisterMedia", 1, "media.oss-cn-shanghai.aliyuncs.com", None, "wf-1", False),
         ("RegisterMedia", 2, "media.oss-cn-shanghai.aliyuncs.com", "VOD_NO_TRANSCODE", None, False),
     ]
-    # Σ⌈n/10⌉ over the four groups: 1 + 3 + 2 + 1
+    # Σ⌈n/10⌉ over the four groups: 1 + 2 + 3 + 1
     assert len(calls) == 7
-    assert calls[1].addresses == tuple(f'media["media/a/{i:02d}.mp4"]' for i in range(10))
-    assert calls[6].user_data == '{"k":1}'
+    assert calls[3].addresses == tuple(f'media["media/a/{i:02d}.mp4"]' for i in range(10))
+    assert [c.user_data for c in calls] == [None] * 6 + ['{"k":1}']
+
+
+def test_register_groups_are_contiguous_whatever_their_addresses_interleave():
+    # the entries' addresses alternate between two workflows: each workflow's batches still run back to back
+    items = [media(f"{i:02d}.mp4", workflow_id=f"wf-{'ab'[i % 2]}") for i in range(24)]
+    calls = calls_for(*items)
+    assert [(c.workflow_id, len(c.addresses), c.addresses[0]) for c in calls] == [
+        ("wf-a", 10, 'media["media/00.mp4"]'),
+        ("wf-a", 2, 'media["media/20.mp4"]'),
+        ("wf-b", 10, 'media["media/01.mp4"]'),
+        ("wf-b", 2, 'media["media/21.mp4"]'),
+    ]
 
 
 def test_updates_and_deletes_go_twenty_per_call():
