@@ -226,7 +226,7 @@ async def _execute(
     plan: Plan, session: CloudSession, store: LocalStateStore, out: JsonEvents | None, *, live: bool
 ) -> ApplyResult:
     stop = asyncio.Event()
-    with _stop_on_interrupt(stop):
+    with _stop_on_interrupt(stop, session):
         async with _progress(plan, out, live=live) as hooks:
             return await apply_plan(plan, session.client, store, hooks=hooks, stop=stop, qps=session.settings.qps_limit)
 
@@ -249,8 +249,9 @@ async def _progress(plan: Plan, out: JsonEvents | None, *, live: bool) -> AsyncI
 
 
 @contextlib.contextmanager
-def _stop_on_interrupt(stop: asyncio.Event) -> Iterator[None]:
-    """First Ctrl-C: start no new calls, let those in flight finish and be recorded. Second: abandon them."""
+def _stop_on_interrupt(stop: asyncio.Event, session: CloudSession) -> Iterator[None]:
+    """First Ctrl-C: start no new calls and send no request still waiting for its pacing turn (those are
+    not attempted); let those on the wire finish and be recorded. Second: abandon them."""
     loop = asyncio.get_running_loop()
 
     def interrupted() -> None:
@@ -258,6 +259,7 @@ def _stop_on_interrupt(stop: asyncio.Event) -> Iterator[None]:
             loop.remove_signal_handler(signal.SIGINT)
             raise KeyboardInterrupt
         stop.set()
+        session.stop_new_requests()
         click.echo(
             "\nStopping: no new calls; waiting for those in flight to finish and be recorded "
             "(Ctrl-C again to abandon them).",

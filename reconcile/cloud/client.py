@@ -32,10 +32,17 @@ from reconcile import __version__
 from reconcile.cloud.clock import Clock, SystemClock
 from reconcile.cloud.credentials import Credentials, CredentialsProvider, default_credentials
 from reconcile.cloud.endpoints import check_region, default_host
-from reconcile.cloud.errors import ApiError, CloudError, ServerError, ThrottledError, TransportError
+from reconcile.cloud.errors import (
+    ApiError,
+    CloudError,
+    RequestNotSent,
+    ServerError,
+    ThrottledError,
+    TransportError,
+)
 from reconcile.cloud.limits import MTS_VERSION, VOD_VERSION
 from reconcile.cloud.models import ActionStats, CallStats
-from reconcile.cloud.pacing import Pacer
+from reconcile.cloud.pacing import Pacer, SendGate
 from reconcile.cloud.region_client import RegionClient
 from reconcile.cloud.responses import REQUEST_ID_HEADER, decode
 from reconcile.cloud.retry import RetryPolicy
@@ -90,6 +97,7 @@ class CloudSession:
         self._sign = sign_v3 if settings.signature_version == "v3" else sign_v1
         self._pacer = Pacer(self._clock)
         self._concurrency = asyncio.Semaphore(settings.max_concurrency)
+        self._gate = SendGate()
         self._pools: dict[str, httpx.AsyncClient] = {}
         self._regions: dict[str, RegionClient] = {}
         hide_query_strings_in_httpx_logs()
@@ -109,6 +117,12 @@ class CloudSession:
         pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             await pool.aclose()
+
+    def stop_new_requests(self) -> None:
+        """Send nothing more: every call not yet on the wire (waiting for its pacing turn, a concurrency slot
+        or its next retry) raises `RequestNotSent` instead; requests already sent complete normally. For a
+        call whose earlier attempt was sent, the error of that attempt is raised instead (it may have acted)."""
+        self._gate.close()
 
     def client(self, region: str) -> RegionClient:
         """The MPS and VOD API of `region` (one instance per region, sharing this session's pools and pacing)."""
@@ -155,13 +169,22 @@ class CloudSession:
             stop=policy.stop,
             wait=policy.wait,
             retry=policy.should_retry,
-            sleep=self._clock.sleep,
+            sleep=lambda seconds: self._gate.wait(self._clock.sleep(seconds), action),
             before_sleep=_log_retry(action, self.settings.max_attempts),
             reraise=True,
         )
         attempt = _Attempt(product, region, action, params, stats)
         try:
-            return await retrying(self._attempt, attempt)
+            try:
+                return await retrying(self._attempt, attempt)
+            except RequestNotSent:
+                if not attempt.failures:
+                    stats.errors += 1
+                    raise
+                # Stopped between retries: an earlier attempt went out, and its error is what happened.
+                raise attempt.failures[-1] from None
+        except RequestNotSent:
+            raise
         except CloudError as exc:
             exc.attempts = attempt.number
             exc.earlier_attempt_may_have_succeeded = any(_ambiguous(f) for f in attempt.failures if f is not exc)
@@ -183,7 +206,7 @@ class CloudSession:
         endpoint = self.endpoint(attempt.product, attempt.region)
         rate = self.settings.pacing_rate(attempt.action)
         pacer = self._pacer.for_action(credentials.access_key_id, attempt.action, rate)
-        await pacer.turn(self._concurrency)
+        await pacer.turn(self._concurrency, self._gate, attempt.action)
         try:
             attempt.stats.calls += 1
             if attempt.number > 1:

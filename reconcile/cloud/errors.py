@@ -9,7 +9,8 @@
     │   ├── ForbiddenError          Forbidden, OperationDenied, PermissionDenied.*
     │   ├── InvalidRequestError     MissingParameter, InvalidParameter.*, CountExceededMax, ...
     │   └── ServerError             any HTTP 5xx: InternalError, ServiceUnavailable, DeleteVideoFailed (retried)
-    └── TransportError              connect, timeout, reset, or a response that is not the API's (retried)
+    ├── TransportError              connect, timeout, reset, or a response that is not the API's (retried)
+    └── RequestNotSent              the session stopped sending before this request went out (not retried)
 
 The catalogue (`CATALOGUE`) is also what the emulator answers with, so the two never disagree.
 """
@@ -181,6 +182,16 @@ class TransportError(CloudError):
 
     def __str__(self) -> str:
         return f"{super().__str__()}{self._attempts_note()}"
+
+
+class RequestNotSent(CloudError):
+    """The session was told to stop sending (`CloudSession.stop_new_requests`) before this request went out:
+    the service never saw it. Never retried."""
+
+    def __init__(self, action: str | None = None) -> None:
+        self.action = action
+        where = f"{action}: " if action else ""
+        super().__init__(f"{where}not sent: the session stopped sending new requests")
 
 
 def classify(code: str, status: int) -> type[ApiError]:

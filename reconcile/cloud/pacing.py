@@ -18,12 +18,60 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Awaitable
 
 from reconcile.cloud.clock import Clock
+from reconcile.cloud.errors import RequestNotSent
 
 # Timer lateness up to this much is made up on the next send instead of shifting the schedule. Two sends
 # are then never closer than interval - tolerance.
 MAX_TOLERANCE = 0.005
+
+
+class SendGate:
+    """Open until `close()`: from then on, a request still waiting to go out (for its pacing turn, a
+    concurrency slot or its next retry) raises `RequestNotSent` at once instead of being sent."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self._closed = asyncio.Event()
+
+    def close(self) -> None:
+        self.closed = True
+        self._closed.set()
+
+    def check(self, action: str) -> None:
+        if self.closed:
+            raise RequestNotSent(action)
+
+    async def wait(self, awaitable: Awaitable[object], action: str) -> None:
+        """Wait for `awaitable`, or raise RequestNotSent as soon as the gate closes (cancelling the wait)."""
+        self.check(action)
+        waiting = asyncio.ensure_future(awaitable)
+        closing = asyncio.ensure_future(self._closed.wait())
+        try:
+            await asyncio.wait((waiting, closing), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closing.cancel()
+            if not waiting.done():
+                waiting.cancel()
+        if waiting.done() and not waiting.cancelled():
+            waiting.result()  # its own exception, if any
+        self.check(action)
+
+    async def acquire(self, semaphore: asyncio.Semaphore, action: str) -> None:
+        """Take a slot of `semaphore` unless the gate closes first; never leaves a slot taken when it raises."""
+        if not semaphore.locked():
+            self.check(action)
+            await semaphore.acquire()  # a free slot: returns without waiting
+            return
+        acquiring = asyncio.ensure_future(semaphore.acquire())
+        try:
+            await self.wait(acquiring, action)
+        except BaseException:
+            if acquiring.done() and not acquiring.cancelled() and acquiring.exception() is None:
+                semaphore.release()
+            raise
 
 
 class ActionPacer:
@@ -41,29 +89,31 @@ class ActionPacer:
         self._first_sent = False
         self._first_answered = asyncio.Event()
 
-    async def turn(self, concurrency: asyncio.Semaphore) -> None:
+    async def turn(self, concurrency: asyncio.Semaphore, gate: SendGate, action: str) -> None:
         """Wait for this action's next send time and a concurrency slot; the caller must release the slot,
-        and call `answered()` once its request got an answer or failed."""
+        and call `answered()` once its request got an answer or failed. Raises RequestNotSent, holding no
+        slot and leaving the schedule as it was, when `gate` closes first."""
         first = not self._first_sent
         self._first_sent = True
         try:
-            if not first:
-                await self._first_answered.wait()
-            await self._paced(concurrency)
+            if not first and not self._first_answered.is_set():
+                await gate.wait(self._first_answered.wait(), action)
+            await self._paced(concurrency, gate, action)
         except BaseException:
             if first:  # cancelled before sending: never keep the others waiting for an answer
                 self.answered()
             raise
 
-    async def _paced(self, concurrency: asyncio.Semaphore) -> None:
+    async def _paced(self, concurrency: asyncio.Semaphore, gate: SendGate, action: str) -> None:
         async with self._lock:
+            gate.check(action)
             now = self._clock.monotonic()
             if self._due > now:
-                await self._clock.sleep(self._due - now)
+                await gate.wait(self._clock.sleep(self._due - now), action)
                 scheduled = self._due
             else:  # idle until now: the schedule starts over
                 scheduled = now
-            await concurrency.acquire()
+            await gate.acquire(concurrency, action)
             sent = self._clock.monotonic()
             # A little late (a timer firing late): keep the schedule, so the rate holds. Later than that
             # (a stalled loop, a wait for a concurrency slot): shift the schedule so this send counts as

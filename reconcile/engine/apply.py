@@ -8,7 +8,9 @@
   call is reported done; at the end the journal is folded into one snapshot (one serial bump). A kill -9
   at any moment loses nothing, and every call is safe to make again (see `execute`).
 - A failed call fails its resources and the rest go on. An authentication failure, a state write failure
-  or a stop request (Ctrl-C) stops new calls from starting; calls in flight finish and are recorded.
+  or a stop request (Ctrl-C) stops new calls from starting; calls in flight finish and are recorded. A call
+  the client refuses to send because it was stopped (`RequestNotSent`: the CLI stops the session on Ctrl-C,
+  so calls still waiting for their pacing turn never go out) is recorded as not attempted.
 
 The caller holds the state lock for the whole apply (`with store.lock("apply"): ...`).
 """
@@ -24,7 +26,7 @@ from dataclasses import dataclass, replace
 
 from reconcile.cloud.api import MediaApi
 from reconcile.cloud.credentials import CredentialsError
-from reconcile.cloud.errors import AuthenticationError, CloudError
+from reconcile.cloud.errors import AuthenticationError, CloudError, RequestNotSent
 from reconcile.cloud.limits import qps_limit
 from reconcile.engine.execute import CallOutcome, CallRefused, execute_call, file_url_of, state_only_record
 from reconcile.engine.execute_result import (
@@ -171,6 +173,11 @@ class _ApplyRun:
         self.calls_made[call.action] += 1
         try:
             outcome = await execute_call(call, self.changes, self.api_for_region(call.region))
+        except RequestNotSent:  # the client was stopped (Ctrl-C) before this call went on the wire
+            self.calls_made[call.action] -= 1
+            self.stopped_early = True
+            self._not_attempted(call, "not attempted: the apply was stopped")
+            return
         except (CloudError, CallRefused, ValueError) as exc:
             if isinstance(exc, AuthenticationError | CredentialsError):
                 self.aborted = f"stopped after an authentication failure: {exc}"
