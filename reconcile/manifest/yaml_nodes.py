@@ -57,15 +57,15 @@ class _NodeLoader(yaml.CBaseLoader):
 
 
 # libyaml composes recursively in C: a document nested ~20,000 levels deep overflows an 8 MiB C stack (a
-# crash, not an exception), and deep flow nesting makes its scanner slow. Each `[`, `{`, `- ` or `? ` opens at
-# most two levels, and any other level costs one more space of indentation on a new line, so a file of N bytes
-# with I indicators nests at most 2*I + sqrt(2*N) levels: under 15,000 for the thresholds below, which cover
-# files of a couple of thousand entries. A larger file is first scanned as events, which libyaml produces
-# without recursion, and refused beyond MAX_NESTING levels.
+# crash, not an exception), and deep flow nesting makes its scanner slow. A file's nesting has a bound that
+# needs no parsing: a block collection nests only by indenting (a level at most every other column, since a
+# sequence may sit at its mapping key's indentation) or by `- ` / `? ` indicators, which take columns too, so
+# block nesting stays under 2 * (longest line + 1); and each flow level opens with a `[` or `{` of its own.
+# Splitting lines at `\n` only, and counting brackets inside quotes and comments, can only overestimate. A
+# file whose bound stays within SAFE_NESTING is composed directly (every ordinary manifest, however long); any
+# other is first scanned as events, which libyaml produces without recursion, and refused beyond MAX_NESTING.
 MAX_NESTING = 1_000
-_NESTING_INDICATORS = (b"[", b"{", b"- ", b"? ", b"-\t", b"?\t")
-_SCAN_ABOVE_INDICATORS = 5_000
-_SCAN_ABOVE_BYTES = 8 * 1024 * 1024
+SAFE_NESTING = 15_000
 
 
 def is_null(node: Node) -> bool:
@@ -107,8 +107,7 @@ def compose_documents(file: ManifestFile) -> tuple[list[Node], list[Diagnostic]]
 
 def _first_too_deep(data: bytes) -> tuple[int, int] | None:
     """Where the first collection nested deeper than MAX_NESTING starts (1-based line and column), if any."""
-    indicators = sum(data.count(indicator) for indicator in _NESTING_INDICATORS)
-    if indicators <= _SCAN_ABOVE_INDICATORS and len(data) <= _SCAN_ABOVE_BYTES:
+    if nesting_bound(data) <= SAFE_NESTING:
         return None
     depth = 0
     try:
@@ -123,6 +122,12 @@ def _first_too_deep(data: bytes) -> tuple[int, int] | None:
     except yaml.YAMLError:
         return None  # composition stops at the same error, no deeper than this scan went, and reports it
     return None
+
+
+def nesting_bound(data: bytes) -> int:
+    """A number of levels the file cannot nest deeper than (see SAFE_NESTING)."""
+    longest_line = max(map(len, data.split(b"\n")))
+    return 2 * (longest_line + 1) + data.count(b"[") + data.count(b"{")
 
 
 def _syntax_problem(path: str, text: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
