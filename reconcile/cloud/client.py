@@ -24,6 +24,7 @@ import random
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState
@@ -31,10 +32,11 @@ from tenacity import AsyncRetrying, RetryCallState
 from reconcile import __version__
 from reconcile.cloud.clock import Clock, SystemClock
 from reconcile.cloud.credentials import Credentials, CredentialsProvider, default_credentials
-from reconcile.cloud.endpoints import check_region, default_host
+from reconcile.cloud.endpoints import check_region, default_host, is_loopback
 from reconcile.cloud.errors import (
     ApiError,
     CloudError,
+    NothingListeningError,
     RequestNotSent,
     ServerError,
     ThrottledError,
@@ -262,6 +264,13 @@ class CloudSession:
                 True,
             )
         except httpx.ConnectError as exc:
+            if is_loopback(urlsplit(endpoint).hostname or "") and _refused(exc):
+                raise NothingListeningError(
+                    f"nothing is listening at {endpoint} (start the emulator with `reconcile emulator`, or fix "
+                    "--endpoint / RECONCILE_ENDPOINT): connection refused",
+                    action=action,
+                    may_have_reached_server=False,
+                ) from None
             reason, reached = f"cannot connect to {host}: {str(exc) or type(exc).__name__}", False
         except httpx.TransportError as exc:  # reset, server disconnected without a response, protocol errors
             reason, reached = f"connection to {host} failed: {str(exc) or type(exc).__name__}", True
@@ -339,3 +348,13 @@ def _log_retry(action: str, max_attempts: int) -> Callable[[RetryCallState], Non
         )
 
     return log_retry
+
+
+def _refused(exc: httpx.ConnectError) -> bool:
+    """httpcore wraps the OS error; a refused connection says so in its cause chain or its text."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return "refused" in str(exc).lower()

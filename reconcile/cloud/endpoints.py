@@ -72,6 +72,12 @@ def normalize_endpoint(value: str, origin: str) -> str:
     """`scheme://host[:port]` from an override; a bare host means https. `origin` names the setting in errors."""
     text = value.strip()
     if "://" not in text:
+        bare_host = text.split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+        if "." not in bare_host and not is_loopback(bare_host):
+            raise EndpointError(
+                f"{origin}: {value!r} is not a URL; expected e.g. https://vod.cn-shanghai.aliyuncs.com "
+                "or http://127.0.0.1:8765 (the emulator)"
+            )
         text = f"https://{text}"
     try:
         parts = urlsplit(text)

@@ -10,6 +10,7 @@
     │   ├── InvalidRequestError     MissingParameter, InvalidParameter.*, CountExceededMax, ...
     │   └── ServerError             any HTTP 5xx: InternalError, ServiceUnavailable, DeleteVideoFailed (retried)
     ├── TransportError              connect, timeout, reset, or a response that is not the API's (retried)
+    │   └── NothingListeningError   a loopback endpoint refused the connection: no emulator there (retried once)
     └── RequestNotSent              the session stopped sending before this request went out (not retried)
 
 The catalogue (`CATALOGUE`) is also what the emulator answers with, so the two never disagree.
@@ -182,6 +183,11 @@ class TransportError(CloudError):
 
     def __str__(self) -> str:
         return f"{super().__str__()}{self._attempts_note()}"
+
+
+class NothingListeningError(TransportError):
+    """A loopback endpoint refused the connection: nothing listens there (the emulator is not running, or
+    the port is wrong). Retried once, in case it was still starting, instead of for the whole backoff budget."""
 
 
 class RequestNotSent(CloudError):

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from tenacity import RetryCallState
 
 from reconcile.cloud.clock import Clock
-from reconcile.cloud.errors import ApiError, CloudError, is_retryable
+from reconcile.cloud.errors import ApiError, CloudError, NothingListeningError, is_retryable
 
 INITIAL_BACKOFF = 0.5  # seconds before the second attempt (before jitter)
 MAX_BACKOFF = 20.0  # the exponential backoff stops growing here
 RETRY_AFTER_CAP_MS = 120_000  # the official SDK caps x-acs-retry-after at two minutes
 NONCE_USED = "SignatureNonceUsed"
+NOTHING_LISTENING_ATTEMPTS = 2  # a refused loopback port: once more, in case the emulator was still starting
 
 
 def backoff_seconds(attempt: int, rng: random.Random) -> float:
@@ -77,6 +78,9 @@ class RetryPolicy:
     def stop(self, state: RetryCallState) -> bool:
         """Stop after `max_attempts`, or when the next attempt would start after `max_seconds`."""
         if state.attempt_number >= self.max_attempts:
+            return True
+        error = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(error, NothingListeningError) and state.attempt_number >= NOTHING_LISTENING_ATTEMPTS:
             return True
         elapsed = self.clock.monotonic() - self.started
         return elapsed + state.upcoming_sleep > self.max_seconds

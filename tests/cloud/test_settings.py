@@ -235,3 +235,18 @@ def test_bad_cli_options_are_fatal_errors_naming_the_option(args: list[str], mes
 def test_bad_environment_reaches_the_user_as_a_fatal_error() -> None:
     with pytest.raises(FatalError, match="RECONCILE_QPS: 'x' is not ACTION=N"):
         run_command([], env={"RECONCILE_QPS": "x"})
+
+
+@pytest.mark.parametrize("value", ["garbage", "garbage:8080", "vod"])
+def test_a_word_is_not_taken_for_a_host_name(value: str) -> None:
+    # `--endpoint garbage` used to become https://garbage and fail only after DNS retries.
+    with pytest.raises(ValueError) as raised:
+        normalize_endpoint(value, "--endpoint")
+    assert str(raised.value) == (
+        f"--endpoint: {value!r} is not a URL; expected e.g. https://vod.cn-shanghai.aliyuncs.com "
+        "or http://127.0.0.1:8765 (the emulator)"
+    )
+
+
+def test_a_bare_loopback_host_is_still_accepted() -> None:
+    assert normalize_endpoint("localhost:8443", "--endpoint") == "https://localhost:8443"
