@@ -44,6 +44,7 @@ GOAL_RSS_MIB = 1024.0
 
 _ACCOUNTING = re.compile(r"API calls made while planning: (\d+) \(([^)]*)\)")
 _PHASE = re.compile(r"reconcile\.plan: (load manifests|read state|refresh|diff): ([\d.]+) s \(([\d.]+) s CPU\)")
+_LOADED_ASIDE = re.compile(r"reconcile\.plan: load manifests: .* in a child process")
 PHASES = ("load manifests", "read state", "refresh", "diff")
 
 
@@ -58,6 +59,7 @@ class Measure:
     expected: dict[str, int]
     output: str
     phases: dict[str, tuple[float, float]]  # phase → (wall, CPU) seconds, from the CLI's own info log
+    loaded_aside: bool  # the manifests loaded in a child process, alongside the state read and refresh
 
 
 def write_manifests(directory: Path, size: int) -> None:
@@ -154,7 +156,8 @@ def measure(workdir: Path, size: int) -> Measure:
     }
     cpu = usage.ru_utime + usage.ru_stime
     phases = {name: (float(w), float(c)) for name, w, c in _PHASE.findall(err)}
-    return Measure(size, wall, cpu, usage.ru_maxrss / 1024, reads, served, expected, out.splitlines()[0], phases)
+    aside = _LOADED_ASIDE.search(err) is not None
+    return Measure(size, wall, cpu, usage.ru_maxrss / 1024, reads, served, expected, out.splitlines()[0], phases, aside)
 
 
 def run_measured(
@@ -174,7 +177,11 @@ def run_measured(
 
 def _phase_row(m: Measure) -> str:
     cells = [f"{m.phases[p][0]:.2f} s" if p in m.phases else "?" for p in PHASES]
-    rest = m.wall - sum(w for w, _ in m.phases.values())
+    # A load in a child process overlaps the state read and the refresh: only this process's phases add up.
+    sequential = [p for p in m.phases if not (p == "load manifests" and m.loaded_aside)]
+    if m.loaded_aside:
+        cells[0] += " (aside)"
+    rest = m.wall - sum(m.phases[p][0] for p in sequential)
     return f"| {m.size:,} | " + " | ".join(cells) + f" | {rest:.2f} s |"
 
 
@@ -218,7 +225,8 @@ def run(workdir: Path) -> str:
             f"Output of the no-op plan: `{large.output}`",
             "",
             "Where the time goes (the CLI's `--log-level info` phase timings; the rest is interpreter start-up, "
-            "imports, rendering and exit):",
+            'imports, rendering and exit). A large manifest set loads in a child process ("aside") while this '
+            "one reads the state and refreshes, so its time overlaps theirs:",
             "",
             "| media | " + " | ".join(PHASES) + " | rest |",
             "|---|" + "---|" * (len(PHASES) + 1),

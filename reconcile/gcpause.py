@@ -21,15 +21,18 @@ def gc_paused() -> Iterator[None]:
     """Hold the cyclic collector off while the block allocates, then promote the survivors.
 
     freeze + unfreeze moves every tracked object to the oldest generation without scanning it, where
-    only the rare full collections look at it. A program that froze objects itself is left alone.
+    only the rare full collections look at it. When objects are frozen already (by the program, or by
+    `gc_new_objects_only` around this block), the survivors join them instead: they are long-lived data
+    too, and unfreezing would thaw the others. The program's own frozen objects are left as they are.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if gc.get_freeze_count() == 0:
-            gc.freeze()
+        frozen_already = gc.get_freeze_count() > 0
+        gc.freeze()
+        if not frozen_already:
             gc.unfreeze()
         if was_enabled:
             gc.enable()

@@ -62,3 +62,13 @@ def test_new_objects_only_keeps_a_freeze_made_by_the_program():
     with gc_new_objects_only():
         assert gc.get_freeze_count() == frozen
     assert gc.get_freeze_count() == frozen
+
+
+def test_paused_inside_new_objects_only_freezes_its_survivors_with_the_rest():
+    with gc_new_objects_only():
+        with gc_paused():
+            built = [Node() for _ in range(10)]
+        assert gc.isenabled()
+        assert not any(obj is built[0] for obj in gc.get_objects())  # long-lived: out of the young collections
+    assert gc.get_freeze_count() == 0
+    assert any(obj is built[0] for obj in gc.get_objects())

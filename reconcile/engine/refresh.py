@@ -42,6 +42,10 @@ class LiveState:
     def binding(self, region: str, bucket: str) -> MediaBucket | None:
         return self.buckets.get(region, {}).get(bucket)
 
+    def with_buckets(self, more: Mapping[str, Mapping[str, MediaBucket]]) -> LiveState:
+        """This live state with the bindings of more regions."""
+        return LiveState(buckets={**self.buckets, **more}, media=self.media, gone=self.gone)
+
     def digest(self, bucket_names: Iterable[str]) -> str:
         """sha256 of a canonical dump of what the plan depends on: the named buckets' bindings in every listed
         region, and the managed fields of every media read. Unrelated buckets and status changes do not count."""
@@ -98,10 +102,6 @@ async def refresh(
     media: dict[str, VideoInfo] = {}
     gone: set[str] = set()
 
-    async def list_region(region: str) -> None:
-        listed = await api_for_region(region).list_all_media_buckets()
-        buckets[region] = {b.bucket: b for b in listed}
-
     async def read_videos(region: str, ids: list[str]) -> None:
         result = await api_for_region(region).get_video_infos(ids)
         for video in result.videos:
@@ -109,7 +109,9 @@ async def refresh(
         gone.update(result.non_exist_video_ids)
 
     in_state = media_ids_by_region(state)
-    jobs: list[Callable[[], Awaitable[None]]] = [partial(list_region, r) for r in bucket_regions(desired, state)]
+    jobs: list[Callable[[], Awaitable[None]]] = [
+        partial(_list_region, api_for_region, r, buckets) for r in bucket_regions(desired, state)
+    ]
     for region, ids in in_state.items():
         for start in range(0, len(ids), VIDEO_IDS_BATCH):
             jobs.append(partial(read_videos, region, ids[start : start + VIDEO_IDS_BATCH]))
@@ -118,6 +120,21 @@ async def refresh(
     for ids in in_state.values():
         gone.update(i for i in ids if i not in media)
     return LiveState(buckets=buckets, media=media, gone=frozenset(gone))
+
+
+async def list_buckets(
+    api_for_region: ApiForRegion, regions: Iterable[str], *, concurrency: int = DEFAULT_CONCURRENCY
+) -> dict[str, dict[str, MediaBucket]]:
+    """The bindings of each region, by bucket name: one ListAllMediaBucket (all its pages) per region."""
+    buckets: dict[str, dict[str, MediaBucket]] = {}
+    jobs: list[Callable[[], Awaitable[None]]] = [partial(_list_region, api_for_region, r, buckets) for r in regions]
+    await run_bounded(jobs, concurrency)
+    return buckets
+
+
+async def _list_region(api_for_region: ApiForRegion, region: str, into: dict[str, dict[str, MediaBucket]]) -> None:
+    listed = await api_for_region(region).list_all_media_buckets()
+    into[region] = {b.bucket: b for b in listed}
 
 
 async def run_bounded(jobs: list[Callable[[], Awaitable[None]]], concurrency: int) -> None:
