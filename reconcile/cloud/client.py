@@ -159,26 +159,12 @@ class CloudSession:
         its answer was lost: it returns the body to succeed with (the error was that attempt's own effect),
         or None to fail.
         """
-        policy = RetryPolicy(
-            clock=self._clock,
-            started=self._clock.monotonic(),
-            max_attempts=self.settings.max_attempts,
-            max_seconds=self.settings.max_retry_seconds,
-            rng=self._rng,
-        )
+        started = self._clock.monotonic()
         stats = self.stats.of(action)
-        retrying = AsyncRetrying(
-            stop=policy.stop,
-            wait=policy.wait,
-            retry=policy.should_retry,
-            sleep=lambda seconds: self._gate.wait(self._clock.sleep(seconds), action),
-            before_sleep=_log_retry(action, self.settings.max_attempts),
-            reraise=True,
-        )
         attempt = _Attempt(product, region, action, params, stats)
         try:
             try:
-                return await retrying(self._attempt, attempt)
+                return await self._attempts(attempt, started)
             except RequestNotSent:
                 if not attempt.failures:
                     stats.errors += 1
@@ -201,6 +187,47 @@ class CloudSession:
                     return settled
             stats.errors += 1
             raise
+
+    async def _attempts(self, attempt: _Attempt, started: float) -> dict[str, Any]:
+        """Attempts until one succeeds or the retry policy gives up; the last one's body or error.
+
+        Almost every call succeeds at once, so the first attempt goes without tenacity's per-call machinery
+        (~15 us and a dozen objects in reference cycles, 5,000 times in a 100,000-media refresh). Only when it
+        fails does tenacity take over, starting from that failure: the same decisions, waits, logs and attempt
+        numbers as when it ran them all."""
+        try:
+            return await self._attempt(attempt)
+        except CloudError as failure:
+            return await self._retry(attempt, failure, started)
+
+    async def _retry(self, attempt: _Attempt, first_failure: CloudError, started: float) -> dict[str, Any]:
+        """tenacity's loop, fed the first attempt's failure as its own first attempt."""
+        action = attempt.action
+        policy = RetryPolicy(
+            clock=self._clock,
+            started=started,
+            max_attempts=self.settings.max_attempts,
+            max_seconds=self.settings.max_retry_seconds,
+            rng=self._rng,
+        )
+        retrying = AsyncRetrying(
+            stop=policy.stop,
+            wait=policy.wait,
+            retry=policy.should_retry,
+            sleep=lambda seconds: self._gate.wait(self._clock.sleep(seconds), action),
+            before_sleep=_log_retry(action, self.settings.max_attempts),
+            reraise=True,
+        )
+        replayed = False
+
+        async def attempt_after_the_first(attempt: _Attempt) -> dict[str, Any]:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                raise first_failure
+            return await self._attempt(attempt)
+
+        return await retrying(attempt_after_the_first, attempt)
 
     async def _attempt(self, attempt: _Attempt) -> dict[str, Any]:
         attempt.number += 1
