@@ -42,6 +42,8 @@ log = logging.getLogger("reconcile.manifest")
 
 # Below this many bytes of manifests (about 10,000 media entries), loading takes less than starting a child.
 BACKGROUND_MIN_BYTES = 1024 * 1024
+# The child's scheduling priority, relative to the parent's (see the end of this module).
+BACKGROUND_NICENESS = 10
 
 # A DesiredMedia's fields in order, its location's path, line and column last.
 MediaRow = tuple[
@@ -176,6 +178,10 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
 
 
 if __name__ == "__main__":
+    if hasattr(os, "nice"):
+        # Background work: the parent needs the answer only once its refresh is done, and its client (and a
+        # local service) should get the cores first while both are busy.
+        os.nice(BACKGROUND_NICENESS)
     serve(sys.stdin.buffer, sys.stdout.buffer)
     # The answer is written and flushed, and the child holds nothing else: exit without tearing down the
     # 100,000 objects it built, which the parent would otherwise wait ~0.2 s for.
