@@ -66,11 +66,12 @@ def plan_changes(
         diff.bucket(bucket)
     for media in desired.media:
         diff.media(media)
-    declared = declared_identities(desired)
-    addresses = {b.address for b in desired.buckets} | {m.address for m in desired.media}
-    for resource in state.resources if state else ():
-        if (resource.kind, resource.identity) not in declared:
-            diff.removed(resource, prune=prune, address_taken=resource.address in addresses)
+    if state and diff.matched < len(state.resources):  # else every managed resource is still declared
+        declared = declared_identities(desired)
+        addresses = {b.address for b in desired.buckets} | {m.address for m in desired.media}
+        for resource in state.resources:
+            if (resource.kind, resource.identity) not in declared:
+                diff.removed(resource, prune=prune, address_taken=resource.address in addresses)
     unmanaged = _unmanaged(live, {b.bucket for b in desired.buckets}, diff.state_buckets) if live else ()
     return DiffResult(
         changes=tuple(sorted(diff.changes, key=attrgetter("address", "identity"))),
@@ -106,6 +107,7 @@ class _Diff:
         self.live = live
         self.state_buckets = state.by_identity("input_bucket") if state else {}
         self.state_media = state.by_identity("media") if state else {}
+        self.matched = 0  # declared resources found in state (each a different state entry: identities are unique)
         self.changes: list[ResourceChange] = []
         self.warnings: list[PlanWarning] = []
         self.errors: list[PlanWarning] = []
@@ -123,6 +125,8 @@ class _Diff:
 
     def bucket(self, bucket: DesiredBucket) -> None:
         managed = self.state_buckets.get(bucket.bucket)
+        if managed is not None:
+            self.matched += 1
         if managed is not None and managed.region != bucket.region:
             self.error(bucket.address, _region_moved(bucket.bucket, managed.region, bucket.region), bucket.location)
             return
@@ -188,6 +192,8 @@ class _Diff:
 
     def media(self, media: DesiredMedia) -> None:
         managed = self.state_media.get(media.identity)
+        if managed is not None:
+            self.matched += 1
         if managed is not None and managed.region != media.region:
             self.error(media.address, _region_moved(media.identity, managed.region, media.region), media.location)
             return
