@@ -8,13 +8,14 @@ answering. With two cores they can run side by side:
         ...                                                # read the state, refresh
         desired = await manifests.result()                 # the DesiredState, or the same ManifestError
 
-The child is `python -m reconcile.manifest.background`: it gets the paths and the environment on stdin,
-runs `load_desired_state` exactly as this process would, and answers on stdout with the DesiredState (its
-100,000 media as plain rows: rebuilding them costs half what unpickling the objects does) or the
-ManifestError's diagnostics. It shares nothing else with this process: no file descriptors (a state lock
-stays this process's own), no threads, no event loop. Whenever the child cannot answer (it could not start,
-crashed, or was killed), `result()` loads the manifests in this process instead: the same answer, or the
-same exception, only later. The answer is unpickled: it comes from our own child, over its own pipe.
+The child is this module in a new interpreter (`serve_child`), importing this very package: it gets the
+paths and the environment on stdin, runs `load_desired_state` exactly as this process would, and answers
+on stdout with the DesiredState (its 100,000 media as plain rows: rebuilding them costs half what
+unpickling the objects does) or the ManifestError's diagnostics. It shares nothing else with this
+process: no file descriptors (a state lock stays this process's own), no threads, no event loop. Whenever
+the child cannot answer (it could not start, crashed, or was killed), `result()` loads the manifests in
+this process instead: the same answer, or the same exception, only later. The answer is unpickled: it
+comes from our own child, over its own pipe.
 
 Small manifest sets are loaded in-process (`worth_loading_aside`): a child costs ~0.1 s of CPU to start.
 """
@@ -29,6 +30,7 @@ import pickle
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
@@ -42,8 +44,15 @@ log = logging.getLogger("reconcile.manifest")
 
 # Below this many bytes of manifests (about 10,000 media entries), loading takes less than starting a child.
 BACKGROUND_MIN_BYTES = 1024 * 1024
-# The child's scheduling priority, relative to the parent's (see the end of this module).
+# The child's scheduling priority, relative to the parent's (see serve_child).
 BACKGROUND_NICENESS = 10
+
+# The child imports this very package (not one the working directory or PYTHONPATH would find first): an
+# answer from another version of the loader would be a wrong answer.
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+_CHILD_BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from reconcile.manifest.background import serve_child; serve_child()"
+)
 
 # A DesiredMedia's fields in order, its location's path, line and column last.
 MediaRow = tuple[
@@ -85,7 +94,7 @@ class BackgroundLoad:
         request = pickle.dumps((self.paths, self.env), protocol=pickle.HIGHEST_PROTOCOL)
         try:
             self._process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", __name__,
+                sys.executable, "-c", _CHILD_BOOTSTRAP, _PACKAGE_ROOT,
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
         except OSError as exc:
@@ -177,7 +186,8 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
     answers.flush()
 
 
-if __name__ == "__main__":
+def serve_child() -> None:
+    """The child process: answer the request on stdin, on stdout, then exit."""
     if hasattr(os, "nice"):
         # Background work: the parent needs the answer only once its refresh is done, and its client (and a
         # local service) should get the cores first while both are busy.

@@ -131,3 +131,15 @@ def test_only_large_manifest_sets_are_loaded_aside(write: Write, monkeypatch: py
     monkeypatch.setattr(background, "BACKGROUND_MIN_BYTES", 2 * len(RICH.encode()))
     assert worth_loading_aside(["a.yaml", "b.yaml", "missing.yaml"])
     assert not worth_loading_aside(["a.yaml"])
+
+
+async def test_the_child_imports_this_package_not_one_the_working_directory_holds(
+    workdir: Path, write: Write, caplog: pytest.LogCaptureFixture
+) -> None:
+    """(An editable install's import hook finds this package first anyway; a regular install would not.)"""
+    write("a.yaml", RICH)
+    write("reconcile/__init__.py", "raise ImportError('another reconcile, found first on the path')\n")
+    caplog.set_level("DEBUG", logger="reconcile.manifest")
+    async with BackgroundLoad(["a.yaml"], ENV) as load:
+        assert await load.result() == load_desired_state(["a.yaml"], env=ENV)
+    assert "loading them here" not in caplog.text  # the child answered
