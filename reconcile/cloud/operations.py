@@ -77,9 +77,9 @@ def video_ids_param(action: str, video_ids: Sequence[str]) -> str:
     return ",".join(video_ids)
 
 
-def _metadata_json(item: RegisterMetadata) -> dict[str, Any]:
+def _media_fields_json(item: RegisterMetadata | VideoUpdate) -> dict[str, Any]:
+    """The metadata RegisterMetadatas and UpdateContent items share, by wire name; unset fields are left out."""
     fields: dict[str, Any] = {
-        "FileURL": item.file_url,
         "Title": item.title,
         "Description": item.description,
         "Tags": _tags(item.tags),
@@ -87,6 +87,10 @@ def _metadata_json(item: RegisterMetadata) -> dict[str, Any]:
         "CateId": item.cate_id,
     }
     return {name: value for name, value in fields.items() if value is not None}
+
+
+def _metadata_json(item: RegisterMetadata) -> dict[str, Any]:
+    return {"FileURL": item.file_url, **_media_fields_json(item)}
 
 
 def register_media_params(request: RegisterMediaRequest) -> Params:
@@ -121,15 +125,7 @@ def get_video_infos_params(video_ids: Sequence[str]) -> Params:
 
 
 def _update_json(update: VideoUpdate) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "VideoId": update.video_id,
-        "Title": update.title,
-        "Description": update.description,
-        "Tags": _tags(update.tags),
-        "CoverURL": update.cover_url,
-        "CateId": update.cate_id,
-    }
-    return {name: value for name, value in fields.items() if value is not None}
+    return {"VideoId": update.video_id, **_media_fields_json(update)}
 
 
 def update_video_infos_params(updates: Sequence[VideoUpdate]) -> Params:
