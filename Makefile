@@ -4,17 +4,26 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo bench schema clean
+LOCK   := requirements.lock
+
+.PHONY: install lock test lint typecheck pytest demo bench schema clean
 
 install: $(STAMP)
 
-# Re-install only when the project metadata changes; a second `make install` is a no-op.
-$(STAMP): pyproject.toml
+# Installs exactly the locked versions (hash-checked, build backend included), then the project itself.
+# Re-installs only when the lock or the project metadata changes; a second `make install` is a no-op.
+$(STAMP): $(LOCK) pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'" >&2; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+# Deliberately refresh the lock to the newest versions the ranges in pyproject.toml allow.
+lock: install
+	$(BIN)/uv pip compile pyproject.toml requirements/build.in --extra dev --generate-hashes \
+		--python-version 3.11 --universal --upgrade --quiet -o $(LOCK)
+	@echo "wrote $(LOCK); run 'make install test' before committing it"
 
 lint: install
 	$(BIN)/ruff check reconcile tests bench scripts

@@ -8,6 +8,7 @@ written plain (unquoted), so each field decides what its text means (see `reader
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import yaml
@@ -84,15 +85,16 @@ def compose_documents(file: ManifestFile) -> tuple[list[Node], list[Diagnostic]]
         return [], [Diagnostic(file.path, line, col, message)]
     too_deep = _first_too_deep(file.data)
     if too_deep is not None:
-        line, col = too_deep
-        message = f"nested more than {MAX_NESTING} levels deep; a manifest never needs this, so the file is refused"
-        return [], [Diagnostic(file.path, line, col, message)]
+        return [], [_too_deep_problem(file.path, *too_deep)]
     documents: list[Node] = []
     try:
         for node in yaml.compose_all(file.data, Loader=_NodeLoader):
             if node is not None and not is_null(node):
                 documents.append(node)
     except yaml.MarkedYAMLError as exc:
+        too_deep = _first_too_deep(file.data, scan_anyway=True)
+        if too_deep is not None:
+            return documents, [_too_deep_problem(file.path, *too_deep)]
         return documents, [_syntax_problem(file.path, text, exc)]
     except yaml.reader.ReaderError as exc:
         line, col = _position_of_byte(file.data, exc.position)
@@ -105,22 +107,52 @@ def compose_documents(file: ManifestFile) -> tuple[list[Node], list[Diagnostic]]
     return documents, []
 
 
-def _first_too_deep(data: bytes) -> tuple[int, int] | None:
+def _too_deep_problem(path: str, line: int, col: int) -> Diagnostic:
+    message = f"nested more than {MAX_NESTING} levels deep; a manifest never needs this, so the file is refused"
+    return Diagnostic(path, line, col, message)
+
+
+def _first_too_deep(data: bytes, *, scan_anyway: bool = False) -> tuple[int, int] | None:
     """Where the first collection nested deeper than MAX_NESTING starts (1-based line and column), if any."""
-    if nesting_bound(data) <= SAFE_NESTING:
+    if not scan_anyway and nesting_bound(data) <= SAFE_NESTING:
         return None
-    depth = 0
     try:
-        for event in yaml.parse(data, Loader=_NodeLoader):
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                mark = event.start_mark
-                if depth > MAX_NESTING and mark is not None:
-                    return mark.line + 1, mark.column + 1
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
+        return _deeper_than_max(yaml.parse(data, Loader=_NodeLoader))
+    except yaml.MarkedYAMLError as exc:
+        return _too_deep_before(data, exc.problem_mark)
     except yaml.YAMLError:
-        return None  # composition stops at the same error, no deeper than this scan went, and reports it
+        return None  # composition stops at the same error and reports it
+
+
+def _too_deep_before(data: bytes, mark: yaml.Mark | None) -> tuple[int, int] | None:
+    """Whether libyaml stopped at `mark` because the file nests too deep, whatever its wording.
+
+    Some libyaml builds (the one PyYAML 6.0.4 bundles) stop at a nesting limit of their own, with their own
+    message, and their scanner runs ahead of the events; others have no limit. Which one is installed must
+    not change what the user is told: the text up to the error is parsed again with PyYAML's pure-Python
+    parser (a state machine, no recursion, no limit), only when that text could nest that deep at all.
+    """
+    if mark is None:
+        return None
+    prefix = data.decode("utf-8", errors="replace")[: mark.index + 1]
+    if nesting_bound(prefix.encode()) <= MAX_NESTING:
+        return None
+    try:
+        return _deeper_than_max(yaml.parse(prefix, Loader=yaml.BaseLoader))
+    except yaml.YAMLError:
+        return None
+
+
+def _deeper_than_max(events: Iterable[yaml.Event]) -> tuple[int, int] | None:
+    depth = 0
+    for event in events:
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            mark = event.start_mark
+            if depth > MAX_NESTING and mark is not None:
+                return mark.line + 1, mark.column + 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
     return None
 
 

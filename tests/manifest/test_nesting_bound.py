@@ -76,3 +76,45 @@ def test_deep_nesting_over_many_short_lines_is_refused(problems: Problems):
     assert problems("region: cn-shanghai\nx:\n" + " [\n" * depth + " ]\n" * depth) == [
         "1002:2: nested more than 1000 levels deep; a manifest never needs this, so the file is refused"
     ]
+
+
+_REAL_PARSE = yaml.parse
+
+
+def _python_parser(data: Any, Loader: Any = None) -> Any:
+    """PyYAML's pure-Python parser: like libyaml builds without a nesting limit of their own, it never stops."""
+    return _REAL_PARSE(data, Loader=yaml.BaseLoader)
+
+
+@pytest.mark.parametrize("parser", ["libyaml", "unlimited"])
+def test_too_deep_is_reported_in_our_words_with_or_without_libyamls_own_limit(
+    problems: Problems, monkeypatch: pytest.MonkeyPatch, parser: str
+):
+    if parser == "unlimited":  # the scan then sees the 1001st level itself instead of libyaml's error
+        monkeypatch.setattr(yaml_nodes.yaml, "parse", _python_parser)
+    assert problems("region: cn-shanghai\nx:\n" + " [\n" * 20_000 + " ]\n" * 20_000) == [
+        "1002:2: nested more than 1000 levels deep; a manifest never needs this, so the file is refused"
+    ]
+
+
+def test_too_deep_within_the_safe_bound_is_ours_when_libyaml_stops_at_its_own_limit(problems: Problems):
+    # Composed directly (the bound is low), so libyaml's own limit, with its own wording, is what stops it.
+    assert problems("region: cn-shanghai\nx: " + "[" * 1500 + "]" * 1500 + "\n") == [
+        "2:1003: nested more than 1000 levels deep; a manifest never needs this, so the file is refused"
+    ]
+
+
+def test_a_nesting_error_in_another_wording_is_still_ours(problems: Problems, monkeypatch: pytest.MonkeyPatch):
+    real_parse = _REAL_PARSE
+
+    def reworded(data: Any, Loader: Any = None) -> Any:
+        try:
+            yield from real_parse(data, Loader=Loader)
+        except yaml.MarkedYAMLError as exc:
+            exc.problem = "some future wording"
+            raise
+
+    monkeypatch.setattr(yaml_nodes.yaml, "parse", reworded)
+    assert problems("region: cn-shanghai\nx: " + "[" * 1500 + "]" * 1500 + "\n") == [
+        "2:1003: nested more than 1000 levels deep; a manifest never needs this, so the file is refused"
+    ]
