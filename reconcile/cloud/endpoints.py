@@ -1,8 +1,10 @@
 """Where each product's API lives: the public HTTPS endpoint of a region, or an override.
 
 Overrides (settings / env / CLI) win: a per-product endpoint, then the shared one (RECONCILE_ENDPOINT,
-how the emulator is used). Plain `http://` is accepted only for loopback hosts: anything else would
-send signed requests, and STS tokens, in clear text.
+how the emulator is used). Plain `http://` is accepted only for a literal loopback address (127.0.0.0/8,
+::1) or `localhost` itself: anything else would send signed requests, and STS tokens, in clear text, and
+a name such as `evil.localhost` is whatever the resolver says it is. An override never carries userinfo
+(`user:password@`), and errors never repeat it.
 """
 
 from __future__ import annotations
@@ -59,8 +61,13 @@ def check_region(region: str) -> str:
     return region
 
 
+PLAIN_HTTP_RULE = "plain http:// is accepted only for 127.0.0.0/8, ::1 and localhost itself"
+
+
 def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+    """A literal loopback address (127.0.0.0/8, ::1) or `localhost` itself: never a name the resolver could
+    send elsewhere (`evil.localhost`, `localhost.example.com`)."""
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -71,6 +78,12 @@ def is_loopback(host: str) -> bool:
 def normalize_endpoint(value: str, origin: str) -> str:
     """`scheme://host[:port]` from an override; a bare host means https. `origin` names the setting in errors."""
     text = value.strip()
+    if "@" in text:  # userinfo, wherever urlsplit would look for it: say so without repeating any of it
+        raise EndpointError(
+            f"{origin}: the URL contains '@' (user information such as user:password@, not shown here); "
+            "give just scheme://host[:port], e.g. http://127.0.0.1:8765: reconcile signs each request with "
+            "the AccessKey and never sends credentials in the URL"
+        )
     if "://" not in text:
         bare_host = text.split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
         if "." not in bare_host and not is_loopback(bare_host):
@@ -89,12 +102,13 @@ def normalize_endpoint(value: str, origin: str) -> str:
         raise EndpointError(
             f"{origin}: {value!r} is not an http(s) URL; expected e.g. https://vod.cn-shanghai.aliyuncs.com"
         )
-    if parts.username or parts.password or parts.query or parts.fragment or parts.path not in ("", "/"):
+    if parts.query or parts.fragment or parts.path not in ("", "/"):
         raise EndpointError(f"{origin}: {value!r} must be just scheme://host[:port] (the APIs live at path /)")
     if parts.scheme == "http" and not is_loopback(host):
         raise EndpointError(
-            f"{origin}: {value!r} uses plain http:// to a host that is not loopback, which would send signed "
-            "requests and security tokens in clear text; use https://, or http:// only for 127.0.0.1, ::1 or localhost"
+            f"{origin}: {value!r} uses plain http:// to {host}, which is not a literal loopback address: it would "
+            f"send signed requests and security tokens in clear text; use https://. ({PLAIN_HTTP_RULE}: a name "
+            "such as evil.localhost may resolve to a remote address.)"
         )
     netloc = f"[{host}]" if ":" in host else host
     return f"{parts.scheme}://{netloc}" + (f":{port}" if port is not None else "")

@@ -9,6 +9,7 @@ import pytest
 
 from reconcile.cli.cloud_options import cloud_options, settings_from_options
 from reconcile.cli.common import FatalError
+from reconcile.cli.main import main
 from reconcile.cloud.client import CloudSession
 from reconcile.cloud.credentials import StaticCredentials
 from reconcile.cloud.endpoints import default_host, normalize_endpoint
@@ -58,14 +59,62 @@ def test_endpoint_overrides_accepted(value: str, normalized: str) -> None:
     assert normalize_endpoint(value, "RECONCILE_ENDPOINT") == normalized
 
 
-def test_plain_http_to_a_non_loopback_host_is_refused() -> None:
+@pytest.mark.parametrize(
+    ("value", "host"),
+    [
+        ("http://10.0.0.5:8080", "10.0.0.5"),
+        # A name is whatever the resolver answers: only `localhost` itself is taken on trust.
+        ("http://evil.localhost:8765", "evil.localhost"),
+        ("http://localhost.example.com:8765", "localhost.example.com"),
+        ("http://[::ffff:10.0.0.5]:8765", "::ffff:10.0.0.5"),
+    ],
+)
+def test_plain_http_to_anything_but_a_literal_loopback_address_is_refused(value: str, host: str) -> None:
     with pytest.raises(ValueError) as raised:
-        normalize_endpoint("http://10.0.0.5:8080", "RECONCILE_ENDPOINT")
+        normalize_endpoint(value, "RECONCILE_ENDPOINT")
     assert str(raised.value) == (
-        "RECONCILE_ENDPOINT: 'http://10.0.0.5:8080' uses plain http:// to a host that is not loopback, which would "
-        "send signed requests and security tokens in clear text; use https://, or http:// only for 127.0.0.1, ::1 "
-        "or localhost"
+        f"RECONCILE_ENDPOINT: {value!r} uses plain http:// to {host}, which is not a literal loopback address: it "
+        "would send signed requests and security tokens in clear text; use https://. (plain http:// is accepted "
+        "only for 127.0.0.0/8, ::1 and localhost itself: a name such as evil.localhost may resolve to a remote "
+        "address.)"
     )
+
+
+def test_https_to_a_localhost_subdomain_is_still_accepted() -> None:
+    assert normalize_endpoint("https://evil.localhost:8443", "--endpoint") == "https://evil.localhost:8443"
+
+
+USERINFO_REFUSED = (
+    "the URL contains '@' (user information such as user:password@, not shown here); give just "
+    "scheme://host[:port], e.g. http://127.0.0.1:8765: reconcile signs each request with the AccessKey and never "
+    "sends credentials in the URL"
+)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://user:PASSWORD@127.0.0.1:8765",
+        "https://user:PASSWORD@vod.cn-shanghai.aliyuncs.com",
+        "user:PASSWORD@127.0.0.1:8765",  # bare host
+        "http://user:PASS/WORD@127.0.0.1:8765",  # a '/' in the password moves urlsplit's netloc
+        "http://user:PASSWORD@127.0.0.1:99999",  # also an invalid port
+        "ftp://user:PASSWORD@127.0.0.1",  # also a wrong scheme
+    ],
+)
+def test_userinfo_is_refused_without_echoing_it(value: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        normalize_endpoint(value, "--endpoint")
+    assert str(raised.value) == f"--endpoint: {USERINFO_REFUSED}"
+
+
+def test_userinfo_in_the_environment_never_reaches_the_output(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("RECONCILE_ENDPOINT", "http://user:PASSWORD@127.0.0.1:8765")
+    assert main(["plan", "manifests/"]) == 1
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", f"error: RECONCILE_ENDPOINT: {USERINFO_REFUSED}\n")
+    assert main(["plan", "--help"]) == 0
+    assert "PASSWORD" not in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -73,7 +122,6 @@ def test_plain_http_to_a_non_loopback_host_is_refused() -> None:
     [
         ("ftp://127.0.0.1", "is not an http(s) URL"),
         ("https://host/path", "must be just scheme://host[:port]"),
-        ("https://user:pw@host", "must be just scheme://host[:port]"),
         ("https://host:99999", "is not a valid URL"),
         ("http://mts.cn-shanghai.aliyuncs.com", "plain http://"),
     ],
@@ -219,7 +267,7 @@ def test_no_cli_options_means_the_environment() -> None:
     [
         (
             ["--endpoint", "http://10.1.1.1"],
-            "--endpoint: 'http://10.1.1.1' uses plain http:// to a host that is not loopback",
+            "--endpoint: 'http://10.1.1.1' uses plain http:// to 10.1.1.1, which is not a literal loopback address",
         ),
         (["--mts-endpoint", "ftp://x"], "--mts-endpoint: 'ftp://x' is not an http(s) URL"),
         (["--qps", "RegisterMedia=-1"], "--qps: RegisterMedia=-1 is not a positive number of calls per second"),
