@@ -13,7 +13,7 @@ import contextlib
 import shlex
 import signal
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -50,6 +50,12 @@ APPROVAL_PROMPT = (
     "  Reconcile will perform the API calls described above.\n"
     "  Only 'yes' will be accepted to approve.\n\n"
     "  Enter a value"
+)
+# Ctrl-C is exit 130, never click's "Aborted." with exit 1; the message says whether anything was applied.
+INTERRUPTED_BEFORE_CALLS = "interrupted (Ctrl-C) before any call that changes the account; nothing was applied"
+INTERRUPTED_DURING_CALLS = (
+    "interrupted (Ctrl-C) while calls were in flight: those were abandoned; every batch that finished is "
+    "recorded in the state. Run apply again to finish the rest"
 )
 
 
@@ -118,8 +124,9 @@ def command(
         refresh=refresh is not False,
         json_output=json_output,
     )
-    with state_errors_as_fatal(), store.lock("apply", lock_timeout):
-        return run_async(_plan_and_apply(request, settings, store))
+    phase = ApplyPhase()
+    with _interrupt_exits_130(phase), state_errors_as_fatal(), store.lock("apply", lock_timeout):
+        return run_async(_interruptible(phase, _plan_and_apply(request, settings, store, phase)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,11 +141,37 @@ class ApplyRequest:
     json_output: bool
 
 
+@dataclass(slots=True)
+class ApplyPhase:
+    """How far an apply got, for what an interruption means: before `calls_started` nothing was sent that
+    changes the account (planning only reads)."""
+
+    calls_started: bool = False
+
+
+@contextlib.contextmanager
+def _interrupt_exits_130(phase: ApplyPhase) -> Iterator[None]:
+    try:
+        yield
+    except KeyboardInterrupt:
+        message = INTERRUPTED_DURING_CALLS if phase.calls_started else INTERRUPTED_BEFORE_CALLS
+        raise FatalError(message, exit_code=EXIT_INTERRUPTED) from None
+
+
+async def _interruptible(phase: ApplyPhase, work: Coroutine[Any, Any, int]) -> int:
+    """`work`, with a KeyboardInterrupt raised inside the event loop's task (at the prompt) made exit 130 there.
+    A Ctrl-C that the event loop turns into cancelling the task reaches `command` as a KeyboardInterrupt."""
+    with _interrupt_exits_130(phase):
+        return await work
+
+
 def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
-async def _plan_and_apply(request: ApplyRequest, settings: ClientSettings, store: LocalStateStore) -> int:
+async def _plan_and_apply(
+    request: ApplyRequest, settings: ClientSettings, store: LocalStateStore, phase: ApplyPhase
+) -> int:
     async with open_session(settings) as session:
         with _planning_errors():
             if request.saved:
@@ -162,6 +195,7 @@ async def _plan_and_apply(request: ApplyRequest, settings: ClientSettings, store
             return EXIT_ERROR
         planning_stats = _copy_stats(session.stats)
         live = out is None and sys.stdout.isatty()
+        phase.calls_started = True
         try:
             result = await _execute(plan, session, store, out, live=live)
         except PlanNotApplicable as exc:
@@ -218,8 +252,30 @@ def replan_command(source: PlanSource, out: str) -> str:
 
 
 def _approved() -> bool:
-    answer = click.prompt(APPROVAL_PROMPT, default="", show_default=False, prompt_suffix=": ")
+    """True for `yes`. Ctrl-C at the prompt is an interruption (click turns it into Abort: undone here); end
+    of input is no answer. asyncio's SIGINT handler would only cancel the task, leaving the prompt waiting."""
+    try:
+        with _default_sigint():
+            answer = click.prompt(APPROVAL_PROMPT, default="", show_default=False, prompt_suffix=": ")
+    except click.Abort as exc:
+        click.echo("")  # end the prompt's line
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        return False
     return str(answer).strip() == "yes"
+
+
+@contextlib.contextmanager
+def _default_sigint() -> Iterator[None]:
+    try:
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 async def _execute(
