@@ -8,18 +8,30 @@ from pathlib import Path
 import click
 
 from reconcile.cli.common import EXIT_OK, FatalError, log_level_option
+from reconcile.cloud.endpoints import is_loopback
 from reconcile.emulator.app import create_app
-from reconcile.emulator.config import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, EmulatorConfig
-from reconcile.emulator.control_api import is_loopback_host
+from reconcile.emulator.config import (
+    DEFAULT_ACCESS_KEY_ID,
+    DEFAULT_ACCESS_KEY_SECRET,
+    DEFAULT_MAX_BODY_BYTES,
+    EmulatorConfig,
+)
 from reconcile.emulator.faults import FaultRules, FaultSpecError
 from reconcile.emulator.persistence import StateFileError
 from reconcile.emulator.process import READY_PREFIX
-from reconcile.emulator.server import event_loop_factory, listen_socket, serve
+from reconcile.emulator.server import event_loop_factory, listen_socket, serve, url_of
 from reconcile.emulator.vod import DEFAULT_TRANSCODE_SECONDS
+
+MIB = 1024 * 1024
 
 
 @click.command("emulator")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback only).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on: a loopback address (127.0.0.0/8, ::1) or localhost, unless --allow-remote.",
+)
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="Port; 0 picks a free one."
 )
@@ -48,7 +60,17 @@ from reconcile.emulator.vod import DEFAULT_TRANSCODE_SECONDS
     help="How long a transcoding media stays Transcoding before it becomes Normal.",
 )
 @click.option(
-    "--allow-remote", is_flag=True, help="Allow a non-loopback --host (the default key pair is public knowledge)."
+    "--max-body-mib",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_BODY_BYTES // MIB,
+    show_default=True,
+    help="Refuse request bodies larger than this many MiB (413), before reading them.",
+)
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow a non-loopback --host: anyone who can reach the port can then use the API with the public "
+    "key pair (a warning says so). The control API still answers loopback clients only.",
 )
 @log_level_option
 def command(
@@ -62,6 +84,7 @@ def command(
     faults_spec: str | None,
     seed: int | None,
     transcode_seconds: float,
+    max_body_mib: int,
     allow_remote: bool,
 ) -> int:
     """Run a local, wire-faithful MPS + VOD server (signed V1 and V3 requests, real JSON shapes, QPS limits).
@@ -69,7 +92,7 @@ def command(
     It prints one line with its URL once listening and stops cleanly on Ctrl-C or SIGTERM. Its control
     API lives under /_emulator/ (state, stats, reset, objects, faults); see docs/emulator.md.
     """
-    if not allow_remote and not is_loopback_host(host):
+    if not allow_remote and not is_loopback(host):
         raise FatalError(
             f"--host {host} is not a loopback address; the emulator accepts the well-known key pair "
             f"{DEFAULT_ACCESS_KEY_ID}/…, so pass --allow-remote to serve other machines on purpose"
@@ -87,6 +110,7 @@ def command(
         state_file=state_file,
         seed=seed,
         transcode_seconds=transcode_seconds,
+        max_body_bytes=max_body_mib * MIB,
     )
     try:
         app = create_app(config)
@@ -98,9 +122,25 @@ def command(
         raise FatalError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port (0 picks a free one)"
         ) from None
+    if not is_loopback(host):
+        click.echo(remote_warning(url_of(sock), sock.getsockname()[1], key_ids), err=True)
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         runner.run(serve(app, sock, lambda url: click.echo(f"{READY_PREFIX}{url}")))
     return EXIT_OK
+
+
+def remote_warning(url: str, port: int, key_ids: tuple[str, ...]) -> str:
+    """What serving beyond loopback exposes, said loudly before the ready line."""
+    keys = f"{DEFAULT_ACCESS_KEY_ID}/{DEFAULT_ACCESS_KEY_SECRET}" + (
+        f" (and the --access-key-id pairs given: {', '.join(key_ids)})" if key_ids else ""
+    )
+    return (
+        f"WARNING: --allow-remote: serving beyond loopback at {url}.\n"
+        "WARNING: this emulator is unauthenticated test software, not a secured service: anyone who can reach\n"
+        "WARNING: this port can bind and unbind buckets and register, change and delete media with the public\n"
+        f"WARNING: key pair {keys}, in clear text. Serve it only on a network you trust.\n"
+        f"WARNING: The control API (/_emulator/) still answers only this machine, at http://127.0.0.1:{port}."
+    )
 
 
 def _load_faults(spec: str) -> FaultRules:

@@ -1,5 +1,9 @@
 """The ASGI adapter: one app serves the signed RPC API on `/` and the control API on `/_emulator/`.
 
+Request bodies are capped (`EmulatorConfig.max_body_bytes`): one declared larger by `Content-Length` is
+answered 413 without reading any of it, and a chunked one as soon as it passes the cap, so a huge upload
+costs no more memory than the cap.
+
 Dropping a connection after commit is not expressible in ASGI, so servers that can do it advertise the
 `reconcile.abort_connection` scope extension (`{"abort": callable}`): the emulator's uvicorn protocol and
 the in-process `emulator_transport` both do. Under a server without it a drop raises instead.
@@ -69,7 +73,16 @@ class EmulatorApp:
             return
         if scope["type"] != "http":
             return
-        body = await _read_body(receive)
+        body = await _read_body(receive, scope["headers"], self.config.max_body_bytes)
+        if body is None:
+            log.warning(
+                "%s %s: request body over %d bytes refused (413)",
+                scope["method"],
+                scope.get("path"),
+                self.config.max_body_bytes,
+            )
+            await _respond(send, _body_too_large(self.config.max_body_bytes))
+            return
         client = scope.get("client")
         request = WireRequest.build(
             scope["method"],
@@ -90,17 +103,7 @@ class EmulatorApp:
         if response.drop:
             await _abort(scope)
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": [
-                    *((k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers),
-                    (b"content-length", str(len(response.body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": response.body})
+        await _respond(send, response)
 
     def save_state(self, *, force: bool = False) -> bool:
         """Write the state file if there is one and the state changed since the last write."""
@@ -164,16 +167,50 @@ async def _abort(scope: Scope) -> None:
     await asyncio.sleep(0)
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _respond(send: Send, response: WireResponse) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": [
+                *((k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers),
+                (b"content-length", str(len(response.body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": response.body})
+
+
+async def _read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit: int) -> bytes | None:
+    """The whole body, or None as soon as it is known to be longer than `limit` bytes: from `Content-Length`
+    before reading anything, else while counting the chunks. What is left unread the server discards."""
+    for name, value in headers:
+        if name.lower() == b"content-length" and value.strip().isdigit() and int(value) > limit:
+            return None
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             break
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def _body_too_large(limit: int) -> WireResponse:
+    return WireResponse.json(
+        413,
+        {
+            "error": f"the request body is larger than this emulator accepts ({limit} bytes); "
+            "start it with a larger --max-body-mib to send more"
+        },
+    )
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

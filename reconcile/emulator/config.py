@@ -12,6 +12,9 @@ from reconcile.emulator.vod import DEFAULT_TRANSCODE_SECONDS
 
 DEFAULT_ACCESS_KEY_ID = "emulator"
 DEFAULT_ACCESS_KEY_SECRET = "emulator-secret"
+# Far above any API request (a RegisterMedia of 10 files at every field's limit is about 100 KiB, form-encoded),
+# and room for an OSS PutObject of test media; a larger body is answered 413 before it is read.
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
 def _default_keys() -> dict[str, str]:
@@ -30,3 +33,4 @@ class EmulatorConfig:
     transcode_seconds: float = DEFAULT_TRANSCODE_SECONDS  # Transcoding -> Normal after this long
     timestamp_window_seconds: float = DEFAULT_WINDOW_SECONDS  # accepted request clock skew, both ways
     retry_after_header: bool = True  # send x-acs-retry-after (ms) with throttling errors
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # request bodies above this are refused (413) unread

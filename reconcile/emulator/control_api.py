@@ -5,15 +5,21 @@ GET  /_emulator/stats     per-action counters and totals
 POST /_emulator/reset     empty state, stats and throttle windows; {"keep_objects": true} keeps objects
 PUT  /_emulator/objects   {"urls": [...]} adds OSS objects;  GET lists them
 POST /_emulator/faults    replaces the fault rules;  GET shows them
+
+It has no authentication, so it trusts only what a web page cannot forge (403 otherwise): the client is a
+loopback address, the `Host` names a loopback address or `localhost` (a DNS-rebound name such as
+`attacker.example` is refused, whatever it resolves to), and an `Origin`, when sent, is the emulator's own.
+Writes need `Content-Type: application/json` (415 otherwise), which no page can send without a CORS preflight,
+and preflights are never granted.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Callable
 from typing import Any
 
+from reconcile.cloud.endpoints import is_loopback
 from reconcile.emulator.backend import EmulatorBackend
 from reconcile.emulator.faults import FaultRules, FaultSpecError
 from reconcile.emulator.gateway import Gateway
@@ -21,6 +27,9 @@ from reconcile.emulator.throttle import SlidingWindowThrottle
 from reconcile.emulator.wire import WireRequest, WireResponse
 
 CONTROL_PREFIX = "/_emulator/"
+WRITE_METHODS = frozenset({"POST", "PUT"})
+JSON_MEDIA_TYPE = "application/json"
+LOOPBACK_HOSTS = "127.0.0.1, [::1] or localhost"
 
 
 class ControlRequestError(Exception):
@@ -46,8 +55,7 @@ class ControlApi:
 
     def handle(self, request: WireRequest) -> WireResponse:
         try:
-            if request.client_host is not None and not is_loopback_host(request.client_host):
-                raise ControlRequestError(403, "the control API answers loopback clients only")
+            check_caller(request)
             name = request.path[len(CONTROL_PREFIX) :].strip("/")
             route = self._routes.get((request.method, name))
             if route is None:
@@ -55,6 +63,8 @@ class ControlApi:
                 if allowed:
                     raise ControlRequestError(405, f"{request.method} /_emulator/{name}: use {' or '.join(allowed)}")
                 raise ControlRequestError(404, f"no control endpoint /_emulator/{name}")
+            if request.method in WRITE_METHODS:
+                check_json_content_type(request, name)
             return WireResponse.json(200, route(request))
         except ControlRequestError as error:
             return WireResponse.json(error.status, {"error": error.message})
@@ -98,9 +108,43 @@ def _json_body(request: WireRequest, *, default: Any) -> Any:
         raise ControlRequestError(400, "the request body is not valid JSON") from None
 
 
-def is_loopback_host(host: str) -> bool:
-    """`localhost` or a loopback IP address. (A client with no address came over a Unix socket: local too.)"""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
+def check_caller(request: WireRequest) -> None:
+    """403 unless the request comes from this machine and not from a web page (see the module docstring).
+    A client with no address came over a Unix socket: local too. A request without `Host` (HTTP/1.0) or
+    `Origin` (anything but a browser) is not refused for it."""
+    if request.client_host is not None and not is_loopback(request.client_host):
+        raise ControlRequestError(403, "the control API answers loopback clients only")
+    host = request.header("host")
+    if host is not None and not is_loopback(_host_name(host)):
+        raise ControlRequestError(
+            403,
+            f"the control API answers only requests addressed to {LOOPBACK_HOSTS}, not Host {_quoted(host)} "
+            "(a web page whose name resolves to this machine must not reach it); use e.g. http://127.0.0.1:PORT",
+        )
+    origin = request.header("origin")
+    if origin is not None and (host is None or origin.lower() != f"http://{host}".lower()):
+        raise ControlRequestError(
+            403, f"the control API refuses requests from web pages: Origin {_quoted(origin)} is not this emulator"
+        )
+
+
+def check_json_content_type(request: WireRequest, name: str) -> None:
+    content_type = request.header("content-type")
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type != JSON_MEDIA_TYPE:
+        sent = _quoted(content_type) if content_type is not None else "none"
+        raise ControlRequestError(
+            415, f"{request.method} /_emulator/{name} takes Content-Type: {JSON_MEDIA_TYPE} (this request sent {sent})"
+        )
+
+
+def _host_name(host: str) -> str:
+    """The name or address in a `Host` value: `[::1]:8765` -> `::1`, `localhost:8765` -> `localhost`."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def _quoted(value: str, limit: int = 100) -> str:
+    """A header value as sent, shortened: it is the caller's text, not ours."""
+    return json.dumps(value if len(value) <= limit else value[:limit] + "…", ensure_ascii=False)

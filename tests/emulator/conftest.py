@@ -57,5 +57,5 @@ def app(config: EmulatorConfig) -> EmulatorApp:
 
 @pytest.fixture
 async def caller(app: EmulatorApp, clock: ManualClock) -> AsyncIterator[Caller]:
-    async with httpx.AsyncClient(transport=emulator_transport(app), base_url="http://emulator") as client:
+    async with httpx.AsyncClient(transport=emulator_transport(app), base_url="http://127.0.0.1:8765") as client:
         yield Caller(client, clock)

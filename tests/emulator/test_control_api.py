@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -13,7 +15,7 @@ MEDIA = "https://media.oss-cn-shanghai.aliyuncs.com"
 
 @pytest.fixture
 async def control(app: EmulatorApp) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=EmulatorTransport(app), base_url="http://emulator/_emulator/")
+    return httpx.AsyncClient(transport=EmulatorTransport(app), base_url="http://127.0.0.1:8765/_emulator/")
 
 
 async def test_state_lists_buckets_and_media(caller: Caller, control: httpx.AsyncClient) -> None:
@@ -68,7 +70,7 @@ async def test_reset_empties_state_and_stats_and_optionally_keeps_objects(
     await control.post("reset", json={"keep_objects": True})
     assert (app.backend.vod.media(), (await control.get("stats")).json()["totals"]["calls"]) == ([], 0)
     assert (await control.get("objects")).json()["urls"] == [f"{MEDIA}/a.mp4"]
-    await control.post("reset")
+    await control.post("reset", json={})
     assert (await control.get("objects")).json()["urls"] == []
     assert (await control.post("reset", json={"keep_objects": "yes"})).status_code == 400
 
@@ -102,3 +104,95 @@ async def test_control_api_refuses_non_loopback_clients(app: EmulatorApp) -> Non
     ) as client:
         response = await client.get("/_emulator/state")
     assert (response.status_code, response.json()) == (403, {"error": "the control API answers loopback clients only"})
+
+
+# --- only this machine, never a web page ------------------------------------------------------------
+
+
+async def test_a_dns_rebound_host_cannot_read_the_state(app: EmulatorApp) -> None:
+    # A page on attacker.example rebinds its name to 127.0.0.1: the request is loopback, its Host is not.
+    async with httpx.AsyncClient(transport=EmulatorTransport(app), base_url="http://attacker.example:8765") as page:
+        response = await page.get("/_emulator/state")
+    assert (response.status_code, response.json()) == (
+        403,
+        {
+            "error": "the control API answers only requests addressed to 127.0.0.1, [::1] or localhost, not Host "
+            '"attacker.example:8765" (a web page whose name resolves to this machine must not reach it); use e.g. '
+            "http://127.0.0.1:PORT"
+        },
+    )
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8765", "127.0.0.2", "localhost:8765", "[::1]:8765"])
+async def test_loopback_hosts_are_answered(app: EmulatorApp, host: str) -> None:
+    async with httpx.AsyncClient(transport=EmulatorTransport(app), base_url=f"http://{host}") as client:
+        assert (await client.get("/_emulator/stats")).status_code == 200
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0:8765", "evil.localhost:8765", "192.168.1.5:8765"])
+async def test_other_hosts_are_refused(app: EmulatorApp, host: str) -> None:
+    async with httpx.AsyncClient(transport=EmulatorTransport(app), base_url=f"http://{host}") as client:
+        response = await client.get("/_emulator/stats")
+    assert response.status_code == 403
+    assert response.json()["error"].endswith(f'not Host "{host}" (a web page whose name resolves to this machine '
+                                              "must not reach it); use e.g. http://127.0.0.1:PORT")  # fmt: skip
+
+
+@pytest.mark.parametrize("origin", ["https://attacker.example", "null", "http://localhost:3000"])
+async def test_a_foreign_origin_cannot_reset_or_install_faults(
+    app: EmulatorApp, control: httpx.AsyncClient, caller: Caller, origin: str
+) -> None:
+    await caller.ok("BindInputBucket", {"Bucket": "media"})
+    headers = {"origin": origin}
+    reset = await control.post("reset", json={}, headers=headers)
+    faults = await control.post("faults", json={"rules": [{"action": "*", "latency_ms": 1}]}, headers=headers)
+    state = await control.get("state", headers=headers)
+    for response in (reset, faults, state):
+        assert (response.status_code, response.json()) == (
+            403,
+            {"error": f"the control API refuses requests from web pages: Origin {json.dumps(origin)} is not this "
+                      "emulator"},
+        )  # fmt: skip
+    assert [b.bucket for b in app.backend.mps.bindings()] == ["media"]
+    assert app.gateway.faults.rules.to_dict() == {"rules": []}
+
+
+async def test_its_own_origin_is_answered(control: httpx.AsyncClient) -> None:
+    response = await control.post("reset", json={}, headers={"origin": "http://127.0.0.1:8765"})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("content_type", "sent"),
+    [("text/plain", '"text/plain"'), ("application/x-www-form-urlencoded", '"application/x-www-form-urlencoded"')],
+)
+async def test_a_no_preflight_write_is_refused_with_415(
+    app: EmulatorApp, control: httpx.AsyncClient, caller: Caller, content_type: str, sent: str
+) -> None:
+    # What a page can send cross-origin without a CORS preflight: a "simple" content type.
+    await caller.ok("BindInputBucket", {"Bucket": "media"})
+    headers = {"content-type": content_type}
+    reset = await control.post("reset", content=b'{"keep_objects": false}', headers=headers)
+    faults = await control.post("faults", content=b'{"rules": [{"action": "*", "latency_ms": 1}]}', headers=headers)
+    assert (reset.status_code, reset.json()) == (
+        415,
+        {"error": f"POST /_emulator/reset takes Content-Type: application/json (this request sent {sent})"},
+    )
+    assert (faults.status_code, faults.json()) == (
+        415,
+        {"error": f"POST /_emulator/faults takes Content-Type: application/json (this request sent {sent})"},
+    )
+    assert [b.bucket for b in app.backend.mps.bindings()] == ["media"]
+    assert app.gateway.faults.rules.to_dict() == {"rules": []}
+
+
+async def test_a_write_without_a_content_type_is_refused_and_json_with_a_charset_is_fine(
+    control: httpx.AsyncClient,
+) -> None:
+    response = await control.post("reset")
+    assert (response.status_code, response.json()) == (
+        415,
+        {"error": "POST /_emulator/reset takes Content-Type: application/json (this request sent none)"},
+    )
+    response = await control.post("reset", content=b"{}", headers={"content-type": "Application/JSON; charset=utf-8"})
+    assert response.status_code == 200
