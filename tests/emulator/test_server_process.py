@@ -163,3 +163,41 @@ def test_a_busy_port_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot listen on 127.0.0.1:{port}: ")
     assert err.endswith("choose another --port (0 picks a free one)\n")
+
+
+@pytest.mark.e2e
+def test_allow_remote_warns_what_it_exposes_and_keeps_the_control_api_local() -> None:
+    with start_emulator(extra_args=["--host", "0.0.0.0", "--allow-remote", "--access-key-id", "ci"]
+                        + ["--access-key-secret", "ci-secret"]) as running:  # fmt: skip
+        port = httpx.URL(running.url).port
+        assert running.url == f"http://0.0.0.0:{port}"
+        assert running.stderr_text() == (
+            f"WARNING: --allow-remote: serving beyond loopback at http://0.0.0.0:{port}.\n"
+            "WARNING: this emulator is unauthenticated test software, not a secured service: anyone who can reach\n"
+            "WARNING: this port can bind and unbind buckets and register, change and delete media with the public\n"
+            "WARNING: key pair emulator/emulator-secret (and the --access-key-id pairs given: ci), in clear text. "
+            "Serve it only on a network you trust.\n"
+            f"WARNING: The control API (/_emulator/) still answers only this machine, at http://127.0.0.1:{port}.\n"
+        )
+        # The signed API answers whatever Host a remote client used; the control API only a loopback one.
+        response = send(running.url, signer.v3_request("BindInputBucket", {"Bucket": "media"}, now=time.time()))
+        assert response.status_code == 200, response.text
+        with httpx.Client(trust_env=False) as client:
+            local = client.get(f"http://127.0.0.1:{port}/_emulator/state")
+            wildcard = client.get(f"http://127.0.0.1:{port}/_emulator/state", headers={"host": f"0.0.0.0:{port}"})
+        assert local.json()["buckets"] == [{"name": "media", "type": "Input", "referer": None}]
+        assert wildcard.status_code == 403
+
+
+def test_the_help_says_when_a_non_loopback_host_is_allowed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["emulator", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "(loopback only)" not in help_text
+    assert (
+        "--host TEXT Address to listen on: a loopback address (127.0.0.0/8, ::1) or localhost, unless "
+        "--allow-remote. [default: 127.0.0.1]"
+    ) in help_text
+    assert (
+        "--allow-remote Allow a non-loopback --host: anyone who can reach the port can then use the API with the "
+        "public key pair (a warning says so). The control API still answers loopback clients only."
+    ) in help_text
