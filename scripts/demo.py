@@ -9,11 +9,11 @@ The emulator is stopped on every exit path (success, failure, Ctrl-C); nothing i
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -27,6 +27,8 @@ from reconcile.manifest import ManifestError, load_desired_state  # noqa: E402
 MANIFESTS = "manifests/"
 NO_CHANGES = "No changes."
 EMULATOR_STATE = "emulator-state.json"
+# The apply's own closing figure: how long applying took (the calls and state writes, after planning).
+APPLY_ELAPSED = re.compile(r"^Elapsed: (?P<seconds>[0-9]+\.[0-9]) s\.$", re.MULTILINE)
 
 
 class DemoFailed(Exception):
@@ -80,9 +82,9 @@ def demo(emulator: RunningEmulator, workdir: Path, file_urls: list[str]) -> None
     run(["plan", MANIFESTS], env)
 
     heading("3. Apply: make exactly those calls, batched and paced, recording each batch in the state")
-    started = time.monotonic()
-    run(["apply", MANIFESTS, "--auto-approve"], env)
-    applied_in = time.monotonic() - started
+    elapsed = APPLY_ELAPSED.search(run(["apply", MANIFESTS, "--auto-approve"], env))
+    if elapsed is None:
+        raise DemoFailed("the apply did not end with its `Elapsed: N s.` line")
 
     heading("4. Plan again: the account now matches the manifests")
     if NO_CHANGES not in run(["plan", MANIFESTS], env):
@@ -90,10 +92,11 @@ def demo(emulator: RunningEmulator, workdir: Path, file_urls: list[str]) -> None
 
     heading("5. What the state and the account hold now")
     run(["state", "list"], env)
-    summarize(emulator, state_file, applied_in)
+    summarize(emulator, state_file, elapsed["seconds"])
 
 
-def summarize(emulator: RunningEmulator, state_file: Path, applied_in: float) -> None:
+def summarize(emulator: RunningEmulator, state_file: Path, applied_in: str) -> None:
+    """What the account holds now; the apply's time is its own `Elapsed:` figure, quoted, not measured again."""
     account = emulator.control.state()
     stats = emulator.control.stats()["actions"]
     mutating = {"BindInputBucket", "UnbindInputBucket", "RegisterMedia", "UpdateVideoInfos", "DeleteVideo"}
@@ -101,15 +104,30 @@ def summarize(emulator: RunningEmulator, state_file: Path, applied_in: float) ->
     inputs = sum(1 for b in account["buckets"] if b["type"] == "Input")
     print(
         f"\nWhat happened: the apply bound {inputs} input buckets and registered {len(account['media'])} media "
-        f"in {applied_in:.1f} s, with {sum(calls.values())} mutating API calls "
-        f"({', '.join(f'{a}×{n}' for a, n in sorted(calls.items()))}); the second plan made none."
+        f"with {sum(calls.values())} mutating API calls ({', '.join(f'{a}×{n}' for a, n in sorted(calls.items()))}) "
+        f"in {applied_in} s (the apply's `Elapsed:` above: its calls and state writes, after planning); "
+        "the second plan made none."
     )
+    reconcile = typed_command()
     print("Where to look:")
+    if reconcile != "reconcile":
+        print(f"  `reconcile` is in the venv, not on your PATH: run {reconcile}, or `. .venv/bin/activate` first")
     print(f"  the state (what reconcile manages): {state_file}")
-    print(f"      reconcile state list --state {state_file}")
+    print(f"      {reconcile} state list --state {state_file}")
     print(f"  the emulated account, saved when the emulator stops: {state_file.parent / EMULATOR_STATE}")
-    print("  run an emulator yourself: reconcile emulator --help (GET /_emulator/state and /_emulator/stats)")
-    print(f"  your own account: unset RECONCILE_ENDPOINT, set your access key, run `reconcile plan {MANIFESTS}`")
+    print(f"  run an emulator yourself: {reconcile} emulator --help (GET /_emulator/state and /_emulator/stats)")
+    print(f"  your own account: unset RECONCILE_ENDPOINT, set your access key, run `{reconcile} plan {MANIFESTS}`")
+
+
+def typed_command() -> str:
+    """How to type `reconcile` in this checkout: `.venv/bin/reconcile` when that is the one the demo ran."""
+    command = reconcile_command()
+    if len(command) > 1:  # python -m reconcile
+        return "reconcile"
+    try:
+        return str(Path(command[0]).relative_to(ROOT))
+    except ValueError:
+        return "reconcile"
 
 
 def main() -> int:

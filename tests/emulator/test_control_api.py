@@ -134,8 +134,10 @@ async def test_other_hosts_are_refused(app: EmulatorApp, host: str) -> None:
     async with httpx.AsyncClient(transport=EmulatorTransport(app), base_url=f"http://{host}") as client:
         response = await client.get("/_emulator/stats")
     assert response.status_code == 403
-    assert response.json()["error"].endswith(f'not Host "{host}" (a web page whose name resolves to this machine '
-                                              "must not reach it); use e.g. http://127.0.0.1:PORT")  # fmt: skip
+    assert response.json()["error"].endswith(
+        f'not Host "{host}" (a web page whose name resolves to this machine must not reach it); '
+        "use e.g. http://127.0.0.1:PORT"
+    )
 
 
 @pytest.mark.parametrize("origin", ["https://attacker.example", "null", "http://localhost:3000"])
@@ -148,11 +150,8 @@ async def test_a_foreign_origin_cannot_reset_or_install_faults(
     faults = await control.post("faults", json={"rules": [{"action": "*", "latency_ms": 1}]}, headers=headers)
     state = await control.get("state", headers=headers)
     for response in (reset, faults, state):
-        assert (response.status_code, response.json()) == (
-            403,
-            {"error": f"the control API refuses requests from web pages: Origin {json.dumps(origin)} is not this "
-                      "emulator"},
-        )  # fmt: skip
+        refused = f"the control API refuses requests from web pages: Origin {json.dumps(origin)} is not this emulator"
+        assert (response.status_code, response.json()) == (403, {"error": refused})
     assert [b.bucket for b in app.backend.mps.bindings()] == ["media"]
     assert app.gateway.faults.rules.to_dict() == {"rules": []}
 

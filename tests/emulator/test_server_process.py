@@ -167,8 +167,8 @@ def test_a_busy_port_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.e2e
 def test_allow_remote_warns_what_it_exposes_and_keeps_the_control_api_local() -> None:
-    with start_emulator(extra_args=["--host", "0.0.0.0", "--allow-remote", "--access-key-id", "ci"]
-                        + ["--access-key-secret", "ci-secret"]) as running:  # fmt: skip
+    remote = ["--host", "0.0.0.0", "--allow-remote", "--access-key-id", "ci", "--access-key-secret", "ci-secret"]
+    with start_emulator(extra_args=remote) as running:
         port = httpx.URL(running.url).port
         assert running.url == f"http://0.0.0.0:{port}"
         assert running.stderr_text() == (
