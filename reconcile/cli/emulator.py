@@ -23,6 +23,7 @@ from reconcile.emulator.server import event_loop_factory, listen_socket, serve, 
 from reconcile.emulator.vod import DEFAULT_TRANSCODE_SECONDS
 
 MIB = 1024 * 1024
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # every address, loopback included
 
 
 @click.command("emulator")
@@ -123,23 +124,29 @@ def command(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port (0 picks a free one)"
         ) from None
     if not is_loopback(host):
-        click.echo(remote_warning(url_of(sock), sock.getsockname()[1], key_ids), err=True)
+        click.echo(remote_warning(host, url_of(sock), sock.getsockname()[1], key_ids), err=True)
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         runner.run(serve(app, sock, lambda url: click.echo(f"{READY_PREFIX}{url}")))
     return EXIT_OK
 
 
-def remote_warning(url: str, port: int, key_ids: tuple[str, ...]) -> str:
-    """What serving beyond loopback exposes, said loudly before the ready line."""
+def remote_warning(host: str, url: str, port: int, key_ids: tuple[str, ...]) -> str:
+    """What serving beyond loopback exposes, said loudly before the ready line. The control API answers
+    loopback clients addressing a loopback host only: reachable from this machine on a wildcard address."""
     keys = f"{DEFAULT_ACCESS_KEY_ID}/{DEFAULT_ACCESS_KEY_SECRET}" + (
         f" (and the --access-key-id pairs given: {', '.join(key_ids)})" if key_ids else ""
     )
     return (
         f"WARNING: --allow-remote: serving beyond loopback at {url}.\n"
-        "WARNING: this emulator is unauthenticated test software, not a secured service: anyone who can reach\n"
-        "WARNING: this port can bind and unbind buckets and register, change and delete media with the public\n"
-        f"WARNING: key pair {keys}, in clear text. Serve it only on a network you trust.\n"
-        f"WARNING: The control API (/_emulator/) still answers only this machine, at http://127.0.0.1:{port}."
+        "WARNING: This emulator is unauthenticated test software, not a secured service. Anyone who can reach\n"
+        "WARNING: this port can bind and unbind buckets and register, change and delete media, in clear text,\n"
+        f"WARNING: with the public key pair {keys}.\n"
+        "WARNING: Serve it only on a network you trust. The control API (/_emulator/) still answers only this\n"
+        + (
+            f"WARNING: machine, at http://127.0.0.1:{port}."
+            if host in WILDCARD_HOSTS
+            else f"WARNING: machine over loopback, which --host {host} does not listen on."
+        )
     )
 
 

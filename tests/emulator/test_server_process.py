@@ -173,11 +173,11 @@ def test_allow_remote_warns_what_it_exposes_and_keeps_the_control_api_local() ->
         assert running.url == f"http://0.0.0.0:{port}"
         assert running.stderr_text() == (
             f"WARNING: --allow-remote: serving beyond loopback at http://0.0.0.0:{port}.\n"
-            "WARNING: this emulator is unauthenticated test software, not a secured service: anyone who can reach\n"
-            "WARNING: this port can bind and unbind buckets and register, change and delete media with the public\n"
-            "WARNING: key pair emulator/emulator-secret (and the --access-key-id pairs given: ci), in clear text. "
-            "Serve it only on a network you trust.\n"
-            f"WARNING: The control API (/_emulator/) still answers only this machine, at http://127.0.0.1:{port}.\n"
+            "WARNING: This emulator is unauthenticated test software, not a secured service. Anyone who can reach\n"
+            "WARNING: this port can bind and unbind buckets and register, change and delete media, in clear text,\n"
+            "WARNING: with the public key pair emulator/emulator-secret (and the --access-key-id pairs given: ci).\n"
+            "WARNING: Serve it only on a network you trust. The control API (/_emulator/) still answers only this\n"
+            f"WARNING: machine, at http://127.0.0.1:{port}.\n"
         )
         # The signed API answers whatever Host a remote client used; the control API only a loopback one.
         response = send(running.url, signer.v3_request("BindInputBucket", {"Bucket": "media"}, now=time.time()))
