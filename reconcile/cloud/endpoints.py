@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 PRODUCTS = ("mts", "vod")
 REGION_RE = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
+PLAIN_HTTP_RULE = "plain http:// is accepted only for 127.0.0.0/8, ::1 and localhost itself"
 
 # The official SDKs' endpoint maps (alibabacloud-mts20140618 6.0.3, alibabacloud-vod20170321 3.12.1):
 # these regions are served by the product's central endpoint instead of a regional one.
@@ -59,9 +60,6 @@ def check_region(region: str) -> str:
     if not REGION_RE.match(region):
         raise ValueError(f"invalid region id {region!r}: expected a region id such as cn-shanghai")
     return region
-
-
-PLAIN_HTTP_RULE = "plain http:// is accepted only for 127.0.0.0/8, ::1 and localhost itself"
 
 
 def is_loopback(host: str) -> bool:
