@@ -5,14 +5,14 @@ from __future__ import annotations
 import click
 
 from reconcile.cli.common import EXIT_OK, log_level_option
-from reconcile.cli.state_options import state_errors_as_fatal, state_option, store_from_options
+from reconcile.cli.state_options import StateChoice, state_errors_as_fatal, state_option, store_from_options
 
 
 @click.command(name="force-unlock")
 @click.argument("lock_id")
 @state_option
 @log_level_option
-def command(lock_id: str, state: str | None) -> int:
+def command(lock_id: str, state: StateChoice) -> int:
     """Remove the state lock LOCK_ID, left behind by a command whose machine died or lost the network.
 
     LOCK_ID is printed by the command that was refused the lock. A lock whose holder ended on this machine
