@@ -11,9 +11,9 @@ from collections.abc import Iterator
 os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
 
 
-import pytest  # noqa: E402
+import pytest
 
-from tests.postgres_server import PostgresServer, running_server, server_bin_dir  # noqa: E402
+from tests.postgres_server import PostgresServer, running_server, server_bin_dir
 
 
 @pytest.fixture(scope="session")

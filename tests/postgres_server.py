@@ -91,7 +91,9 @@ def running_server(bin_dir: Path) -> Iterator[PostgresServer]:
             _as_server_user(list(command)), capture_output=True, text=True, check=False, cwd=directory
         )
         if completed.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stdout}{completed.stderr}")
+            raise RuntimeError(
+                f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stdout}{completed.stderr}"
+            )
 
     try:
         run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8", "--no-sync",

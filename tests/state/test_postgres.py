@@ -130,7 +130,9 @@ def test_force_unlock_ends_the_session_of_a_holder_on_another_machine(postgres_s
     with hung.lock("apply") as info:
         with postgres_server.admin() as admin:  # as if it ran on a runner that is now unreachable
             admin.execute(f"UPDATE {schema_of(url)}.reconcile_locks SET host = 'runner-7'")
-        with pytest.raises(StateError, match=r"lock id 'nope' does not match the lock on state .* the recorded lock is"):
+        with pytest.raises(
+            StateError, match=r"lock id 'nope' does not match the lock on state .* the recorded lock is"
+        ):
             open_store(url).force_unlock("nope")
 
         removed = open_store(url).force_unlock(info.id)
@@ -190,5 +192,7 @@ def test_tables_of_a_newer_format_are_refused(postgres_server: PostgresServer, u
     open_store(url).write(document())
     with postgres_server.admin() as admin:
         admin.execute(f"UPDATE {schema_of(url)}.reconcile_meta SET value = '2' WHERE key = 'format'")
-    with pytest.raises(StateError, match=r"have format '2'; this reconcile uses format 1\. They were written by a newer"):
+    with pytest.raises(
+        StateError, match=r"have format '2'; this reconcile uses format 1\. They were written by a newer"
+    ):
         open_store(url).read()

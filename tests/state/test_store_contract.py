@@ -174,9 +174,8 @@ def test_the_lock_refuses_another_store_at_once_and_writes_without_it(make_store
 def test_the_lock_timeout_polls_then_names_the_holder(make_store: MakeStore):
     time = VirtualTime()
     holder = make_store()
-    with holder.lock("apply") as info:
-        with pytest.raises(StateLockedError) as refused:
-            make_store(clock=time.clock, sleep=time.sleep, poll_interval=0.5).lock("apply", timeout=2.0).__enter__()
+    with holder.lock("apply") as info, pytest.raises(StateLockedError) as refused:
+        make_store(clock=time.clock, sleep=time.sleep, poll_interval=0.5).lock("apply", timeout=2.0).__enter__()
     assert refused.value.holder == info
     assert refused.value.waited == 2.0
     assert sum(time.sleeps) == pytest.approx(2.0)
