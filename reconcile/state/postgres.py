@@ -188,10 +188,7 @@ class _Database:
         except psycopg.Error as exc:
             detail = self.scrub(_first_line(exc))
             if self.lost:
-                raise StateError(
-                    f"lost the connection to state {self.display} while {doing}: {detail}. What was recorded before "
-                    f"is kept; run the command again once the database is reachable."
-                ) from None
+                raise StateError(f"lost the connection to state {self.display} while {doing}: {detail}") from None
             raise StateError(f"state {self.display}: {doing} failed: {detail}") from None
 
     def tables_exist(self, conn: psycopg.Connection[Any]) -> bool:
