@@ -78,7 +78,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(bin_dir: Path) -> Iterator[PostgresServer]:
+def running_server(bin_dir: Path, *, durable: bool = False) -> Iterator[PostgresServer]:
+    """A server for the session. Not `durable` (the tests): no fsync, which only a machine crash would notice;
+    `durable` (the benchmarks): the server's defaults, every commit flushed."""
     directory = Path(tempfile.mkdtemp(prefix="reconcile-pg-"))
     if os.geteuid() == 0:
         account = pwd.getpwnam("postgres")
@@ -98,10 +100,9 @@ def running_server(bin_dir: Path) -> Iterator[PostgresServer]:
     try:
         run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8", "--no-sync",
             "--auth-local=trust", "--auth-host=scram-sha-256")  # fmt: skip
-        options = (
-            f"-p {server.port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c full_page_writes=off -c max_connections=60"
-        )
+        options = f"-p {server.port} -k {directory} -c listen_addresses=127.0.0.1 -c max_connections=60"
+        if not durable:
+            options += " -c fsync=off -c full_page_writes=off"
         run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(directory / "server.log"), "-o", options, "-w",
             "-t", "60", "start")  # fmt: skip
         with psycopg.connect(
