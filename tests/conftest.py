@@ -30,3 +30,9 @@ def postgres_server() -> Iterator[PostgresServer]:
         pytest.skip(reason)
     with running_server(bin_dir) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _no_workspace_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A RECONCILE_WORKSPACE in the developer's shell must not move the tests' states."""
+    monkeypatch.delenv("RECONCILE_WORKSPACE", raising=False)
