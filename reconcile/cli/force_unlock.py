@@ -19,6 +19,9 @@ def command(lock_id: str, state: StateChoice) -> int:
     is released by the operating system and needs no force-unlock; a holder that is still running on this
     machine is refused: stop it instead. Removing the lock of a command that is still running elsewhere
     lets two commands write the state at once: make sure it is gone.
+
+    On a postgresql:// state a holder that ended has already released the lock with its database session;
+    force-unlock ends the session of one that hangs (it can then write nothing more).
     """
     store = store_from_options(state)
     with state_errors_as_fatal():

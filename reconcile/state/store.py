@@ -151,7 +151,7 @@ class StateStore(Protocol):
         ...
 
     def append(self, records: Sequence[JournalRecord]) -> int:
-        """Durably record one batch of changes (fsync'd before returning); returns the new serial."""
+        """Durably record one batch of changes (fsync'd, or committed, before returning); returns the new serial."""
         ...
 
     def lock(self, command: str, timeout: float = 0.0) -> AbstractContextManager[LockInfo]:
