@@ -66,13 +66,14 @@ class OurRun:
     emulator_stats: dict[str, Any]
 
 
-def run_ours(workdir: Path) -> OurRun:
+def run_ours(workdir: Path, state: str | None = None) -> OurRun:
+    """Our apply in `workdir`, its state in `state` (a path or URL; default `workdir/state.json`)."""
     write_manifests(workdir / "manifests")
     with start_emulator(qps_scale=1.0, auto_objects=True) as emulator:
         env = {
             **os.environ,
             "RECONCILE_ENDPOINT": emulator.url,
-            "RECONCILE_STATE": str(workdir / "state.json"),
+            "RECONCILE_STATE": state or str(workdir / "state.json"),
             "ALIBABA_CLOUD_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY_ID,
             "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEFAULT_ACCESS_KEY_SECRET,
             "ALIBABA_CLOUD_CLI_PROFILE_DISABLED": "true",

@@ -23,7 +23,7 @@ from reconcile.cli.cloud_options import cloud_options, settings_from_options
 from reconcile.cli.common import EXIT_ERROR, EXIT_OK, FatalError, log_level_option, run_async, stdout_console, use_color
 from reconcile.cli.plan import open_session, planning_errors
 from reconcile.cli.progress import JsonEvents, LiveProgress, PlainProgress, tick_every
-from reconcile.cli.state_options import state_errors_as_fatal, state_options, store_from_options
+from reconcile.cli.state_options import StateChoice, state_errors_as_fatal, state_options, store_from_options
 from reconcile.cloud.client import CloudSession
 from reconcile.cloud.models import CallStats
 from reconcile.cloud.settings import ClientSettings
@@ -42,7 +42,7 @@ from reconcile.engine.savedplan import (
 )
 from reconcile.render.apply_result import plan_event_json, render_apply_text
 from reconcile.render.text import render_call_accounting, render_plan_text
-from reconcile.state import LocalStateStore
+from reconcile.state import StateStore
 
 EXIT_INTERRUPTED = 130
 APPROVAL_PROMPT = (
@@ -90,7 +90,7 @@ def command(
     prune: bool,
     refresh: bool | None,
     json_output: bool,
-    state: str | None,
+    state: StateChoice,
     lock_timeout: float,
     **cloud: Any,
 ) -> int:
@@ -169,9 +169,7 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
-async def _plan_and_apply(
-    request: ApplyRequest, settings: ClientSettings, store: LocalStateStore, phase: ApplyPhase
-) -> int:
+async def _plan_and_apply(request: ApplyRequest, settings: ClientSettings, store: StateStore, phase: ApplyPhase) -> int:
     async with open_session(settings) as session:
         with _planning_errors():
             if request.saved:
@@ -209,7 +207,7 @@ async def _plan_and_apply(
     return EXIT_OK if result.ok else EXIT_ERROR
 
 
-async def _plan(request: ApplyRequest, store: LocalStateStore, session: CloudSession) -> Plan:
+async def _plan(request: ApplyRequest, store: StateStore, session: CloudSession) -> Plan:
     return await build_plan(
         request.paths,
         store,
@@ -220,7 +218,7 @@ async def _plan(request: ApplyRequest, store: LocalStateStore, session: CloudSes
     )
 
 
-async def _fresh_saved_plan(path: str, store: LocalStateStore, session: CloudSession) -> Plan:
+async def _fresh_saved_plan(path: str, store: StateStore, session: CloudSession) -> Plan:
     """The saved plan at `path`, if nothing it was made against has moved; else a FatalError naming what did."""
     plan = load_plan(path)
     source = plan.source
@@ -279,12 +277,20 @@ def _default_sigint() -> Iterator[None]:
 
 
 async def _execute(
-    plan: Plan, session: CloudSession, store: LocalStateStore, out: JsonEvents | None, *, live: bool
+    plan: Plan, session: CloudSession, store: StateStore, out: JsonEvents | None, *, live: bool
 ) -> ApplyResult:
     stop = asyncio.Event()
     with _stop_on_interrupt(stop, session):
         async with _progress(plan, out, live=live) as hooks:
-            return await apply_plan(plan, session.client, store, hooks=hooks, stop=stop, qps=session.settings.qps_limit)
+            return await apply_plan(
+                plan,
+                session.client,
+                store,
+                hooks=hooks,
+                stop=stop,
+                qps=session.settings.qps_limit,
+                stop_sending=session.stop_new_requests,
+            )
 
 
 @contextlib.asynccontextmanager

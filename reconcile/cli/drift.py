@@ -15,7 +15,7 @@ import click
 from reconcile.cli.cloud_options import cloud_options, settings_from_options
 from reconcile.cli.common import EXIT_CHANGES, EXIT_OK, log_level_option, use_color
 from reconcile.cli.plan import open_session, planning_errors, refresh_concurrency, run_detached
-from reconcile.cli.state_options import state_option, store_from_options
+from reconcile.cli.state_options import StateChoice, state_option, store_from_options
 from reconcile.cloud.settings import ClientSettings
 from reconcile.engine.drift import DriftReport, detect_drift
 from reconcile.engine.planner import StateReader
@@ -39,7 +39,7 @@ from reconcile.render.text import render_call_accounting
 @cloud_options
 @state_option
 @log_level_option
-def command(paths: tuple[str, ...], output_format: str, state: str | None, **cloud: Any) -> int:
+def command(paths: tuple[str, ...], output_format: str, state: StateChoice, **cloud: Any) -> int:
     """Report what changed in the account outside reconcile, against the state of the last apply.
 
     PATH... (optional) are the manifests: they are validated, and each drifted resource is marked as still

@@ -17,7 +17,7 @@ import click
 
 from reconcile.cli.cloud_options import cloud_options, settings_from_options
 from reconcile.cli.common import EXIT_CHANGES, EXIT_OK, FatalError, log_level_option, run_async, use_color
-from reconcile.cli.state_options import state_errors_as_fatal, state_option, store_from_options
+from reconcile.cli.state_options import StateChoice, state_errors_as_fatal, state_option, store_from_options
 from reconcile.cloud.client import CloudSession
 from reconcile.cloud.errors import CloudError
 from reconcile.cloud.settings import ENV_MAX_CONCURRENCY, ClientSettings
@@ -81,7 +81,7 @@ def command(
     refresh: bool,
     prune: bool,
     detailed_exitcode: bool,
-    state: str | None,
+    state: StateChoice,
     **cloud: Any,
 ) -> int:
     """Show the API calls that would converge the account on the manifests in PATH... (files or directories).

@@ -1,4 +1,4 @@
-"""`reconcile state list` and `reconcile state show ADDRESS`: what reconcile manages, as it last recorded it."""
+"""`reconcile state list|show|workspaces|migrate`: what reconcile manages, as it last recorded it, and where."""
 
 from __future__ import annotations
 
@@ -12,8 +12,16 @@ from typing import Any, TypeVar
 import click
 
 from reconcile.cli.common import EXIT_OK, FatalError, log_level_option
-from reconcile.cli.state_options import state_errors_as_fatal, state_option, store_from_options
-from reconcile.state import LocalStateStore, ResourceState, StateDocument
+from reconcile.cli.state_options import (
+    StateChoice,
+    backend_from_options,
+    lock_timeout_option,
+    state_errors_as_fatal,
+    state_option,
+    store_from_options,
+)
+from reconcile.state import ResourceState, StateDocument, StateStore
+from reconcile.state.migrate import migrate_state
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -25,7 +33,8 @@ _UNQUOTED_INDEX = re.compile(r"^(\w+)\[([^\"\]]+)\]$")  # media[b/k]: the shell 
 @click.group(name="state")
 @log_level_option
 def command() -> None:
-    """Inspect the state: the resources reconcile manages, their remote ids and last-applied attributes.
+    """Inspect the state: the resources reconcile manages, their remote ids and last-applied attributes; list the
+    workspaces of a location; migrate a state to another location.
 
     Reads need no lock: they can run while an apply is in progress.
     """
@@ -51,7 +60,7 @@ def format_option(json_help: str) -> Callable[[F], F]:
 @format_option("json: the resources with all their fields, for scripts.")
 @state_option
 @log_level_option
-def list_command(prefixes: tuple[str, ...], long_: bool, format_: str, state: str | None) -> int:
+def list_command(prefixes: tuple[str, ...], long_: bool, format_: str, state: StateChoice) -> int:
     """List the managed resources' addresses, one per line, sorted.
 
     With ADDRESS arguments, only the resources at or under them: `input_bucket` lists the buckets,
@@ -91,7 +100,7 @@ def _columns(resources: Sequence[ResourceState]) -> list[str]:
     return [f"{a:<{widths[0]}}  {k:<{widths[1]}}  {g:<{widths[2]}}  {rid}" for a, k, g, rid in rows]
 
 
-def _json_listing(store: LocalStateStore, doc: StateDocument | None, resources: Sequence[ResourceState]) -> str:
+def _json_listing(store: StateStore, doc: StateDocument | None, resources: Sequence[ResourceState]) -> str:
     header = {
         "format_version": STATE_JSON_FORMAT_VERSION,
         "state": store.location,
@@ -111,7 +120,7 @@ def _json_listing(store: LocalStateStore, doc: StateDocument | None, resources: 
 @format_option("json: the resource's fields as one JSON object.")
 @state_option
 @log_level_option
-def show_command(address: str, format_: str, state: str | None) -> int:
+def show_command(address: str, format_: str, state: StateChoice) -> int:
     """Show one managed resource: identity, region, remote id, prevent_destroy and last-applied attributes.
 
     Quote addresses with brackets for the shell: reconcile state show 'media["bucket/key.mp4"]'.
@@ -189,3 +198,78 @@ def _aligned(pairs: Sequence[tuple[str, Any]], indent: str) -> list[str]:
 
 def _value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), sort_keys=True)
+
+
+# -- workspaces ----------------------------------------------------------------------------------------------
+
+
+@command.command(name="workspaces")
+@state_option
+@log_level_option
+def workspaces_command(state: StateChoice) -> int:
+    """List the workspaces that hold a state at the --state location, one per line; `*` marks the one selected
+    (--workspace, or RECONCILE_WORKSPACE, or `default`)."""
+    backend, selected = backend_from_options(state)
+    with state_errors_as_fatal():
+        names = backend.workspaces()
+    if names:
+        click.echo("\n".join(f"{'*' if name == selected else ' '} {name}" for name in names))
+    if selected not in names:
+        click.echo(f"Workspace {selected} has no state yet at {backend.display}.", err=True)
+    return EXIT_OK
+
+
+# -- migrate -------------------------------------------------------------------------------------------------
+
+
+@command.command(name="migrate")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    metavar="LOCATION",
+    help="Where to copy the state: a file path or a postgresql:// URL.",
+)
+@click.option(
+    "--to-workspace",
+    metavar="NAME",
+    default=None,
+    help="The target's workspace (default: the same workspace as the source's).",
+)
+@lock_timeout_option
+@state_option
+@log_level_option
+def migrate_command(target: str, to_workspace: str | None, lock_timeout: float, state: StateChoice) -> int:
+    """Copy the state --state / --workspace select to LOCATION, lineage and serial kept (the journal of an
+    interrupted apply folded in). The source is left as it is.
+
+    Refused when the target holds another state (another lineage) or one that moved on since; running it again
+    once copied changes nothing. Both states are locked while copying.
+    """
+    _, workspace = backend_from_options(state)
+    source = store_from_options(state)
+    destination = store_from_options(StateChoice(target, to_workspace or workspace))
+    if source.location == destination.location:
+        raise FatalError(f"the target {destination.location} is the source state itself: nothing to migrate.")
+    with (
+        state_errors_as_fatal(),
+        source.lock("state migrate", lock_timeout),
+        destination.lock("state migrate", lock_timeout),
+    ):
+        done = migrate_state(source, destination)
+    doc = done.state
+    what = f"lineage {doc.lineage}, serial {doc.serial}, {len(doc.resources)} resources"
+    if done.outcome == "unchanged":
+        click.echo(f"{destination.location} already holds this state ({what}): nothing to do.")
+        return EXIT_OK
+    if done.outcome == "updated":
+        click.echo(
+            f"Updated {destination.location} from serial {done.previous_serial} to {source.location}'s ({what})."
+        )
+    else:
+        click.echo(f"Copied {source.location} to {destination.location} ({what}).")
+    click.echo(
+        f"{source.location} is unchanged. Use the new location from now on (--state, or RECONCILE_STATE), and "
+        "remove the old state once every runner has switched."
+    )
+    return EXIT_OK

@@ -1,9 +1,10 @@
-"""The state options every state-using command shares: `--state PATH` and `--lock-timeout DURATION`.
+"""The state options every state-using command shares: `--state LOCATION`, `--workspace NAME` and
+`--lock-timeout DURATION`.
 
 @click.command()
 @state_options
 @log_level_option
-def command(state: str | None, lock_timeout: float, ...) -> int:
+def command(state: StateChoice, lock_timeout: float, ...) -> int:
     store = store_from_options(state)
     with state_errors_as_fatal(), store.lock("apply", lock_timeout):
         ...
@@ -11,15 +12,28 @@ def command(state: str | None, lock_timeout: float, ...) -> int:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 import click
 
 from reconcile.cli.common import FatalError
-from reconcile.state import DEFAULT_STATE_PATH, STATE_ENV_VAR, LocalStateStore, open_store
+from reconcile.state import (
+    DEFAULT_STATE_PATH,
+    DEFAULT_WORKSPACE,
+    STATE_ENV_VAR,
+    WORKSPACE_ENV_VAR,
+    Backend,
+    StateStore,
+    backend_for,
+    open_store,
+    state_location,
+    workspace_name,
+)
 from reconcile.state.store import StateError, StateLockedError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,17 +63,43 @@ class Duration(click.ParamType[float]):
 DURATION = Duration()
 
 
+@dataclass(frozen=True, slots=True)
+class StateChoice:
+    """What `--state` and `--workspace` (or their environment variables) chose; None: not given."""
+
+    location: str | None = None
+    workspace: str | None = None
+
+
 def state_option(func: F) -> F:
-    """`--state PATH` (env RECONCILE_STATE): for commands that only read the state."""
-    return click.option(
+    """`--state LOCATION` (env RECONCILE_STATE) and `--workspace NAME` (env RECONCILE_WORKSPACE), passed to the
+    command as one `state: StateChoice`: for commands that only read the state."""
+
+    @functools.wraps(func)
+    def with_choice(*args: Any, state: str | None, workspace: str | None, **kwargs: Any) -> Any:
+        return func(*args, state=StateChoice(state, workspace), **kwargs)
+
+    with_state = click.option(
         "--state",
         "state",
-        type=click.Path(dir_okay=False),
+        type=str,
         envvar=STATE_ENV_VAR,
         default=None,
-        metavar="PATH",
-        help=f"The state file (default: {DEFAULT_STATE_PATH}; env {STATE_ENV_VAR}).",
-    )(func)
+        metavar="LOCATION",
+        help=f"Where the state is: a file path (default {DEFAULT_STATE_PATH}) or a postgresql:// URL "
+        f"(env {STATE_ENV_VAR}).",
+    )
+    with_workspace = click.option(
+        "--workspace",
+        "workspace",
+        type=str,
+        envvar=WORKSPACE_ENV_VAR,
+        default=None,
+        metavar="NAME",
+        help=f"One state per workspace in the same location, e.g. prod or staging (default {DEFAULT_WORKSPACE}; "
+        f"env {WORKSPACE_ENV_VAR}).",
+    )
+    return cast(F, with_state(with_workspace(with_choice)))
 
 
 def lock_timeout_option(func: F) -> F:
@@ -75,12 +115,21 @@ def lock_timeout_option(func: F) -> F:
 
 
 def state_options(func: F) -> F:
-    """`--state PATH` and `--lock-timeout DURATION`, passed as `state: str | None` and `lock_timeout: float`."""
+    """`--state`, `--workspace` and `--lock-timeout`, passed as `state: StateChoice` and `lock_timeout: float`."""
     return state_option(lock_timeout_option(func))
 
 
-def store_from_options(state: str | None) -> LocalStateStore:
-    return open_store(state)
+def store_from_options(state: StateChoice | str | None) -> StateStore:
+    """The store `--state` / `--workspace` chose; `error: ...` (exit 1) for a location that names none."""
+    choice = state if isinstance(state, StateChoice) else StateChoice(state)
+    with state_errors_as_fatal():
+        return open_store(choice.location, choice.workspace)
+
+
+def backend_from_options(state: StateChoice) -> tuple[Backend, str]:
+    """The backend `--state` chose and the workspace `--workspace` chose."""
+    with state_errors_as_fatal():
+        return backend_for(state_location(state.location)), workspace_name(state.workspace)
 
 
 @contextmanager

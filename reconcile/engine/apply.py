@@ -10,7 +10,10 @@
 - A failed call fails its resources and the rest go on. An authentication failure, a state write failure
   or a stop request (Ctrl-C) stops new calls from starting; calls in flight finish and are recorded. A call
   the client refuses to send because it was stopped (`RequestNotSent`: the CLI stops the session on Ctrl-C,
-  so calls still waiting for their pacing turn never go out) is recorded as not attempted.
+  and `stop_sending` does on an abort, so calls still waiting for their pacing turn never go out) is recorded
+  as not attempted.
+- A state that cannot be written any more (a shared state's database connection lost mid-apply) keeps what
+  was recorded before; the result says so and how to resume, and the final snapshot is not attempted.
 
 The caller holds the state lock for the whole apply (`with store.lock("apply"): ...`).
 """
@@ -18,6 +21,7 @@ The caller holds the state lock for the whole apply (`with store.lock("apply"): 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections import Counter, defaultdict
@@ -40,6 +44,8 @@ from reconcile.engine.progress import ApplyHooks, BatchDone, BatchFailed, BatchS
 from reconcile.state.store import JournalRecord, StateError, StateStore
 
 ApiForRegion = Callable[[str], MediaApi]
+
+log = logging.getLogger(__name__)
 
 # Calls kept in flight per action, as seconds of that action's QPS: enough to run at the QPS ceiling while
 # each call takes up to this long (pacing waits excluded: the client's pacer spaces the sends).
@@ -78,14 +84,17 @@ async def apply_plan(
     in_flight_seconds: float = IN_FLIGHT_SECONDS,
     qps: Callable[[str], float] = qps_limit,
     clock: Callable[[], float] = time.monotonic,
+    stop_sending: Callable[[], None] | None = None,
 ) -> ApplyResult:
     """Make exactly `plan.calls`, record every success in `store`, and report through `hooks`.
 
     `stop`, when set, stops new calls from starting (the CLI sets it on Ctrl-C). `qps` is the account's limit
     per action as the client is configured (e.g. `ClientSettings.qps_limit`); it sizes the calls kept in flight.
+    `stop_sending` is called once when the apply aborts (authentication failure, state write failure): the CLI
+    passes `CloudSession.stop_new_requests`, so calls waiting for their pacing turn are not sent.
     Raises PlanNotApplicable before making any call when the plan cannot be applied.
     """
-    run = _ApplyRun(plan, api_for_region, store, hooks or NoHooks(), stop or asyncio.Event(), clock)
+    run = _ApplyRun(plan, api_for_region, store, hooks or NoHooks(), stop or asyncio.Event(), clock, stop_sending)
     return await run.execute(lambda action, calls: workers_for(action, calls, in_flight_seconds, qps))
 
 
@@ -98,6 +107,7 @@ class _ApplyRun:
         hooks: ApplyHooks,
         stop: asyncio.Event,
         clock: Callable[[], float],
+        stop_sending: Callable[[], None] | None = None,
     ) -> None:
         if plan.errors:
             problems = "; ".join(f"{e.location}: {e.message}" if e.location else e.message for e in plan.errors)
@@ -121,6 +131,9 @@ class _ApplyRun:
         self.journal_lock = asyncio.Lock()
         self.state_writes = 0  # journal appends and the final snapshot: each a new serial
         self.stopped_early = False
+        self.stop_sending = stop_sending
+        self.state_lost = False  # a state write failed: nothing more can be recorded
+        self.last_serial: int | None = None  # the serial of the last batch recorded
 
     async def execute(self, workers: Callable[[str, int], int]) -> ApplyResult:
         started = self.clock()
@@ -132,7 +145,7 @@ class _ApplyRun:
                 await self._run_phase([(i, c) for i, c in indexed if c.phase == phase], workers)
         finally:
             # Fold the journal into one snapshot, also when interrupted: the journal alone is already durable.
-            if self.state_writes:
+            if self.state_writes and not self.state_lost:
                 serial = self._fold_journal()
         result = self._result(self.clock() - started, serial)
         self.hooks.finished(result)
@@ -180,31 +193,48 @@ class _ApplyRun:
             return
         except (CloudError, CallRefused, ValueError) as exc:
             if isinstance(exc, AuthenticationError | CredentialsError):
-                self.aborted = f"stopped after an authentication failure: {exc}"
+                self._abort(f"stopped after an authentication failure: {exc}")
             self._call_failed(index, call, str(exc), self.clock() - started)
             return
         try:
             await self._commit(outcome.records)
         except StateError as exc:
-            self.aborted = f"stopped: the state could not be written: {exc}"
+            self.state_lost = True
+            self._abort(
+                f"stopped: the state could not be written: {exc}. Every batch recorded before is kept in the state; "
+                "run `reconcile apply` again (from any runner) to finish the rest: calls made but not recorded are "
+                "adopted, not repeated"
+            )
             message = f"applied, but the state could not record it ({exc}); the next apply will adopt it"
             self._call_failed(index, call, message, self.clock() - started)
             return
         self._call_done(index, call, outcome, self.clock() - started)
+
+    def _abort(self, reason: str) -> None:
+        """Start no new call, and send none still waiting for its turn (first reason wins)."""
+        if self.aborted is None:
+            self.aborted = reason
+            if self.stop_sending is not None:
+                self.stop_sending()
 
     async def _commit(self, records: Sequence[JournalRecord]) -> None:
         if not records:
             return
         async with self.journal_lock:
             # fsync off the event loop, so other calls keep flowing while the journal is written.
-            await asyncio.to_thread(self.store.append, records)
+            self.last_serial = await asyncio.to_thread(self.store.append, records)
             self.state_writes += 1
 
     def _fold_journal(self) -> int | None:
-        doc = self.store.read()
-        if doc is None:
-            return None
-        serial = self.store.write(doc).serial
+        """One snapshot for the whole apply. Only tidying: when it fails the journal already holds every batch."""
+        try:
+            doc = self.store.read()
+            if doc is None:
+                return None
+            serial = self.store.write(doc).serial
+        except StateError as exc:
+            log.warning("could not fold the apply's journal into one state snapshot (it stays valid as it is): %s", exc)
+            return self.last_serial
         self.state_writes += 1
         return serial
 

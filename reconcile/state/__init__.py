@@ -1,16 +1,28 @@
 """Where reconcile remembers what it manages: resources, remote ids, serial, lineage and the lock.
 
-`open_store()` picks the backend for a location. Today that is always the local file store; a shared remote
-backend plugs in here behind the same `StateStore` protocol, chosen by the location's form.
+`open_store()` picks the backend for a location (`location.py`): a file path is the local file store, the
+default; a `postgresql://` URL the shared PostgreSQL store. Both implement the `StateStore` protocol, and
+each keeps one state per workspace.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 from reconcile.state.local import LocalStateStore
+from reconcile.state.location import (
+    DEFAULT_STATE_PATH,
+    DEFAULT_WORKSPACE,
+    STATE_ENV_VAR,
+    WORKSPACE_ENV_VAR,
+    Backend,
+    backend_for,
+    open_location,
+    redact,
+    state_location,
+    workspace_name,
+)
 from reconcile.state.model import STATE_FORMAT_VERSION, ResourceKind, ResourceState, StateDocument
 from reconcile.state.store import (
     JournalRecord,
@@ -22,13 +34,13 @@ from reconcile.state.store import (
     StateStore,
 )
 
-DEFAULT_STATE_PATH = ".reconcile/state.json"
-STATE_ENV_VAR = "RECONCILE_STATE"
-
 __all__ = [
     "DEFAULT_STATE_PATH",
+    "DEFAULT_WORKSPACE",
     "STATE_ENV_VAR",
     "STATE_FORMAT_VERSION",
+    "WORKSPACE_ENV_VAR",
+    "Backend",
     "JournalRecord",
     "LocalStateStore",
     "LockInfo",
@@ -40,19 +52,19 @@ __all__ = [
     "StateError",
     "StateLockedError",
     "StateStore",
+    "backend_for",
     "open_store",
+    "redact",
     "state_location",
+    "workspace_name",
 ]
 
 
-def state_location(path: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None) -> str:
-    """The state's location: `path`, else $RECONCILE_STATE, else `.reconcile/state.json` (relative to the cwd)."""
-    if path is not None and str(path):
-        return os.path.expanduser(os.fspath(path))
-    environ = os.environ if env is None else env
-    return os.path.expanduser(environ.get(STATE_ENV_VAR) or DEFAULT_STATE_PATH)
-
-
-def open_store(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> LocalStateStore:
-    location = state_location(path, env)
-    return LocalStateStore(Path(location), location=location)
+def open_store(
+    location: str | os.PathLike[str] | None = None,
+    workspace: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> StateStore:
+    """The store of `location` (else $RECONCILE_STATE, else `.reconcile/state.json`) and `workspace` (else
+    $RECONCILE_WORKSPACE, else `default`). StateError for an unknown scheme or a malformed location."""
+    return open_location(location, workspace, env)

@@ -17,8 +17,6 @@ import logging
 import os
 import threading
 import time
-import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -33,9 +31,9 @@ from reconcile.state.files import (
 )
 from reconcile.state.journal import JournalContents, JournalMismatchError, encode_entry, parse_journal, replay
 from reconcile.state.lockfile import HeldLock, LockFile
-from reconcile.state.model import STATE_FORMAT_VERSION, ResourceState, StateDocument
+from reconcile.state.model import STATE_FORMAT_VERSION, StateDocument
 from reconcile.state.snapshot import decode_snapshot, encode_snapshot
-from reconcile.state.store import JournalRecord, LockInfo, StateError
+from reconcile.state.store import JournalRecord, LockInfo, StateError, check_unique, next_version
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +173,7 @@ class LocalStateStore:
             seen = self._current()
             lineage, serial = self._next_version(doc, seen)
             resources = sorted(doc.resources, key=attrgetter("address"))
-            _check_unique(resources, self._location)
+            check_unique(resources, self._location)
             written = doc.model_copy(
                 update={"version": STATE_FORMAT_VERSION, "lineage": lineage, "serial": serial, "resources": resources}
             )
@@ -228,25 +226,7 @@ class LocalStateStore:
         return self._seen
 
     def _next_version(self, doc: StateDocument, seen: SeenState | None) -> tuple[str, int]:
-        if seen is None:
-            return doc.lineage or str(uuid.uuid4()), doc.serial + 1
-        if not doc.lineage:
-            raise StateError(
-                f"state {self._location} changed since it was read: it was empty then, and now exists (serial "
-                f"{seen.serial}). Run the command again so that it starts from the current state."
-            )
-        if doc.lineage != seen.lineage:
-            raise StateError(
-                f"refusing to overwrite state {self._location} (lineage {seen.lineage}) with a state of another "
-                f"lineage ({doc.lineage}): they are different states. Check that --state (or RECONCILE_STATE) "
-                f"names the state you meant."
-            )
-        if doc.serial < seen.serial:
-            raise StateError(
-                f"state {self._location} changed since it was read (serial {doc.serial} then, {seen.serial} now). "
-                f"Run the command again so that it starts from the current state."
-            )
-        return seen.lineage, max(doc.serial, seen.serial) + 1
+        return next_version(doc, (seen.lineage, seen.serial) if seen else None, self._location)
 
     def _replace_snapshot(self, doc: StateDocument) -> None:
         data = encode_snapshot(doc)
@@ -312,19 +292,3 @@ class LocalStateStore:
     def lock_holder(self) -> LockInfo | None:
         """The recorded lock holder, if any: possibly a dead holder's record, which the next lock takes over."""
         return self._lock_file.read_record()
-
-
-def _check_unique(resources: Sequence[ResourceState], location: str) -> None:
-    """Two entries for one resource, or one address for two, would make the state ambiguous: refuse it."""
-    addresses = {r.address for r in resources}
-    identities: dict[str, set[str]] = {}
-    for r in resources:
-        identities.setdefault(r.kind, set()).add(r.identity)
-    if len(addresses) == len(resources) == sum(map(len, identities.values())):
-        return
-    counts = Counter(r.address for r in resources) + Counter(f"{r.kind} {r.identity}" for r in resources)
-    duplicates = sorted(key for key, count in counts.items() if count > 1)
-    raise StateError(
-        f"refusing to write state {location}: {len(duplicates)} resource(s) appear more than once "
-        f"({', '.join(duplicates[:5])}). This is a bug in reconcile: please report it."
-    )

@@ -27,7 +27,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from reconcile.state.files import PRIVATE_FILE, fsync_dir, make_private_dir, temp_path_for, write_file_durably
-from reconcile.state.store import LockInfo, StateError, StateLockedError
+from reconcile.state.store import LockInfo, StateError, StateLockedError, ci_run_url
 
 try:
     import fcntl
@@ -71,7 +71,9 @@ def pid_alive(pid: int) -> bool:
 
 def new_lock_info(command: str) -> LockInfo:
     created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    return LockInfo(id=str(uuid.uuid4()), pid=os.getpid(), host=this_host(), command=command, created=created)
+    return LockInfo(
+        id=str(uuid.uuid4()), pid=os.getpid(), host=this_host(), command=command, created=created, ci_run=ci_run_url()
+    )
 
 
 class LockFile:

@@ -1,4 +1,4 @@
-"""The state store interface. The local file store implements it today; a shared remote backend next.
+"""The state store interface, implemented by the local file store and the PostgreSQL store.
 
 Reads never need the lock. Anything that writes holds it: `with store.lock("apply"): ...`.
 During apply, progress is committed cheaply and durably with `append` (one journal entry per
@@ -15,7 +15,10 @@ Serial and lineage rules (every backend):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Literal, Protocol
 
@@ -34,24 +37,37 @@ class LockInfo(BaseModel):
     host: str
     command: str
     created: str  # UTC, ISO 8601
+    ci_run: str | None = None  # the CI job's URL, when the holder runs in a known CI service
 
     def describe(self) -> str:
-        return f"lock {self.id} held by pid {self.pid} on {self.host} ({self.command!r}) since {self.created}"
+        where = f", CI run {self.ci_run}" if self.ci_run else ""
+        return f"lock {self.id} held by pid {self.pid} on {self.host} ({self.command!r}) since {self.created}{where}"
+
+
+def ci_run_url(env: Mapping[str, str] | None = None) -> str | None:
+    """The URL of the CI job this process runs in: GitHub Actions' run, or GitLab's job (CI_JOB_URL)."""
+    environ = os.environ if env is None else env
+    server, repository, run = (environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    if server and repository and run:
+        return f"{server.rstrip('/')}/{repository}/actions/runs/{run}"
+    return environ.get("CI_JOB_URL") or None
 
 
 class StateLockedError(Exception):
     """The lock is held by someone else (after waiting up to the lock timeout)."""
 
-    def __init__(self, holder: LockInfo | None, location: str, waited: float = 0.0) -> None:
+    def __init__(self, holder: LockInfo | None, location: str, waited: float = 0.0, advice: str | None = None) -> None:
         self.holder = holder
         self.location = location
         self.waited = waited
         who = holder.describe() if holder else "a lock whose holder could not be read"
         after = f" (waited {waited:g}s)" if waited > 0 else ""
+        if advice is None:
+            lock_id = holder.id if holder else "LOCK_ID"
+            advice = f"If its holder died on another machine, run `reconcile force-unlock {lock_id}`."
         super().__init__(
             f"state {location} is locked{after}: {who}. It is released when that command ends: wait for it, or "
-            f"retry with --lock-timeout (e.g. 5m). If its holder died on another machine, run "
-            f"`reconcile force-unlock {holder.id if holder else 'LOCK_ID'}`."
+            f"retry with --lock-timeout (e.g. 5m). {advice}"
         )
 
 
@@ -79,6 +95,47 @@ class RemoveResource(BaseModel):
 JournalRecord = PutResource | RemoveResource
 
 
+def next_version(doc: StateDocument, current: tuple[str, int] | None, location: str) -> tuple[str, int]:
+    """The lineage and serial `write(doc)` stores `doc` at, given the state's current (lineage, serial), or
+    StateError when the rules above refuse it. Every backend applies exactly these rules."""
+    if current is None:
+        return doc.lineage or str(uuid.uuid4()), doc.serial + 1
+    lineage, serial = current
+    if not doc.lineage:
+        raise StateError(
+            f"state {location} changed since it was read: it was empty then, and now exists (serial "
+            f"{serial}). Run the command again so that it starts from the current state."
+        )
+    if doc.lineage != lineage:
+        raise StateError(
+            f"refusing to overwrite state {location} (lineage {lineage}) with a state of another "
+            f"lineage ({doc.lineage}): they are different states. Check that --state (or RECONCILE_STATE) "
+            f"names the state you meant."
+        )
+    if doc.serial < serial:
+        raise StateError(
+            f"state {location} changed since it was read (serial {doc.serial} then, {serial} now). "
+            f"Run the command again so that it starts from the current state."
+        )
+    return lineage, max(doc.serial, serial) + 1
+
+
+def check_unique(resources: Sequence[ResourceState], location: str) -> None:
+    """Two entries for one resource, or one address for two, would make the state ambiguous: refuse it."""
+    addresses = {r.address for r in resources}
+    identities: dict[str, set[str]] = {}
+    for r in resources:
+        identities.setdefault(r.kind, set()).add(r.identity)
+    if len(addresses) == len(resources) == sum(map(len, identities.values())):
+        return
+    counts = Counter(r.address for r in resources) + Counter(f"{r.kind} {r.identity}" for r in resources)
+    duplicates = sorted(key for key, count in counts.items() if count > 1)
+    raise StateError(
+        f"refusing to write state {location}: {len(duplicates)} resource(s) appear more than once "
+        f"({', '.join(duplicates[:5])}). This is a bug in reconcile: please report it."
+    )
+
+
 class StateStore(Protocol):
     @property
     def location(self) -> str:
@@ -94,7 +151,7 @@ class StateStore(Protocol):
         ...
 
     def append(self, records: Sequence[JournalRecord]) -> int:
-        """Durably record one batch of changes (fsync'd before returning); returns the new serial."""
+        """Durably record one batch of changes (fsync'd, or committed, before returning); returns the new serial."""
         ...
 
     def lock(self, command: str, timeout: float = 0.0) -> AbstractContextManager[LockInfo]:

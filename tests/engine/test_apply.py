@@ -630,13 +630,23 @@ async def test_a_state_write_failure_stops_the_apply_and_says_the_next_apply_ado
     store.fail_appends = True
     media, calls = registers([f"v{i:02}.mp4" for i in range(30)])
 
-    result = await run(plan_of(media, calls), account, store, in_flight_seconds=0.01)
+    stopped_sending: list[bool] = []
+
+    result = await run(
+        plan_of(media, calls), account, store, in_flight_seconds=0.01, stop_sending=lambda: stopped_sending.append(True)
+    )
 
     assert result.calls_made == {"RegisterMedia": 1}
-    assert result.aborted == "stopped: the state could not be written: disk full"
+    assert result.aborted == (
+        "stopped: the state could not be written: disk full. Every batch recorded before is kept in the state; run "
+        "`reconcile apply` again (from any runner) to finish the rest: calls made but not recorded are adopted, not "
+        "repeated"
+    )
     assert result.failures[0].message == (
         "applied, but the state could not record it (disk full); the next apply will adopt it"
     )
+    assert stopped_sending == [True]  # calls waiting for their pacing turn are not sent either
+    assert store.writes == 0 and result.serial is None  # no final snapshot on a state that cannot be written
 
 
 async def test_state_only_changes_are_recorded_without_any_call():
