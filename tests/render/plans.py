@@ -50,3 +50,13 @@ def deletions(n: int) -> Plan:
     return plan_from_inputs(
         PlanInputs(desired(), recorded, account), manifest_paths=["m.yaml"], prune=True, created=CREATED
     )
+
+
+def title_updates(n: int) -> Plan:
+    """`n` videos whose title changed in the manifests: one UpdateVideoInfos entry each."""
+    declared = [media(f"clips/{i:05d}.mp4", name=f"clip-{i:05d}", title=f"Clip {i} (final cut)") for i in range(n)]
+    recorded = state(*(managed_media(m, f"id{i:05d}", title=f"Clip {i}") for i, m in enumerate(declared)))
+    account = live(*(video(f"id{i:05d}", m, title=f"Clip {i}") for i, m in enumerate(declared)))
+    return plan_from_inputs(
+        PlanInputs(desired(*declared), recorded, account), manifest_paths=["m.yaml"], created=CREATED
+    )
