@@ -38,6 +38,7 @@ MAX_COMMENT_CHARS = 65_000
 _RESERVE = 600
 _BACKTICKS = re.compile(r"`+")
 _URL_UNSAFE = re.compile(r"[\s()<>\[\]]")
+_MAX_URL = 300  # the truncation note must fit in the reserve
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +168,7 @@ class _Budget:
                 what += f" (and {others} other entr{'y' if others == 1 else 'ies'})"
             where = (
                 f"The full plan is in [the CI job]({full_plan_url}) (its job summary and the saved plan)."
-                if full_plan_url and not _URL_UNSAFE.search(full_plan_url)
+                if full_plan_url and len(full_plan_url) <= _MAX_URL and not _URL_UNSAFE.search(full_plan_url)
                 else "Run `reconcile show PLANFILE` on the saved plan for the full plan."
             )
             self._add(f"_Truncated to fit a comment: {what}. {where}_")

@@ -11,11 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.cloud.client import CloudSession
-from reconcile.cloud.credentials import StaticCredentials
-from reconcile.cloud.settings import ClientSettings
-from reconcile.emulator.config import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
-from tests.e2e.conftest import REGION, Result, Workspace, oss_url
+from tests.e2e.conftest import Result, Workspace, oss_url
+from tests.e2e.test_apply_e2e import call_mps
 
 pytestmark = pytest.mark.e2e
 
@@ -127,7 +124,7 @@ def test_a_plan_whose_account_changed_since_the_review_is_refused(ws: Workspace,
     assert apply_on_merge(merge, plan_on_pull_request(pull_request)).code == 0
     ws.manifest(buckets=[{"bucket": "raw-a"}, {"bucket": "raw-b"}, {"bucket": "raw-c"}])
     artifact = plan_on_pull_request(Runner(ws, "pr-2", pull_request.state, pull_request.monkeypatch).mkdir())
-    asyncio.run(unbind_behind_reconciles_back(ws, "raw-b"))
+    asyncio.run(call_mps(ws, "UnbindInputBucket", "raw-b"))  # someone unbinds it in the console
     before = ws.successes()
 
     refused = apply_on_merge(merge, artifact)
@@ -138,9 +135,3 @@ def test_a_plan_whose_account_changed_since_the_review_is_refused(ws: Workspace,
         refused.err
     )
     assert ws.successes() == before
-
-
-async def unbind_behind_reconciles_back(ws: Workspace, bucket: str) -> None:
-    settings = ClientSettings(endpoint=ws.emulator.url)
-    async with CloudSession(settings, StaticCredentials(DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET)) as session:
-        await session.call("mts", REGION, "UnbindInputBucket", {"Bucket": bucket})

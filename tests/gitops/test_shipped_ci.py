@@ -71,6 +71,18 @@ def test_zizmor_offline_finds_nothing_high_in_the_action_and_the_workflows():
     assert serious == []
 
 
+def test_zizmor_is_live_it_flags_an_injection_as_high(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "on: pull_request\npermissions: {}\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ github.event.pull_request.title }}\n"
+    )
+    result = run(BIN / "zizmor", "--offline", "--format", "json", "--no-progress", bad)
+    assert [(f["ident"], f["determinations"]["severity"]) for f in json.loads(result.stdout)] == [
+        ("template-injection", "High")
+    ]
+
+
 @pytest.mark.parametrize(
     ("schema", "files"),
     [
