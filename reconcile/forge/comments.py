@@ -32,7 +32,8 @@ from reconcile.forge.ci import CiContext
 COMMENT_LIMIT = 65_536  # GitHub refuses a longer comment body; GitLab's notes take more, we post no more
 KEY_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,99}")
 PAGE_SIZE = 100
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 5  # for rate limits
+MAX_FAILURES = 3  # for a host that cannot be reached or answers 5xx (2 + 4 s of backoff)
 MAX_WAIT = 600.0  # seconds of rate-limit waiting one run accepts in all, before it gives up
 _SECONDARY_WAIT = 60.0  # GitHub: "wait at least one minute" when a rate limit gives no time
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
@@ -78,8 +79,8 @@ class StickyComments:
         target: CiContext,
         *,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
         max_wait: float = MAX_WAIT,
     ) -> None:
         if target.number is None:
@@ -88,8 +89,8 @@ class StickyComments:
             raise ForgeError(f"no token to comment with: set {_token_name(target)}")
         self.target = target
         self._token = target.token
-        self._sleep = sleep
-        self._clock = clock
+        self._sleep = sleep or time.sleep
+        self._clock = clock or time.time
         self._waited = 0.0
         self._budget = max_wait
         self.requests = 0
@@ -197,7 +198,7 @@ class StickyComments:
             try:
                 answer = self._http.request(method, url, json=None if body is None else {"body": body})
             except httpx.HTTPError as exc:
-                if attempt == MAX_ATTEMPTS:
+                if attempt >= MAX_FAILURES:
                     raise ForgeError(
                         self._scrub(f"cannot reach {self._name()} at {self.target.api_url}: {exc}")
                     ) from None
@@ -209,7 +210,7 @@ class StickyComments:
             if wait is not None and attempt < MAX_ATTEMPTS:
                 self._wait(wait, "rate limited")
                 continue
-            if answer.status_code in (500, 502, 503, 504) and attempt < MAX_ATTEMPTS:
+            if answer.status_code in (500, 502, 503, 504) and attempt < MAX_FAILURES:
                 self._wait(2.0**attempt, "server error")
                 continue
             raise ForgeError(self._failure(method, answer, rate_limited=wait is not None))

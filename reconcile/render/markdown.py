@@ -99,16 +99,18 @@ def render_plan_markdown(
         out.fixed("")
     listed = [c for _, changes in changes_by_section(plan) for c in changes] + list(plan.state_only_changes)
     if listed:
-        out.folded(f"All changes ({len(listed)})", [_change_entry(c, links) for c in listed], kind="change")
+        entries = (_change_entry(c, links) for c in listed)
+        out.folded(f"All changes ({len(listed)})", entries, len(listed), kind="change")
     groups = call_groups(plan)
     if groups:
         lines = [f"- `{g.action} ×{g.calls}` {_text(g.region)} — {_text(g.detail)}" for g in groups]
-        out.folded(f"API calls ({len(plan.calls)})", lines)
+        out.folded(f"API calls ({len(plan.calls)})", lines, len(lines))
     if plan.warnings:
-        out.folded(f"Warnings ({len(plan.warnings)})", [_diagnostic(w) for w in plan.warnings])
+        out.folded(f"Warnings ({len(plan.warnings)})", [_diagnostic(w) for w in plan.warnings], len(plan.warnings))
     if plan.unmanaged:
         lines = [f"- {_code(u.bucket)} ({_text(u.region)})" for u in plan.unmanaged]
-        out.folded(f"Unmanaged input buckets ({len(plan.unmanaged)}): bound, declared by no manifest, no action", lines)
+        title = f"Unmanaged input buckets ({len(plan.unmanaged)}): bound, declared by no manifest, no action"
+        out.folded(title, lines, len(lines))
     return out.finish(len(listed), full_plan_url)
 
 
@@ -140,23 +142,30 @@ class _Budget:
             if self._fits(line):
                 self._add(line)
 
-    def items(self, entries: Iterable[str], kind: EntryKind = "other") -> None:
+    def items(self, entries: Iterable[str], kind: EntryKind = "other", *, total: int | None = None) -> None:
+        """Write entries while they fit. With `total` (how many `entries` yields), the rest are counted
+        without being formatted once the budget is spent."""
+        written = 0
         for entry in entries:
             if self._fits(entry):
                 self._add(entry)
-            else:
-                self.full = True
-                self.omitted[kind] += 1
+                written += 1
+                continue
+            self.full = True
+            if total is not None:
+                self.omitted[kind] += total - written
+                return
+            self.omitted[kind] += 1
 
-    def folded(self, summary: str, entries: list[str], *, kind: EntryKind = "other") -> None:
+    def folded(self, summary: str, entries: Iterable[str], total: int, *, kind: EntryKind = "other") -> None:
         head = [f"<details><summary>{_text(summary)}</summary>", ""]
         if not all(self._fits(line) for line in head):
             self.full = True
-            self.omitted[kind] += len(entries)
+            self.omitted[kind] += total
             return
         for line in head:
             self._add(line)
-        self.items(entries, kind)
+        self.items(entries, kind, total=total)
         for line in ("", "</details>", ""):  # the reserve guarantees the closing lines fit
             self._add(line)
 

@@ -178,12 +178,17 @@ def test_errors_exit_1_and_never_show_the_token(monkeypatch, tmp_path, capsys):
 def test_a_network_failure_is_reported_without_the_token(monkeypatch, tmp_path, capsys):
     github_actions(monkeypatch, tmp_path, PULL_REQUEST)
 
+    attempts = []
+
     def refuse(request: httpx.Request) -> httpx.Response:
+        attempts.append(request.url.path)
         raise httpx.ConnectError(f"connection refused while sending {request.headers['authorization']}")
 
+    slept: list[float] = []
     monkeypatch.setattr(pr_comment, "comment_transport", lambda: httpx.MockTransport(refuse))
-    monkeypatch.setattr("reconcile.forge.comments.time.sleep", lambda _: None)
+    monkeypatch.setattr("reconcile.forge.comments.time.sleep", slept.append)
     (tmp_path / "plan.md").write_text("plan")
     code, _, err = run(capsys, str(tmp_path / "plan.md"))
     assert code == 1
     assert err == f"error: cannot reach GitHub at {GITHUB_API}: connection refused while sending Bearer ***\n"
+    assert (len(attempts), slept) == (3, [2.0, 4.0])

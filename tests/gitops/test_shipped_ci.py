@@ -33,7 +33,7 @@ def test_the_three_example_workflows_are_shipped():
     assert {"reconcile-plan", "reconcile-apply", "reconcile-drift"} <= set(jobs)
 
 
-def test_actionlint_passes_on_the_example_workflows():
+def test_actionlint_passes_on_the_example_workflows_and_flags_an_injection(tmp_path):
     if not ACTIONLINT.exists():
         pytest.fail(
             f"actionlint is not installed ({ACTIONLINT.relative_to(ROOT)} is missing): run `make lint-tools` "
@@ -41,21 +41,17 @@ def test_actionlint_passes_on_the_example_workflows():
         )
     if shutil.which("node") is None:
         pytest.fail("node is not on PATH: install Node.js 20+ to run actionlint")
-    result = run(ACTIONLINT, "examples/github/*.yml")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"Checking {len(WORKFLOWS)} workflow file(s)" in result.stdout
-
-
-def test_actionlint_is_live_it_flags_an_injection(tmp_path):
-    if not ACTIONLINT.exists():
-        pytest.fail("actionlint is not installed: run `make lint-tools`")
-    bad = tmp_path / "bad.yml"
-    bad.write_text(
+    for workflow in WORKFLOWS:
+        shutil.copy(workflow, tmp_path / workflow.name)
+    # One run (its WebAssembly start-up costs seconds); the bad workflow shows the linter is live.
+    (tmp_path / "zz-bad.yml").write_text(
         "on: pull_request\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
         "      - run: echo ${{ github.event.pull_request.title }}\n"
     )
-    result = run(ACTIONLINT, bad)
-    assert result.returncode == 1
+    result = run(ACTIONLINT, f"{tmp_path}/*.yml")
+    assert f"Checking {len(WORKFLOWS) + 1} workflow file(s)" in result.stdout
+    flagged = sorted({Path(line.split(":")[0]).name for line in result.stdout.splitlines() if ".yml:" in line})
+    assert flagged == ["zz-bad.yml"], result.stdout
     assert '"github.event.pull_request.title" is potentially untrusted' in result.stdout
 
 
