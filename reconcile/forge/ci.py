@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 Platform = Literal["github", "gitlab"]
@@ -66,27 +66,22 @@ def from_options(
 ) -> CiContext | None:
     """detect(env) with the command-line options applied over it; None when neither names a platform."""
     found = detect(env)
-    if platform is None and found is None:
+    chosen = platform or (found.platform if found is not None else None)
+    if chosen is None:
         return None
-    chosen: Platform = platform or found.platform  # type: ignore[union-attr]
     if found is None or found.platform != chosen:
         token = env.get(TOKEN_VARIABLE[chosen]) or None
         found = CiContext(chosen, _DEFAULT_API[chosen], "", None, token, not_in_review="no pull request number given")
     if project is not None:
-        found = _replace(found, project=project)
+        found = replace(found, project=project)
     if api_url is not None:
-        found = _replace(found, api_url=api_url.rstrip("/"))
+        found = replace(found, api_url=api_url.rstrip("/"))
     if number is not None:
-        found = _replace(found, number=number, not_in_review="")
+        found = replace(found, number=number, not_in_review="")
     if not found.project:
         what = "--repository OWNER/REPO" if chosen == "github" else "--repository PROJECT_ID"
         raise CiConfigError(f"no {chosen} project: pass {what}, or run inside its CI")
     return found
-
-
-def _replace(context: CiContext, **changes: Any) -> CiContext:
-    fields = {name: getattr(context, name) for name in CiContext.__slots__}
-    return CiContext(**(fields | changes))
 
 
 def _github(env: Mapping[str, str]) -> CiContext:
