@@ -32,7 +32,6 @@ from reconcile.render.summary import (
 )
 
 # GitHub's limit is 65,536 characters per comment; 536 stay free for `reconcile pr-comment`'s marker and header.
-COMMENT_LIMIT = 65_536
 MAX_COMMENT_CHARS = 65_000
 # Kept free for the closing tags and the truncation note, so they always fit.
 _RESERVE = 600

@@ -38,6 +38,7 @@ class ForgeStandIn:
     calls: list[tuple[str, str]] = field(default_factory=list)
     scripted: list[httpx.Response] = field(default_factory=list)  # answered first, one per request
     next_id: int = 1000
+    link_header: bool = True  # False: pages only say X-Next-Page (GitLab without Link headers)
 
     def add_others(self, n: int) -> None:
         for i in range(n):
@@ -98,7 +99,7 @@ class ForgeStandIn:
         if page < last:
             links.append(f'<{url}?{urlencode({"per_page": per_page, **extra, "page": page + 1})}>; rel="next"')
         links.append(f'<{url}?{urlencode({"per_page": per_page, **extra, "page": last})}>; rel="last"')
-        headers = {"Link": ", ".join(links)}
+        headers = {"Link": ", ".join(links)} if self.link_header else {}
         render = self._github_json if self.platform == "github" else self._gitlab_json
         if self.platform == "gitlab":
             headers |= {"X-Page": str(page), "X-Next-Page": str(page + 1) if page < last else ""}

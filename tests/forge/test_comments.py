@@ -64,6 +64,16 @@ def test_two_runs_on_a_busy_pull_request_create_once_then_update_the_same_commen
     assert [m for m, _ in server.calls].count("GET") == 2 + 2
 
 
+def test_gitlab_pages_followed_by_x_next_page_alone():
+    server = ForgeStandIn("gitlab", link_header=False)
+    server.add_others(250)
+    assert post(server, "plan").action == "created"
+    assert post(server, "plan").action == "updated"
+    pages = [c for c in server.calls if c[0] == "GET"]
+    assert len(pages) == 3 + 3  # 250, then 251 notes: pages 1, 2 and 3 each time
+    assert [m for m, _ in server.writes()] == ["POST", "PUT"]
+
+
 def test_each_key_has_its_own_comment():
     server = ForgeStandIn("github")
     post(server, "staging plan", key="staging")
