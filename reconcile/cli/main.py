@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("reconcile.cli.show", "Render a saved plan file."),
     "drift": ("reconcile.cli.drift", "Report what changed outside reconcile since the last apply."),
     "state": ("reconcile.cli.state", "Inspect the state: list and show managed resources."),
+    "pr-comment": ("reconcile.cli.pr_comment", "Post a plan as the one sticky comment of a pull request."),
     "force-unlock": ("reconcile.cli.force_unlock", "Release a state lock left behind by another machine."),
     "schema": ("reconcile.cli.schema", "Print the manifest JSON Schema."),
     "emulator": ("reconcile.cli.emulator", "Run the local MPS + VOD emulator."),

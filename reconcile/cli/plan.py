@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
+from reconcile.cli.ci_context import ci_context, markdown_links
 from reconcile.cli.cloud_options import cloud_options, settings_from_options
 from reconcile.cli.common import EXIT_CHANGES, EXIT_OK, FatalError, log_level_option, run_async, use_color
 from reconcile.cli.state_options import StateChoice, state_errors_as_fatal, state_option, store_from_options
@@ -116,7 +117,10 @@ def render_plan(plan: Plan, output_format: str) -> str:
         case "json":
             return render_plan_json(plan)
         case "markdown":
-            return render_plan_markdown(plan)
+            context = ci_context()
+            return render_plan_markdown(
+                plan, links=markdown_links(context), full_plan_url=context.job_url if context else None
+            )
         case _:
             return render_plan_text(plan, color=use_color())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from reconcile.engine.plan import Plan
+from reconcile.engine.plan import Location, Plan, PlannedCall, PlanSource, ResourceChange
 from reconcile.engine.planner import PlanInputs, plan_from_inputs
 from tests.engine.builders import bound, bucket, desired, live, managed_bucket, managed_media, media, state, video
 
@@ -49,4 +49,34 @@ def deletions(n: int) -> Plan:
     account = live(*(video(f"id{i:05d}", m) for i, m in enumerate(removed)))
     return plan_from_inputs(
         PlanInputs(desired(), recorded, account), manifest_paths=["m.yaml"], prune=True, created=CREATED
+    )
+
+
+def title_updates(n: int) -> Plan:
+    """`n` videos whose title changed in the manifests, as the planner words them (built directly: the planner
+    takes seconds for 20,000 resources, and the views only read the Plan)."""
+    changes = tuple(
+        ResourceChange(
+            address=f"media.clip-{i:05d}",
+            kind="media",
+            identity=f"media/clips/{i:05d}.mp4",
+            region="cn-shanghai",
+            action="update",
+            before={"title": f"Clip {i}"},
+            after={"title": f"Clip {i} (final cut)"},
+            changed=("title",),
+            reason="title changed in the manifests: UpdateVideoInfos sends only the changed fields",
+            remote_id=f"id{i:05d}",
+            location=Location(path="manifests/clips.yaml", line=3 + 2 * i, col=5),
+        )
+        for i in range(n)
+    )
+    calls = tuple(
+        PlannedCall(
+            action="UpdateVideoInfos", region="cn-shanghai", addresses=tuple(c.address for c in changes[i : i + 20])
+        )
+        for i in range(0, n, 20)
+    )
+    return Plan(
+        changes=changes, calls=calls, source=PlanSource(manifest_paths=("manifests",)), created=CREATED.isoformat()
     )
