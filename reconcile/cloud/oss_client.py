@@ -167,14 +167,20 @@ class OssClient:
             **kw,
         )
 
-    async def head_object(self, bucket: str, region: str, key: str) -> ObjectInfo | None:
-        """The object's size and ETag, or None when it does not exist (NoSuchKey). NoSuchBucket is raised."""
+    async def _unless_no_such_key(self, exchange: OssExchange) -> dict[str, Any] | None:
+        """The answer, or None for NoSuchKey (NoSuchBucket and the rest are raised)."""
         try:
-            answer = await self._session.exchange(self._exchange("HeadObject", region, "HEAD", bucket, key))
+            return await self._session.exchange(exchange)
         except NotFoundError as exc:
             if exc.code == "NoSuchKey":
                 return None
             raise
+
+    async def head_object(self, bucket: str, region: str, key: str) -> ObjectInfo | None:
+        """The object's size and ETag, or None when it does not exist (NoSuchKey). NoSuchBucket is raised."""
+        answer = await self._unless_no_such_key(self._exchange("HeadObject", region, "HEAD", bucket, key))
+        if answer is None:
+            return None
         headers = answer["headers"]
         return ObjectInfo(key, int(headers.get("content-length") or 0), headers.get("etag", ""))
 
@@ -210,13 +216,8 @@ class OssClient:
 
     async def get_object(self, bucket: str, region: str, key: str) -> bytes | None:
         """The object's bytes, or None when it does not exist (NoSuchKey)."""
-        try:
-            answer = await self._session.exchange(self._exchange("GetObject", region, "GET", bucket, key))
-        except NotFoundError as exc:
-            if exc.code == "NoSuchKey":
-                return None
-            raise
-        return bytes(answer["body"])
+        answer = await self._unless_no_such_key(self._exchange("GetObject", region, "GET", bucket, key))
+        return bytes(answer["body"]) if answer is not None else None
 
     async def delete_object(self, bucket: str, region: str, key: str) -> None:
         await self._session.exchange(self._exchange("DeleteObject", region, "DELETE", bucket, key))

@@ -19,7 +19,7 @@ from reconcile.emulator.backend import EmulatorBackend
 from reconcile.emulator.config import EmulatorConfig
 from reconcile.emulator.control_api import CONTROL_PREFIX, ControlApi
 from reconcile.emulator.gateway import Gateway
-from reconcile.emulator.oss_api import OssApi, is_oss_path
+from reconcile.emulator.oss_api import OssApi, is_oss_request
 from reconcile.emulator.oss_auth import OssAuthenticator
 from reconcile.emulator.persistence import load_state, save_state
 from reconcile.emulator.wire import WireRequest, WireResponse
@@ -91,7 +91,7 @@ class EmulatorApp:
             if log.isEnabledFor(logging.DEBUG):
                 ms = (time.perf_counter() - started) * 1000
                 log.debug("%s %s (control API): %d in %.1f ms", request.method, request.path, response.status, ms)
-        elif is_oss_path(request.path):
+        elif is_oss_request(request):
             response = await self.oss.handle(request, scope.get("query_string", b"").decode("latin-1"))
         else:
             response = await self.gateway.handle(request)
