@@ -13,6 +13,7 @@ NotFoundError, AccessDenied is ForbiddenError, FileAlreadyExists is ConflictErro
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -58,6 +59,14 @@ class ObjectInfo:
     key: str
     size: int
     etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectData:
+    body: bytes
+    etag: str
+    last_modified: float | None  # server clock, seconds since the epoch (Last-Modified)
+    served_at: float | None  # server clock when it answered (Date): its age is served_at - last_modified
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,13 +223,30 @@ class OssClient:
         )
         return str(answer["headers"].get("etag", ""))
 
-    async def get_object(self, bucket: str, region: str, key: str) -> bytes | None:
-        """The object's bytes, or None when it does not exist (NoSuchKey)."""
+    async def get_object(self, bucket: str, region: str, key: str) -> ObjectData | None:
+        """The object's bytes, ETag and times, or None when it does not exist (NoSuchKey)."""
         answer = await self._unless_no_such_key(self._exchange("GetObject", region, "GET", bucket, key))
-        return bytes(answer["body"]) if answer is not None else None
+        if answer is None:
+            return None
+        headers = answer["headers"]
+        return ObjectData(
+            bytes(answer["body"]),
+            headers.get("etag", ""),
+            _http_time(headers.get("last-modified")),
+            _http_time(headers.get("date")),
+        )
 
     async def delete_object(self, bucket: str, region: str, key: str) -> None:
         await self._session.exchange(self._exchange("DeleteObject", region, "DELETE", bucket, key))
+
+
+def _http_time(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
 
 
 def _parse_listing(body: bytes) -> ObjectPage:
@@ -243,4 +269,4 @@ def _parse_listing(body: bytes) -> ObjectPage:
     return ObjectPage(objects, prefixes, token or None)
 
 
-__all__ = ["ObjectInfo", "ObjectPage", "OssClient", "OssExchange", "oss_endpoint"]
+__all__ = ["ObjectData", "ObjectInfo", "ObjectPage", "OssClient", "OssExchange", "oss_endpoint"]

@@ -15,6 +15,7 @@ Serial and lineage rules (every backend):
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Literal, Protocol
@@ -77,6 +78,31 @@ class RemoveResource(BaseModel):
 
 
 JournalRecord = PutResource | RemoveResource
+
+
+def next_version(doc: StateDocument, current: tuple[str, int] | None, location: str) -> tuple[str, int]:
+    """The lineage and serial `write(doc)` stores `doc` at, given the state's current (lineage, serial), or
+    StateError when the rules above refuse it. Every backend applies exactly these rules."""
+    if current is None:
+        return doc.lineage or str(uuid.uuid4()), doc.serial + 1
+    lineage, serial = current
+    if not doc.lineage:
+        raise StateError(
+            f"state {location} changed since it was read: it was empty then, and now exists (serial "
+            f"{serial}). Run the command again so that it starts from the current state."
+        )
+    if doc.lineage != lineage:
+        raise StateError(
+            f"refusing to overwrite state {location} (lineage {lineage}) with a state of another "
+            f"lineage ({doc.lineage}): they are different states. Check that --state (or RECONCILE_STATE) "
+            f"names the state you meant."
+        )
+    if doc.serial < serial:
+        raise StateError(
+            f"state {location} changed since it was read (serial {doc.serial} then, {serial} now). "
+            f"Run the command again so that it starts from the current state."
+        )
+    return lineage, max(doc.serial, serial) + 1
 
 
 class StateStore(Protocol):

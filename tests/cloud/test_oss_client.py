@@ -102,7 +102,7 @@ async def test_calls_against_the_emulator(emulated: tuple[OssClient, CloudSessio
     info = await oss.head_object("media-in", "cn-shanghai", "raw/ep 1.mp4")
     assert info is not None and (info.size, info.etag) == (3, etag)
     assert await oss.head_object("media-in", "cn-shanghai", "raw/ep 2.mp4") is None
-    assert await oss.get_object("media-in", "cn-shanghai", "raw/ep 1.mp4") == b"abc"
+    assert (await oss.get_object("media-in", "cn-shanghai", "raw/ep 1.mp4")).body == b"abc"
     for index in range(4):
         await oss.put_object("media-in", "cn-shanghai", f"raw/more-{index}.mp4", b"")
     first = await oss.list_objects_v2("media-in", "cn-shanghai", prefix="raw/", max_keys=3)

@@ -45,7 +45,7 @@ async def test_objects_survive_a_restart_on_the_state_file(tmp_path: Path) -> No
 
     again = create_app(config)
     async for oss in client_for(again):
-        assert await oss.get_object("media-in", REGION, "state/v1.json") == b'{"serial": 1}'
+        assert (await oss.get_object("media-in", REGION, "state/v1.json")).body == b'{"serial": 1}'
         info = await oss.head_object("media-in", REGION, "state/v1.json")
         listed = await oss.list_objects_v2("media-in", REGION)
     assert info is not None and info.etag == etag
@@ -73,7 +73,7 @@ async def test_auto_objects_answer_head_and_get_but_are_not_listed() -> None:
         await oss.delete_object("any-bucket", REGION, "raw/never-uploaded.mp4")
         assert await oss.head_object("any-bucket", REGION, "raw/never-uploaded.mp4") is None
         await oss.put_object("any-bucket", REGION, "raw/never-uploaded.mp4", b"now it is")
-        assert await oss.get_object("any-bucket", REGION, "raw/never-uploaded.mp4") == b"now it is"
+        assert (await oss.get_object("any-bucket", REGION, "raw/never-uploaded.mp4")).body == b"now it is"
 
 
 async def test_register_media_follows_uploads_and_deletes() -> None:
