@@ -155,6 +155,10 @@ async def _list_directory(
         if exc.code != "AccessDenied":
             raise
         # No oss:ListObjects: HeadObject (oss:GetObject) may still be allowed.
+    except NotFoundError as exc:
+        if exc.code != "NoSuchBucket":
+            raise
+        # HeadObject says so for each file (and finds the emulator's --auto-objects files, in any bucket).
     return list(remaining.values())
 
 

@@ -121,3 +121,13 @@ async def test_without_a_lookup_nothing_is_checked(planner):
     planner.manifest(manifest(["raw/ep1.mp4"]))
     plan = await planner.plan(None)
     assert plan.errors == () and planner.calls() == {}
+
+
+async def test_under_auto_objects_every_media_file_exists_even_in_a_bucket_never_created(planner, emulator_app):
+    emulator_app.backend.objects.auto_objects = True
+    planner.manifest("region: cn-shanghai\nmedia:\n" + "".join(
+        f"  - file_url: https://never-made.oss-cn-shanghai.aliyuncs.com/raw/{i}.mp4\n    title: T{i}\n" for i in range(3)
+    ))  # fmt: skip
+    plan = await plan_checked(planner)
+    assert plan.errors == ()
+    assert planner.calls() == {"HeadObject": 3, "ListObjectsV2": 1}  # the listing: NoSuchBucket
