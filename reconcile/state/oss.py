@@ -283,10 +283,15 @@ class OssStateStore:
             )
 
     async def _create_only(self, key: str, data: bytes) -> bool:
-        """False when the object exists already (FileAlreadyExists)."""
+        """False when the object exists already (FileAlreadyExists), unless it is this very write: a retry whose
+        earlier attempt was carried out although its answer was lost (a timeout, a reset, a 5xx) meets its own
+        object, byte for byte (every body holds a serial and lineage, or a lock id, of its own)."""
         try:
             await self._oss.put_object(self.bucket, self.region, key, data, forbid_overwrite=True)
-        except ConflictError:
+        except ConflictError as exc:
+            if exc.earlier_attempt_may_have_succeeded:
+                existing = await self._oss.get_object(self.bucket, self.region, key)
+                return existing is not None and existing.body == data
             return False
         return True
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from reconcile.cloud.credentials import StaticCredentials
@@ -56,7 +57,7 @@ def make_store(app: EmulatorApp, server_clock: ManualClock) -> Iterator[object]:
             ClientSettings(endpoint=ENDPOINT),
             endpoint=ENDPOINT,
             credentials=StaticCredentials(DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET),
-            transport=emulator_transport(app),
+            transport=kwargs.pop("transport", None) or emulator_transport(app),  # type: ignore[arg-type]
             lease=LEASE,
             clock=clock or LocalClock(),
             oss_timestamp=lambda: dt.datetime.fromtimestamp(server_clock.time(), dt.UTC).strftime("%Y%m%dT%H%M%SZ"),
@@ -210,3 +211,27 @@ def test_force_unlock_needs_the_holders_lock_id(make_store) -> None:
         assert runner.lock_holder() is not None
     with pytest.raises(StateError, match="is not locked"):
         runner.force_unlock(info.id)
+
+
+class LoseTheFirstPutAnswer(httpx.AsyncBaseTransport):
+    """The first PutObject of a log object is carried out, then its answer is lost (the connection drops)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.lost = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method == "PUT" and "/log/" in request.url.path and not self.lost:
+            self.lost += 1
+            await response.aread()
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+        return response
+
+
+def test_a_retried_write_that_meets_its_own_object_succeeds(make_store, app) -> None:
+    lossy = LoseTheFirstPutAnswer(emulator_transport(app))
+    store = make_store(transport=lossy)
+    written = store.write(StateDocument.empty())
+    assert lossy.lost == 1 and written.serial == 1
+    assert store.read().serial == 1  # type: ignore[union-attr]
