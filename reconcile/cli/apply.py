@@ -124,7 +124,7 @@ def command(
         prune=prune,
         refresh=refresh is not False,
         json_output=json_output,
-        object_check=oss_endpoint_of(settings) if refresh is not False and not skip_object_check else None,
+        object_check=None if saved or refresh is False or skip_object_check else oss_endpoint_of(settings),
     )
     with state_errors_as_fatal(), store.lock("apply", lock_timeout):
         return run_async(_plan_and_apply(request, settings, store))

@@ -48,3 +48,15 @@ def test_access_denied_is_a_warning_that_names_the_permission(ws: Workspace) -> 
         "warning: could not check that the 1 file to register from OSS bucket raw-a (cn-shanghai) exist: HeadObject "
         "was denied (AccessDenied). Grant oss:GetObject"
     ) in plan.out
+
+
+def test_a_saved_plan_was_checked_when_it_was_made(ws: Workspace) -> None:
+    ws.manifest(media=[{"file_url": oss_url("raw-a", "v/ep1.mp4"), "title": "Ep 1"}])
+    assert ws.reconcile("plan", "manifests/", "--out", "release.plan").code == 0
+    refused = ws.reconcile("apply", "release.plan", "--skip-object-check")
+    assert refused.code == 1
+    assert "release.plan is a saved plan: --prune, --refresh and the object check were fixed when it was made" in (
+        refused.err
+    )
+    applied = ws.reconcile("apply", "release.plan")
+    assert applied.code == 0 and "HeadObject" not in applied.out  # no second check
