@@ -70,6 +70,9 @@ def run_ours(workdir: Path, state: str | None = None) -> OurRun:
     """Our apply in `workdir`, its state in `state` (a path or URL; default `workdir/state.json`)."""
     write_manifests(workdir / "manifests")
     with start_emulator(qps_scale=1.0, auto_objects=True) as emulator:
+        # Uploaded, as in a real account: plan's object check lists them (5 ListObjectsV2). Auto objects alone
+        # cannot be listed, so it would confirm each of the 5,000 with a HeadObject.
+        emulator.control.put_objects([file_url(b, i) for b in range(OSS_BUCKETS) for i in range(MEDIA_PER_BUCKET)])
         env = {
             **os.environ,
             "RECONCILE_ENDPOINT": emulator.url,

@@ -21,7 +21,7 @@ import click
 
 from reconcile.cli.cloud_options import cloud_options, settings_from_options
 from reconcile.cli.common import EXIT_ERROR, EXIT_OK, FatalError, log_level_option, run_async, stdout_console, use_color
-from reconcile.cli.plan import open_session, planning_errors
+from reconcile.cli.plan import ObjectCheck, object_lookup, open_session, oss_endpoint_of, planning_errors
 from reconcile.cli.progress import JsonEvents, LiveProgress, PlainProgress, tick_every
 from reconcile.cli.state_options import StateChoice, state_errors_as_fatal, state_options, store_from_options
 from reconcile.cloud.client import CloudSession
@@ -76,6 +76,11 @@ INTERRUPTED_DURING_CALLS = (
     help="Read the live resources before planning (default true); --refresh=false plans from the state alone.",
 )
 @click.option(
+    "--skip-object-check",
+    is_flag=True,
+    help="Do not check that the files the plan registers exist in OSS (HeadObject / ListObjectsV2).",
+)
+@click.option(
     "--json",
     "json_output",
     is_flag=True,
@@ -89,6 +94,7 @@ def command(
     auto_approve: bool,
     prune: bool,
     refresh: bool | None,
+    skip_object_check: bool,
     json_output: bool,
     state: StateChoice,
     lock_timeout: float,
@@ -105,9 +111,10 @@ def command(
     saved = len(paths) == 1 and is_saved_plan(paths[0])
     if len(paths) == 1 and not saved and is_plan_view(paths[0]):
         raise FatalError(f"{paths[0]}: {PLAN_VIEW_NOT_SAVED}; nothing was applied")
-    if saved and (prune or refresh is not None):
+    if saved and (prune or refresh is not None or skip_object_check):
         raise FatalError(
-            f"{paths[0]} is a saved plan: --prune and --refresh were fixed when it was made; plan again to change them"
+            f"{paths[0]} is a saved plan: --prune, --refresh and the object check were fixed when it was made; plan "
+            "again to change them"
         )
     if not saved and not auto_approve and (json_output or not _interactive()):
         raise FatalError(
@@ -123,6 +130,7 @@ def command(
         prune=prune,
         refresh=refresh is not False,
         json_output=json_output,
+        object_check=None if saved or refresh is False or skip_object_check else oss_endpoint_of(settings),
     )
     phase = ApplyPhase()
     with _interrupt_exits_130(phase), state_errors_as_fatal(), store.lock("apply", lock_timeout):
@@ -139,6 +147,7 @@ class ApplyRequest:
     prune: bool
     refresh: bool
     json_output: bool
+    object_check: ObjectCheck | None = None  # check that files to register are in OSS
 
 
 @dataclass(slots=True)
@@ -215,6 +224,7 @@ async def _plan(request: ApplyRequest, store: StateStore, session: CloudSession)
         refresh_live=request.refresh,
         prune=request.prune,
         concurrency=session.settings.max_concurrency,
+        objects=object_lookup(session, request.object_check),
     )
 
 

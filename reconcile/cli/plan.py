@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Coroutine, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import click
@@ -21,7 +22,8 @@ from reconcile.cli.common import EXIT_CHANGES, EXIT_OK, FatalError, log_level_op
 from reconcile.cli.state_options import StateChoice, state_errors_as_fatal, state_option, store_from_options
 from reconcile.cloud.client import CloudSession
 from reconcile.cloud.errors import CloudError
-from reconcile.cloud.settings import ENV_MAX_CONCURRENCY, ClientSettings
+from reconcile.cloud.oss_client import OssClient, oss_endpoint
+from reconcile.cloud.settings import ENV_MAX_CONCURRENCY, ClientSettings, InvalidSettingsError
 from reconcile.engine.plan import Plan
 from reconcile.engine.planner import StateReader, build_plan
 from reconcile.engine.refresh import DEFAULT_CONCURRENCY
@@ -72,6 +74,11 @@ format_option = click.option(
     is_flag=True,
     help="Exit 2 when the plan has changes (0: none, 1: error).",
 )
+@click.option(
+    "--skip-object-check",
+    is_flag=True,
+    help="Do not check that the files the plan registers exist in OSS (HeadObject / ListObjectsV2).",
+)
 @cloud_options
 @state_option
 @log_level_option
@@ -82,6 +89,7 @@ def command(
     refresh: bool,
     prune: bool,
     detailed_exitcode: bool,
+    skip_object_check: bool,
     state: StateChoice,
     **cloud: Any,
 ) -> int:
@@ -97,7 +105,10 @@ def command(
     store = store_from_options(state)
     output_format = output_format.lower()
     reads = refresh_concurrency(cloud, settings)
-    plan, accounting = run_detached(make_plan(paths, store, settings, refresh=refresh, prune=prune, reads=reads))
+    oss = oss_endpoint_of(settings) if refresh and not skip_object_check else None
+    plan, accounting = run_detached(
+        make_plan(paths, store, settings, refresh=refresh, prune=prune, reads=reads, object_check=oss)
+    )
     notes = sys.stderr if output_format != "text" else sys.stdout
     click.echo(render_plan(plan, output_format), nl=False)
     if refresh:
@@ -135,10 +146,37 @@ def refresh_concurrency(options: Mapping[str, Any], settings: ClientSettings) ->
     return settings.max_concurrency if explicit else min(settings.max_concurrency, DEFAULT_CONCURRENCY)
 
 
+@dataclass(frozen=True, slots=True)
+class ObjectCheck:
+    """Check that planned registrations' files are in OSS, sending OSS calls to `endpoint` (path-style) or,
+    when None, to each bucket's own endpoint."""
+
+    endpoint: str | None
+
+
+def oss_endpoint_of(settings: ClientSettings) -> ObjectCheck:
+    """The object check's OSS endpoint: RECONCILE_OSS_ENDPOINT, else --endpoint / RECONCILE_ENDPOINT."""
+    try:
+        return ObjectCheck(oss_endpoint(os.environ, settings.endpoint))
+    except InvalidSettingsError as exc:
+        raise FatalError(str(exc)) from None
+
+
+def object_lookup(session: CloudSession, check: ObjectCheck | None) -> OssClient | None:
+    return OssClient(session, endpoint=check.endpoint) if check is not None else None
+
+
 async def make_plan(
-    paths: tuple[str, ...], store: StateReader, settings: ClientSettings, *, refresh: bool, prune: bool, reads: int
+    paths: tuple[str, ...],
+    store: StateReader,
+    settings: ClientSettings,
+    *,
+    refresh: bool,
+    prune: bool,
+    reads: int,
+    object_check: ObjectCheck | None = None,
 ) -> tuple[Plan, str]:
-    """The plan and the line accounting for the calls refresh made."""
+    """The plan and the line accounting for the calls refresh (and the object check) made."""
     async with open_session(settings) as session:
         with planning_errors():
             plan = await build_plan(
@@ -148,6 +186,7 @@ async def make_plan(
                 refresh_live=refresh,
                 prune=prune,
                 concurrency=reads,
+                objects=object_lookup(session, object_check),
             )
         return plan, render_call_accounting(session.stats, activity="planning")
 

@@ -23,7 +23,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -159,9 +159,15 @@ class CloudSession:
         its answer was lost: it returns the body to succeed with (the error was that attempt's own effect),
         or None to fail.
         """
+        return await self.exchange(_RpcExchange(self, product, region, action, params), settle=settle)
+
+    async def exchange(self, exchange: Exchange, *, settle: Settle | None = None) -> dict[str, Any]:
+        """`call` for any signed HTTP exchange (the OSS client's): the same credentials, pacing, concurrency
+        bound, retries, statistics, logging and stop gate; `exchange` signs each attempt and decodes its answer."""
         started = self._clock.monotonic()
+        action = exchange.action
         stats = self.stats.of(action)
-        attempt = _Attempt(product, region, action, params, stats)
+        attempt = _Attempt(exchange, stats)
         try:
             try:
                 return await self._attempts(attempt, started)
@@ -232,7 +238,8 @@ class CloudSession:
     async def _attempt(self, attempt: _Attempt) -> dict[str, Any]:
         attempt.number += 1
         credentials = self._credentials.get()
-        endpoint = self.endpoint(attempt.product, attempt.region)
+        exchange = attempt.exchange
+        endpoint = exchange.endpoint
         rate = self.settings.pacing_rate(attempt.action)
         pacer = self._pacer.for_action(credentials.access_key_id, attempt.action, rate)
         await pacer.turn(self._concurrency, self._gate, attempt.action)
@@ -240,15 +247,7 @@ class CloudSession:
             attempt.stats.calls += 1
             if attempt.number > 1:
                 attempt.stats.retries += 1
-            request = self._sign(
-                endpoint,
-                attempt.action,
-                API_VERSIONS[attempt.product],
-                attempt.params,
-                credentials,
-                nonce=self._nonce(),
-                timestamp=self._timestamp(),
-            )
+            request = exchange.sign(credentials)
             started = self._clock.monotonic()
             try:
                 response = await self._send(endpoint, request, attempt.action, credentials)
@@ -260,9 +259,7 @@ class CloudSession:
             self._concurrency.release()
             pacer.answered()
         try:
-            body = decode(
-                attempt.action, response.status_code, response.headers, response.content, credentials.secrets()
-            )
+            body = exchange.decode(response, credentials.secrets())
         except ApiError as exc:
             attempt.record_failure(exc)
             self._log_attempt(attempt, started, response.status_code, exc.code, exc.request_id)
@@ -270,7 +267,7 @@ class CloudSession:
         except TransportError as exc:
             attempt.record_failure(exc)
             outcome = f"not an API response ({_reason(exc)})"
-            self._log_attempt(attempt, started, response.status_code, outcome, response.headers.get(REQUEST_ID_HEADER))
+            self._log_attempt(attempt, started, response.status_code, outcome, exchange.request_id(response))
             raise
         self._log_attempt(attempt, started, response.status_code, "OK", str(body["RequestId"]))
         return body
@@ -333,14 +330,62 @@ class CloudSession:
             )
 
 
-class _Attempt:
-    """What the attempts of one call share: its request, its counters, what failed before."""
+class Exchange(Protocol):
+    """One call's wire form: where it goes, how each attempt is signed, how an answer is decoded."""
 
-    def __init__(self, product: str, region: str, action: str, params: dict[str, str], stats: ActionStats) -> None:
+    @property
+    def action(self) -> str: ...  # paced, counted and logged under this name
+
+    @property
+    def region(self) -> str: ...
+
+    @property
+    def endpoint(self) -> str: ...  # the base URL (its connection pool)
+
+    def sign(self, credentials: Credentials) -> SignedRequest: ...  # afresh for every attempt
+
+    def decode(self, response: httpx.Response, secrets: tuple[str, ...]) -> dict[str, Any]: ...  # or raise
+
+    def request_id(self, response: httpx.Response) -> str | None: ...
+
+
+class _RpcExchange:
+    """An MPS or VOD RPC call: V3 or V1 signed, a JSON answer (`reconcile.cloud.responses`)."""
+
+    def __init__(self, session: CloudSession, product: str, region: str, action: str, params: dict[str, str]) -> None:
+        self._session = session
         self.product = product
         self.region = region
         self.action = action
         self.params = params
+        self.endpoint = session.endpoint(product, region)
+
+    def sign(self, credentials: Credentials) -> SignedRequest:
+        session = self._session
+        return session._sign(
+            self.endpoint,
+            self.action,
+            API_VERSIONS[self.product],
+            self.params,
+            credentials,
+            nonce=session._nonce(),
+            timestamp=session._timestamp(),
+        )
+
+    def decode(self, response: httpx.Response, secrets: tuple[str, ...]) -> dict[str, Any]:
+        return decode(self.action, response.status_code, response.headers, response.content, secrets)
+
+    def request_id(self, response: httpx.Response) -> str | None:
+        return str(response.headers.get(REQUEST_ID_HEADER) or "") or None
+
+
+class _Attempt:
+    """What the attempts of one call share: its exchange, its counters, what failed before."""
+
+    def __init__(self, exchange: Exchange, stats: ActionStats) -> None:
+        self.exchange = exchange
+        self.action = exchange.action
+        self.region = exchange.region
         self.stats = stats
         self.number = 0
         self.failures: list[CloudError] = []

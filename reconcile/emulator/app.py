@@ -23,6 +23,8 @@ from reconcile.emulator.backend import EmulatorBackend
 from reconcile.emulator.config import EmulatorConfig
 from reconcile.emulator.control_api import CONTROL_PREFIX, ControlApi
 from reconcile.emulator.gateway import Gateway
+from reconcile.emulator.oss_api import OssApi, is_oss_request
+from reconcile.emulator.oss_auth import OssAuthenticator
 from reconcile.emulator.persistence import load_state, save_state
 from reconcile.emulator.wire import WireRequest, WireResponse
 
@@ -65,6 +67,10 @@ class EmulatorApp:
             retry_after_header=config.retry_after_header,
         )
         self.control = ControlApi(self.backend, self.gateway)
+        oss_auth = OssAuthenticator(config.access_keys, config.clock, config.timestamp_window_seconds)
+        self.oss = OssApi(
+            self.backend.objects, self.backend.ids, config.clock, self.gateway.stats, oss_auth, self.gateway.faults
+        )
         self._saved_revision = self.backend.revision
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -98,6 +104,8 @@ class EmulatorApp:
             if log.isEnabledFor(logging.DEBUG):
                 ms = (time.perf_counter() - started) * 1000
                 log.debug("%s %s (control API): %d in %.1f ms", request.method, request.path, response.status, ms)
+        elif is_oss_request(request):
+            response = await self.oss.handle(request, scope.get("query_string", b"").decode("latin-1"))
         else:
             response = await self.gateway.handle(request)
         if response.drop:
@@ -114,6 +122,13 @@ class EmulatorApp:
         save_state(path, self.backend.to_state())
         self._saved_revision = revision
         return True
+
+
+def _content_length(response: WireResponse) -> list[tuple[bytes, bytes]]:
+    """The body's length, unless the response gives its own (a HEAD answers with the object's size)."""
+    if any(name == "content-length" for name, _ in response.headers):
+        return []
+    return [(b"content-length", str(len(response.body)).encode())]
 
 
 def create_app(config: EmulatorConfig) -> EmulatorApp:
@@ -174,7 +189,7 @@ async def _respond(send: Send, response: WireResponse) -> None:
             "status": response.status,
             "headers": [
                 *((k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers),
-                (b"content-length", str(len(response.body)).encode()),
+                *_content_length(response),
             ],
         }
     )

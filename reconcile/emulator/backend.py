@@ -24,7 +24,7 @@ class EmulatorBackend:
     ) -> None:
         self.clock = clock
         self.ids = IdFactory(seed)
-        self.objects = ObjectInventory(auto_objects=auto_objects)
+        self.objects = ObjectInventory(auto_objects=auto_objects, clock_time=clock.time)
         self.mps = MpsBackend()
         self.vod = VodBackend(self.objects, clock, self.ids, transcode_seconds=transcode_seconds)
         self._reset_count = 0

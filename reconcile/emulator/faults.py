@@ -20,8 +20,9 @@ from typing import Any
 
 from reconcile.cloud.errors import CATALOGUE
 from reconcile.cloud.limits import MTS_ACTIONS, VOD_ACTIONS
+from reconcile.cloud.oss_wire import OSS_ACTIONS
 
-KNOWN_ACTIONS = MTS_ACTIONS | VOD_ACTIONS
+KNOWN_ACTIONS = MTS_ACTIONS | VOD_ACTIONS | OSS_ACTIONS
 LATENCY_MAX_MS = 600_000
 _RULE_KEYS = frozenset({"action", "probability", "error", "drop_after_commit", "latency_ms"})
 _ERROR_KEYS = frozenset({"status", "code", "message"})

@@ -21,6 +21,7 @@ from typing import Protocol
 from reconcile.cloud.errors import CloudError
 from reconcile.engine.batching import plan_calls
 from reconcile.engine.diff import plan_changes
+from reconcile.engine.objectcheck import ObjectLookup, check_objects
 from reconcile.engine.plan import Location, Plan, PlanSource, PlanWarning
 from reconcile.engine.refresh import (
     DEFAULT_CONCURRENCY,
@@ -197,12 +198,20 @@ async def build_plan(
     prune: bool = False,
     concurrency: int = DEFAULT_CONCURRENCY,
     created: dt.datetime | None = None,
+    objects: ObjectLookup | None = None,
 ) -> Plan:
-    """load → state read → refresh → diff → batching. Raises ManifestError, StateError or CloudError."""
+    """load → state read → refresh → diff → batching → (with `objects`) the check that every file to register
+    is in OSS (`reconcile.engine.objectcheck`). Raises ManifestError, StateError or CloudError."""
     inputs = await read_inputs(
         paths, store, api_for_region, env=env, refresh_live=refresh_live, concurrency=concurrency
     )
-    return plan_from_inputs(inputs, manifest_paths=paths, prune=prune, created=created)
+    plan = plan_from_inputs(inputs, manifest_paths=paths, prune=prune, created=created)
+    if objects is not None and plan.count("register"):
+        with timed("object check") as done:
+            checked = await check_objects(plan, objects, concurrency=concurrency)
+            done(f"{plan.count('register')} files to register, {len(checked.errors) - len(plan.errors)} not in OSS")
+        plan = checked
+    return plan
 
 
 @contextmanager

@@ -108,7 +108,7 @@ def test_changes_exit_2_only_with_detailed_exitcode(cli):
     assert "Plan: 1 to register, 1 to bind, 0 to update, 0 to replace, 0 to unbind, 0 to delete — " in result.out
     assert result.out.endswith(
         "API calls: BindInputBucket×1, RegisterMedia×1\n\n"
-        "API calls made while planning: 1 (ListAllMediaBucket×1); 0 retries, 0 throttled\n"
+        "API calls made while planning: 2 (HeadObject×1, ListAllMediaBucket×1); 0 retries, 0 throttled\n"
     )
 
 
@@ -124,7 +124,9 @@ def test_markdown_goes_to_stdout_and_accounting_to_stderr(cli):
     cli.write(MANIFEST)
     result = cli.run("plan", "manifests", "--format", "markdown")
     assert result.out.startswith("### reconcile plan\n\n**Plan: 1 to register, 1 to bind,")
-    assert result.err == "API calls made while planning: 1 (ListAllMediaBucket×1); 0 retries, 0 throttled\n"
+    assert (
+        result.err == "API calls made while planning: 2 (HeadObject×1, ListAllMediaBucket×1); 0 retries, 0 throttled\n"
+    )
 
 
 def test_saved_plan_is_shown_exactly_as_planned(cli):
@@ -206,7 +208,7 @@ def test_a_plan_saved_as_release_plan_is_recognised_shown_and_applied(cli):
     applied = cli.run("apply", "release.plan")
     assert applied.code == 0, applied.err
     assert "Apply complete! Resources: 1 bound, 1 registered." in applied.out
-    assert cli.account.stats() == {"BindInputBucket": 1, "ListAllMediaBucket": 2, "RegisterMedia": 1}
+    assert cli.account.stats() == {"BindInputBucket": 1, "HeadObject": 1, "ListAllMediaBucket": 2, "RegisterMedia": 1}
 
 
 def test_apply_json_summary_counts_the_state_writes_that_moved_the_serial(cli):
@@ -245,7 +247,7 @@ def test_the_json_view_of_a_plan_is_refused_by_apply_and_show_with_one_error(cli
         1, "", f"error: pj.json: {PLAN_VIEW}; nothing was applied\n"
     )
     assert cli.run("show", "pj.json") == Result(1, "", f"error: pj.json: {PLAN_VIEW}\n")
-    assert cli.account.stats() == {"ListAllMediaBucket": 1}  # the plan's own read; apply made no call
+    assert cli.account.stats() == {"HeadObject": 1, "ListAllMediaBucket": 1}  # the plan's reads; apply made no call
 
 
 def test_a_stale_saved_plan_says_the_command_that_plans_it_again(cli):
@@ -262,7 +264,7 @@ def test_a_stale_saved_plan_says_the_command_that_plans_it_again(cli):
         "Run `reconcile plan manifests/prod.yaml 'manifests/team b.yaml' --prune --out 'my plan.bin'` again, review "
         "it, then apply it.\n",
     )
-    assert cli.account.stats() == {"ListAllMediaBucket": 2}  # plan's read and apply's freshness check: no change
+    assert cli.account.stats() == {"HeadObject": 1, "ListAllMediaBucket": 2}  # plan's reads, apply's freshness check
 
 
 def test_the_replan_advice_keeps_refresh_false():
