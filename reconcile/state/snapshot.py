@@ -58,7 +58,57 @@ def decode_snapshot(data: bytes, location: str, restore_hint: str) -> StateDocum
     except ValidationError as exc:
         raise _explain(exc, data, location, restore_hint) from None
     check_version(doc.version, location)
+    check_each_resource_once(doc.resources, data, location, restore_hint)
     return doc
+
+
+def check_each_resource_once(
+    resources: Sequence[ResourceState], data: bytes, location: str, restore_hint: str
+) -> None:
+    """The writer records each resource once, under one address: refuse a file that says otherwise (a hand edit,
+    a bad merge), rather than let the later line silently win."""
+    addresses: dict[str, int] = {}
+    identities: dict[tuple[str, str], int] = {}
+    for index, resource in enumerate(resources):
+        first = addresses.setdefault(resource.address, index)
+        if first != index:
+            other = resources[first]
+            how = "twice (identical lines)" if other == resource else "twice, differently"
+            raise StateError(
+                f"state file {_where(data, location, first)} and {_where(data, location, index)} record "
+                f"{resource.address} {how}: reconcile writes each resource once, so the file was edited by hand or "
+                f"merged badly. Keep one of the two lines and delete the other (`reconcile drift` shows which one "
+                f"matches the account), or: {restore_hint}"
+            )
+        first = identities.setdefault((resource.kind, resource.identity), index)
+        if first != index:
+            other = resources[first]
+            raise StateError(
+                f"state file {_where(data, location, first)} and {_where(data, location, index)} record the same "
+                f"{resource.kind} {resource.identity} under two addresses ({other.address} and {resource.address}): "
+                f"reconcile writes each resource once, so the file was edited by hand or merged badly. Keep one of "
+                f"the two lines and delete the other, or: {restore_hint}"
+            )
+
+
+def _line_of(data: bytes, loc: Sequence[int | str]) -> int | None:
+    """The line of `loc` in a snapshot laid out as the writer lays it out (header, then one resource per line)."""
+    first_line = data[: data.find(b"\n")]
+    if not first_line.endswith(b'"resources":['):
+        return None
+    if not loc or loc[0] != "resources":
+        return 1
+    if len(loc) < 2 or not isinstance(loc[1], int):
+        return None
+    lines = data.split(b"\n", loc[1] + 2)
+    line = loc[1] + 2
+    return line if len(lines) > line - 1 and lines[line - 1].startswith(b"{") else None
+
+
+def _where(data: bytes, location: str, index: int) -> str:
+    """`path:line` of resource `index`, or `path (resources[index])` in a file laid out otherwise."""
+    line = _line_of(data, ("resources", index))
+    return f"{location}:{line}" if line is not None else f"{location} (resources[{index}])"
 
 
 def check_version(version: object, location: str) -> None:
@@ -91,8 +141,10 @@ def _explain(exc: ValidationError, data: bytes, location: str, restore_hint: str
         probe = _VersionProbe()
     if probe.version is not None:
         check_version(probe.version, location)  # a newer format explains itself better than its first error
+    line = _line_of(data, first["loc"])
     return StateError(
-        f"state file {location} is not a valid reconcile state: {format_loc(first['loc'])}: {first['msg']} "
+        f"state file {location}{f':{line}' if line else ''} is not a valid reconcile state: "
+        f"{format_loc(first['loc'])}: {first['msg']} "
         f"({exc.error_count()} error{'s' if exc.error_count() != 1 else ''}). {restore_hint}"
     )
 
