@@ -309,7 +309,12 @@ class LocalStateStore:
         except OSError as exc:
             raise StateError(f"cannot write state {self._location}: {exc.strerror or exc}") from exc
         self._seen = SeenState(
-            doc.lineage, doc.serial, version, journal=None, journal_valid_length=0, snapshot_resources=len(doc.resources)
+            doc.lineage,
+            doc.serial,
+            version,
+            journal=None,
+            journal_valid_length=0,
+            snapshot_resources=len(doc.resources),
         )
 
     # -- locking --------------------------------------------------------------------------------------------

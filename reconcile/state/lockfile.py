@@ -220,7 +220,9 @@ class LockFile:
         """
         aside = temp_path_for(self.path)
         try:
-            if self.path.stat().st_size != 0:
+            status = self.path.stat()
+            check_regular(status)  # never move aside (and delete) a device or a FIFO someone put here
+            if status.st_size != 0:
                 return False
             os.rename(self.path, aside)
         except FileNotFoundError:

@@ -62,9 +62,7 @@ def decode_snapshot(data: bytes, location: str, restore_hint: str) -> StateDocum
     return doc
 
 
-def check_each_resource_once(
-    resources: Sequence[ResourceState], data: bytes, location: str, restore_hint: str
-) -> None:
+def check_each_resource_once(resources: Sequence[ResourceState], data: bytes, location: str, restore_hint: str) -> None:
     """The writer records each resource once, under one address: refuse a file that says otherwise (a hand edit,
     a bad merge), rather than let the later line silently win."""
     addresses: dict[str, int] = {}
