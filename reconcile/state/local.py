@@ -207,8 +207,8 @@ class LocalStateStore:
         if self.backup_path.is_file():
             return (
                 f"Restore the last good copy with `cp -p {shlex.quote(str(self.backup_path))} "
-                f"{shlex.quote(self._location)}` (the state before the last apply that changed it; reconcile adopts "
-                f"what was applied since), or restore your own backup."
+                f"{shlex.quote(self._location)}` (the state before the last apply, or the first one with resources; "
+                f"reconcile adopts what was applied since), or restore your own backup."
             )
         return "Restore it from your own backup."
 

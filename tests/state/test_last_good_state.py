@@ -136,7 +136,7 @@ def test_a_duplicated_resource_line_is_refused(store, state_path):
         f"state file {state_path}:3 and {state_path}:4 record media.intro twice (identical lines): reconcile "
         f"writes each resource once, so the file was edited by hand or merged badly. Keep one of the two lines and "
         f"delete the other (`reconcile drift` shows which one matches the account), or: Restore the last good copy "
-        f"with `cp -p {store.backup_path} {state_path}` (the state before the last apply that changed it; "
+        f"with `cp -p {store.backup_path} {state_path}` (the state before the last apply, or the first one with resources; "
         f"reconcile adopts what was applied since), or restore your own backup."
     )
 
@@ -150,7 +150,7 @@ def test_conflicting_lines_for_one_address_are_refused(store, state_path):
         f"state file {state_path}:3 and {state_path}:4 record media.intro twice, differently: reconcile writes "
         f"each resource once, so the file was edited by hand or merged badly. Keep one of the two lines and delete "
         f"the other (`reconcile drift` shows which one matches the account), or: Restore the last good copy with "
-        f"`cp -p {store.backup_path} {state_path}` (the state before the last apply that changed it; reconcile "
+        f"`cp -p {store.backup_path} {state_path}` (the state before the last apply, or the first one with resources; reconcile "
         f"adopts what was applied since), or restore your own backup."
     )
 
@@ -164,7 +164,7 @@ def test_one_resource_under_two_addresses_is_refused(store, state_path):
         f"state file {state_path}:3 and {state_path}:4 record the same media vids/a.mp4 under two addresses "
         f"(media.intro and media.opening): reconcile writes each resource once, so the file was edited by hand or "
         f"merged badly. Keep one of the two lines and delete the other, or: Restore the last good copy with "
-        f"`cp -p {store.backup_path} {state_path}` (the state before the last apply that changed it; reconcile "
+        f"`cp -p {store.backup_path} {state_path}` (the state before the last apply, or the first one with resources; reconcile "
         f"adopts what was applied since), or restore your own backup."
     )
 
@@ -176,7 +176,7 @@ def test_a_negative_serial_is_refused(store, state_path):
     assert read_error(state_path) == (
         f"state file {state_path}:1 is not a valid reconcile state: serial: Input should be greater than or equal "
         f"to 0 (1 error). Restore the last good copy with `cp -p {store.backup_path} {state_path}` (the state "
-        f"before the last apply that changed it; reconcile adopts what was applied since), or restore your own "
+        f"before the last apply, or the first one with resources; reconcile adopts what was applied since), or restore your own "
         f"backup."
     )
 

@@ -195,7 +195,7 @@ def test_damaged_state_points_at_the_backup_when_there_is_one(store, state_path)
     store.write(first)
     assert error_reading(state_path, state_path.read_bytes()[:40]).endswith(
         f"Restore the last good copy with `cp -p {store.backup_path} {state_path}` (the state before the last "
-        f"apply that changed it; reconcile adopts what was applied since), or restore your own backup."
+        f"apply, or the first one with resources; reconcile adopts what was applied since), or restore your own backup."
     )
 
 
