@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import reconcile
 from reconcile.state import LocalStateStore, PutResource, StateError
 
 from .conftest import bucket, document, read_error
 
+SOURCE_ROOT = str(Path(reconcile.__file__).resolve().parents[1])
 MANIFEST = "region: cn-shanghai\ninput_buckets:\n  - bucket: media-in\n"
 COMMANDS = {
     "state list": ["state", "list"],
@@ -25,6 +29,22 @@ NOT_A_FILE = (
     "error: state file {state} is {kind}, not a regular file: reconcile keeps its state only in a regular file it "
     "wrote. Check that --state (or RECONCILE_STATE) names the state file you meant.\n"
 )
+
+
+@pytest.fixture(autouse=True)
+def _fail_instead_of_hanging() -> Iterator[None]:
+    """A read that blocks (a FIFO opened for reading waits for a writer) fails the test instead of hanging it."""
+
+    def hung(signum: int, frame: object) -> None:
+        pytest.fail("blocked for 10 s on a special file")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(10)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def special_file(directory: Path, kind: str) -> Path:
@@ -48,7 +68,7 @@ def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "reconcile", *args],
         cwd=cwd,
-        env={**env, "NO_COLOR": "1"},
+        env={**env, "NO_COLOR": "1", "PYTHONPATH": SOURCE_ROOT},  # the reconcile these tests imported
         capture_output=True,
         text=True,
         timeout=20,  # a hang fails here; it ends in well under a second
