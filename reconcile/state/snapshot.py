@@ -80,21 +80,20 @@ def check_each_resource_once(resources: Sequence[ResourceState], data: bytes, lo
         if first != index:
             other = resources[first]
             how = "twice (identical lines)" if other == resource else "twice, differently"
-            raise StateError(
-                f"state file {_where(data, location, first)} and {_where(data, location, index)} record "
-                f"{resource.address} {how}: reconcile writes each resource once, so the file was edited by hand or "
-                f"merged badly. Keep one of the two lines and delete the other (`reconcile drift` shows which one "
-                f"matches the account), or: {restore_hint}"
-            )
+            raise _recorded_twice(data, location, first, index, f"{resource.address} {how}", restore_hint)
         first = identities.setdefault((resource.kind, resource.identity), index)
         if first != index:
             other = resources[first]
-            raise StateError(
-                f"state file {_where(data, location, first)} and {_where(data, location, index)} record the same "
-                f"{resource.kind} {resource.identity} under two addresses ({other.address} and {resource.address}): "
-                f"reconcile writes each resource once, so the file was edited by hand or merged badly. Keep one of "
-                f"the two lines and delete the other, or: {restore_hint}"
-            )
+            how = f"the same {resource.kind} {resource.identity} under two addresses ({other.address} and "
+            raise _recorded_twice(data, location, first, index, f"{how}{resource.address})", restore_hint)
+
+
+def _recorded_twice(data: bytes, location: str, first: int, second: int, what: str, restore_hint: str) -> StateError:
+    return StateError(
+        f"state file {_where(data, location, first)} and {_where(data, location, second)} record {what}: reconcile "
+        f"writes each resource once, so the file was edited by hand or merged badly. Keep one of the two lines and "
+        f"delete the other (`reconcile drift` shows which one matches the account), or: {restore_hint}"
+    )
 
 
 def _line_of(data: bytes, loc: Sequence[int | str]) -> int | None:

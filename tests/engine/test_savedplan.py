@@ -245,6 +245,12 @@ def retitle(body) -> None:
     change["after"]["title"] = "Hacked"
 
 
+def refusal(path) -> str:
+    with pytest.raises(SavedPlanError) as caught:
+        load_plan(path)
+    return str(caught.value)
+
+
 def replan_hint(path, prune: bool) -> str:
     flags = " --prune" if prune else ""
     return f"Make a new plan with `reconcile plan manifests/prod.yaml{flags} --out {path}`, review it, then apply it"
@@ -263,98 +269,66 @@ def test_a_plan_changed_after_it_was_made_is_refused(tmp_path, edit):
     _, _, path = saved(tmp_path, prune=False)
     edited(path, edit, recompute_digest=False)
 
-    with pytest.raises(SavedPlanError) as caught:
-        load_plan(path)
-
-    assert str(caught.value) == (
+    assert refusal(path) == (
         f"{path}: the saved plan was changed after it was made (its sha256 does not match its content), so it is "
         f"not the plan that was reviewed. {replan_hint(path, prune=False)}"
     )
 
 
-def test_a_delete_call_in_a_plan_made_without_prune_is_refused_even_with_a_recomputed_digest(tmp_path):
-    plan, _, path = saved(tmp_path, prune=False)
-    assert plan.count("orphan") == 1 and not plan.source.prune
-    edited(path, add_delete_of_old, recompute_digest=True)
-
-    with pytest.raises(SavedPlanError) as caught:
-        load_plan(path)
-
-    assert str(caught.value) == (
-        f"{path}: the saved plan was made without --prune, but calls DeleteVideo in cn-shanghai for "
-        f'media["media/old.mp4"]: it was edited after it was made. {replan_hint(path, prune=False)}'
-    )
+def delete_the_orphan(body) -> None:
+    next(c for c in body["changes"] if c["action"] == "orphan")["action"] = "delete"
+    add_delete_of_old(body)
 
 
-def test_a_change_turned_into_a_delete_without_prune_is_refused(tmp_path):
-    _, _, path = saved(tmp_path, prune=False)
-
-    def delete_old(body) -> None:
-        change = next(c for c in body["changes"] if c["action"] == "orphan")
-        change["action"] = "delete"
-        add_delete_of_old(body)
-
-    edited(path, delete_old, recompute_digest=True)
-
-    with pytest.raises(SavedPlanError) as caught:
-        load_plan(path)
-
-    assert str(caught.value) == (
-        f'{path}: the saved plan was made without --prune, but would delete media["media/old.mp4"]: it was '
-        f"edited after it was made. {replan_hint(path, prune=False)}"
-    )
+def protect_the_deleted(body) -> None:
+    next(c for c in body["changes"] if c["action"] == "delete")["prevent_destroy"] = True
 
 
-def test_a_protected_resource_is_never_deleted(tmp_path):
-    _, _, path = saved(tmp_path, prune=True)
-
-    def protect_old(body) -> None:
-        next(c for c in body["changes"] if c["action"] == "delete")["prevent_destroy"] = True
-
-    edited(path, protect_old, recompute_digest=True)
-
-    with pytest.raises(SavedPlanError) as caught:
-        load_plan(path)
-
-    assert str(caught.value) == (
-        f'{path}: the saved plan would delete media["media/old.mp4"], which is protected by prevent_destroy: it '
-        f"was edited after it was made. {replan_hint(path, prune=True)}"
-    )
+def register_kept_again(body) -> None:
+    body["calls"].insert(0, {**next(c for c in body["calls"] if c["action"] == "RegisterMedia")})
+    body["calls"][0]["addresses"] = ["media.kept"]
 
 
-def test_a_call_no_change_makes_is_refused(tmp_path):
-    _, _, path = saved(tmp_path, prune=True)
-
-    def register_again(body) -> None:
-        body["calls"].insert(0, {**next(c for c in body["calls"] if c["action"] == "RegisterMedia")})
-        body["calls"][0]["addresses"] = ["media.kept"]
-
-    edited(path, register_again, recompute_digest=True)
-
-    with pytest.raises(SavedPlanError) as caught:
-        load_plan(path)
-
-    assert str(caught.value) == (
-        f"{path}: the saved plan calls RegisterMedia in cn-shanghai for media.kept, which none of its resource "
-        f"changes makes: it was edited after it was made. {replan_hint(path, prune=True)}"
-    )
+def drop_updates(body) -> None:
+    body["calls"] = [c for c in body["calls"] if c["action"] != "UpdateVideoInfos"]
 
 
-def test_a_call_left_out_is_refused(tmp_path):
-    _, _, path = saved(tmp_path, prune=True)
+@pytest.mark.parametrize(
+    ("prune", "edit", "problem"),
+    [
+        (
+            False,
+            add_delete_of_old,
+            'the saved plan was made without --prune, but calls DeleteVideo in cn-shanghai for media["media/old.mp4"]',
+        ),
+        (False, delete_the_orphan, 'the saved plan was made without --prune, but would delete media["media/old.mp4"]'),
+        (
+            True,
+            protect_the_deleted,
+            'the saved plan would delete media["media/old.mp4"], which is protected by prevent_destroy',
+        ),
+        (
+            True,
+            register_kept_again,
+            "the saved plan calls RegisterMedia in cn-shanghai for media.kept, which none of its resource changes makes",
+        ),
+        (
+            True,
+            drop_updates,
+            'the saved plan leaves out UpdateVideoInfos in cn-shanghai for media["media/new.mp4"], which its resource '
+            "changes make",
+        ),
+    ],
+    ids=["delete-call-without-prune", "delete-change-without-prune", "protected", "extra-call", "missing-call"],
+)
+def test_what_its_changes_and_flags_do_not_justify_is_refused_even_with_a_recomputed_digest(
+    tmp_path, prune, edit, problem
+):
+    plan, _, path = saved(tmp_path, prune=prune)
+    assert plan.count("delete" if prune else "orphan") == 1
+    edited(path, edit, recompute_digest=True)
 
-    def drop_updates(body) -> None:
-        body["calls"] = [c for c in body["calls"] if c["action"] != "UpdateVideoInfos"]
-
-    edited(path, drop_updates, recompute_digest=True)
-
-    with pytest.raises(SavedPlanError) as caught:
-        load_plan(path)
-
-    assert str(caught.value) == (
-        f'{path}: the saved plan leaves out UpdateVideoInfos in cn-shanghai for media["media/new.mp4"], which '
-        f"its resource changes make: it was edited after it was made. {replan_hint(path, prune=True)}"
-    )
+    assert refusal(path) == f"{path}: {problem}: it was edited after it was made. {replan_hint(path, prune=prune)}"
 
 
 def test_an_edited_change_with_a_recomputed_digest_is_not_what_planning_again_gives(tmp_path):

@@ -123,49 +123,40 @@ def test_a_state_without_resources_never_replaces_the_backup(store, state_path):
 # -- what the writer would never write ---------------------------------------------------------------------------
 
 
+def restore_hint(store: LocalStateStore) -> str:
+    """How a damaged state's error ends when there is a backup."""
+    return (
+        f"Restore the last good copy with `cp -p {store.backup_path} {store.location}` (the state before the last "
+        f"apply, or the first one with resources; reconcile adopts what was applied since), or restore your own "
+        f"backup."
+    )
+
+
 def written_lines(store: LocalStateStore) -> list[bytes]:
     store.write(document(bucket("in-a"), media("vids/a.mp4", name="intro", title="Intro"), media("vids/b.mp4")))
     return store.path.read_bytes().splitlines(keepends=True)
 
 
-def test_a_duplicated_resource_line_is_refused(store, state_path):
+@pytest.mark.parametrize(
+    ("second_line", "recorded"),
+    [
+        (lambda line: line, "record media.intro twice (identical lines)"),
+        (lambda line: line.replace(b'"title":"Intro"', b'"title":"Other"'), "record media.intro twice, differently"),
+        (
+            lambda line: line.replace(b'"address":"media.intro"', b'"address":"media.opening"'),
+            "record the same media vids/a.mp4 under two addresses (media.intro and media.opening)",
+        ),
+    ],
+    ids=["duplicated", "conflicting", "two-addresses"],
+)
+def test_a_resource_recorded_twice_is_refused_naming_both_lines(store, state_path, second_line, recorded):
     lines = written_lines(store)
-    state_path.write_bytes(b"".join([*lines[:3], lines[2], *lines[3:]]))  # media.intro at lines 3 and 4
+    state_path.write_bytes(b"".join([*lines[:3], second_line(lines[2]), *lines[3:]]))  # media.intro: lines 3 and 4
 
     assert read_error(state_path) == (
-        f"state file {state_path}:3 and {state_path}:4 record media.intro twice (identical lines): reconcile "
-        f"writes each resource once, so the file was edited by hand or merged badly. Keep one of the two lines and "
-        f"delete the other (`reconcile drift` shows which one matches the account), or: Restore the last good copy "
-        f"with `cp -p {store.backup_path} {state_path}` (the state before the last apply, or the first one with resources; "
-        f"reconcile adopts what was applied since), or restore your own backup."
-    )
-
-
-def test_conflicting_lines_for_one_address_are_refused(store, state_path):
-    lines = written_lines(store)
-    changed = lines[2].replace(b'"title":"Intro"', b'"title":"Other"')
-    state_path.write_bytes(b"".join([*lines[:3], changed, *lines[3:]]))
-
-    assert read_error(state_path) == (
-        f"state file {state_path}:3 and {state_path}:4 record media.intro twice, differently: reconcile writes "
-        f"each resource once, so the file was edited by hand or merged badly. Keep one of the two lines and delete "
-        f"the other (`reconcile drift` shows which one matches the account), or: Restore the last good copy with "
-        f"`cp -p {store.backup_path} {state_path}` (the state before the last apply, or the first one with resources; reconcile "
-        f"adopts what was applied since), or restore your own backup."
-    )
-
-
-def test_one_resource_under_two_addresses_is_refused(store, state_path):
-    lines = written_lines(store)
-    renamed = lines[2].replace(b'"address":"media.intro"', b'"address":"media.opening"')
-    state_path.write_bytes(b"".join([*lines[:3], renamed, *lines[3:]]))
-
-    assert read_error(state_path) == (
-        f"state file {state_path}:3 and {state_path}:4 record the same media vids/a.mp4 under two addresses "
-        f"(media.intro and media.opening): reconcile writes each resource once, so the file was edited by hand or "
-        f"merged badly. Keep one of the two lines and delete the other, or: Restore the last good copy with "
-        f"`cp -p {store.backup_path} {state_path}` (the state before the last apply, or the first one with resources; reconcile "
-        f"adopts what was applied since), or restore your own backup."
+        f"state file {state_path}:3 and {state_path}:4 {recorded}: reconcile writes each resource once, so the "
+        f"file was edited by hand or merged badly. Keep one of the two lines and delete the other (`reconcile "
+        f"drift` shows which one matches the account), or: {restore_hint(store)}"
     )
 
 
@@ -175,9 +166,7 @@ def test_a_negative_serial_is_refused(store, state_path):
 
     assert read_error(state_path) == (
         f"state file {state_path}:1 is not a valid reconcile state: serial: Input should be greater than or equal "
-        f"to 0 (1 error). Restore the last good copy with `cp -p {store.backup_path} {state_path}` (the state "
-        f"before the last apply, or the first one with resources; reconcile adopts what was applied since), or restore your own "
-        f"backup."
+        f"to 0 (1 error). {restore_hint(store)}"
     )
 
 
