@@ -163,14 +163,21 @@ def replan_command(source: PlanSource, out: str) -> str:
 def unjustified(plan: Plan) -> str | None:
     """What in `plan` its own changes and flags do not justify, in words; None when everything is justified.
 
-    Without --prune nothing is unbound or deleted; a protected resource (prevent_destroy) never is; and the
-    calls are exactly those the changes make, batched by the same code that batched them when it was made.
+    Without --prune nothing is unbound, deleted or dropped from the state; a protected resource (prevent_destroy)
+    never is; and the calls are exactly those the changes make, batched by the same code as when it was made.
     """
     for change in plan.changes:
-        if change.action in DESTROYING and not plan.source.prune:
-            return f"the saved plan was made without --prune, but would {change.action} {change.address}"
-        if change.action in DESTROYING and change.prevent_destroy:
-            return f"the saved plan would {change.action} {change.address}, which is protected by prevent_destroy"
+        verb: str
+        if change.action in DESTROYING:
+            verb = change.action
+        elif change.state_only == "remove":  # pruned, but gone from the account already
+            verb = "drop from the state"
+        else:
+            continue
+        if not plan.source.prune:
+            return f"the saved plan was made without --prune, but would {verb} {change.address}"
+        if change.prevent_destroy:
+            return f"the saved plan would {verb} {change.address}, which is protected by prevent_destroy"
     for call in plan.calls:
         if call.phase == 2 and not plan.source.prune:
             return f"the saved plan was made without --prune, but calls {_describe(call)}"

@@ -280,6 +280,10 @@ def delete_the_orphan(body) -> None:
     add_delete_of_old(body)
 
 
+def forget_the_orphan(body) -> None:
+    next(c for c in body["changes"] if c["action"] == "orphan").update(action="no-op", state_only="remove")
+
+
 def protect_the_deleted(body) -> None:
     next(c for c in body["changes"] if c["action"] == "delete")["prevent_destroy"] = True
 
@@ -303,6 +307,11 @@ def drop_updates(body) -> None:
         ),
         (False, delete_the_orphan, 'the saved plan was made without --prune, but would delete media["media/old.mp4"]'),
         (
+            False,
+            forget_the_orphan,
+            'the saved plan was made without --prune, but would drop from the state media["media/old.mp4"]',
+        ),
+        (
             True,
             protect_the_deleted,
             'the saved plan would delete media["media/old.mp4"], which is protected by prevent_destroy',
@@ -319,7 +328,14 @@ def drop_updates(body) -> None:
             "changes make",
         ),
     ],
-    ids=["delete-call-without-prune", "delete-change-without-prune", "protected", "extra-call", "missing-call"],
+    ids=[
+        "delete-call-without-prune",
+        "delete-change-without-prune",
+        "state-removal-without-prune",
+        "protected",
+        "extra-call",
+        "missing-call",
+    ],
 )
 def test_what_its_changes_and_flags_do_not_justify_is_refused_even_with_a_recomputed_digest(
     tmp_path, prune, edit, problem

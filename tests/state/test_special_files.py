@@ -33,13 +33,13 @@ NOT_A_FILE = (
 
 @pytest.fixture(autouse=True)
 def _fail_instead_of_hanging() -> Iterator[None]:
-    """A read that blocks (a FIFO opened for reading waits for a writer) fails the test instead of hanging it."""
+    """A read that blocks (a FIFO opened for reading waits for a writer) fails the test instead of hanging it (after 30 s: the CLI subprocesses give up after 20)."""
 
     def hung(signum: int, frame: object) -> None:
-        pytest.fail("blocked for 10 s on a special file")
+        pytest.fail("blocked for 30 s on a special file")
 
     previous = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(10)
+    signal.alarm(30)
     try:
         yield
     finally:
