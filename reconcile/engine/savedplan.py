@@ -35,6 +35,7 @@ from reconcile.engine.plan import PLAN_FORMAT_VERSION, Plan, PlannedCall, PlanSo
 from reconcile.engine.planner import PlanInputs, plan_from_inputs
 from reconcile.engine.refresh import LiveState, bucket_names
 from reconcile.manifest.desired import DesiredState
+from reconcile.state.files import READ_FLAGS, FileRefused, check_regular, read_regular_file
 from reconcile.state.model import StateDocument
 
 SAVED_PLAN_KEY = "reconcile_saved_plan"
@@ -43,6 +44,8 @@ DIGEST_KEY = "sha256"
 DESTROYING = frozenset({"unbind", "delete"})
 _MAGIC = b'{"' + SAVED_PLAN_KEY.encode() + b'"'
 _SNIFF = 256  # bytes read to decide whether a file may be JSON
+# A saved plan weighs about 700 bytes per resource change (a 1,000,000-media plan: about 0.7 GB).
+MAX_PLAN_BYTES = 4 * 1024**3
 PLAN_VIEW_NOT_SAVED = (
     "this is the JSON view of a plan (`reconcile plan --format json`), not a saved plan; save a plan to apply "
     "with `reconcile plan PATH... --out FILE`, then run `reconcile apply FILE`"
@@ -71,25 +74,36 @@ def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
         raise
 
 
+def _start_of(path: str | os.PathLike[str], size: int) -> bytes:
+    """The first `size` bytes of `path` if it is a regular file; b"" otherwise (missing, a directory, a FIFO, a
+    device: opened without blocking and never read)."""
+    try:
+        fd = os.open(path, READ_FLAGS)
+    except OSError:
+        return b""
+    try:
+        check_regular(os.fstat(fd))
+        return os.read(fd, size)
+    except (OSError, FileRefused):
+        return b""
+    finally:
+        os.close(fd)
+
+
 def is_saved_plan(path: str | os.PathLike[str]) -> bool:
     """True when `path` is a file that starts like a saved plan (apply uses it to tell a plan from manifests)."""
-    try:
-        with open(path, "rb") as file:
-            return file.read(len(_MAGIC)) == _MAGIC
-    except OSError:
-        return False
+    return _start_of(path, len(_MAGIC)) == _MAGIC
 
 
 def is_plan_view(path: str | os.PathLike[str]) -> bool:
     """True when `path` holds the JSON view of a plan (`reconcile plan --format json`), which people mistake
-    for a plan apply can run. Only a file that starts with `{` is parsed: manifests are YAML."""
+    for a plan apply can run. Only a regular file that starts with `{` is parsed: manifests are YAML."""
+    if not _start_of(path, _SNIFF).lstrip().startswith(b"{"):
+        return False
     try:
-        with open(path, "rb") as file:
-            if not file.read(_SNIFF).lstrip().startswith(b"{"):
-                return False
-            file.seek(0)
-            document = json.load(file)
-    except (OSError, ValueError):  # ValueError: not JSON, or not UTF-8
+        data, _ = read_regular_file(Path(path), MAX_PLAN_BYTES)
+        document = json.loads(data)
+    except (OSError, FileRefused, ValueError):  # ValueError: not JSON, or not UTF-8
         return False
     return is_plan_view_document(document)
 
@@ -104,7 +118,10 @@ def is_plan_view_document(document: object) -> bool:
 def load_plan(path: str | os.PathLike[str]) -> Plan:
     """Read a saved plan; SavedPlanError says what is wrong with the file and what to do."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data, _ = read_regular_file(Path(path), MAX_PLAN_BYTES)
+        text = data.decode("utf-8")
+    except FileRefused as exc:
+        raise SavedPlanError(f"{path}: not a saved plan: it {exc.reason}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SavedPlanError(f"{path}: cannot read the plan file: {_reason(exc)}") from None
     try:

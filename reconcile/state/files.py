@@ -93,7 +93,7 @@ def read_regular_file(path: Path, limit: int) -> tuple[bytes, os.stat_result]:
 
 
 def _too_large(size: int, limit: int) -> str:
-    return f"is larger than {limit:,} bytes ({size:,} bytes or more), far more than any state reconcile writes"
+    return f"is larger than {limit:,} bytes ({size:,} bytes or more), far more than reconcile ever writes there"
 
 
 def make_private_dir(directory: Path) -> None:

@@ -34,6 +34,7 @@ from tests.engine.builders import (
     video,
 )
 from tests.engine.test_cli_plan import MANIFEST
+from tests.state.conftest import run_cli, special_file
 
 CREATED = dt.datetime(2026, 5, 1, 8, 0, tzinfo=dt.UTC)
 KEY_ID = "LTAI5tPlanTestKey0001"
@@ -426,3 +427,21 @@ def test_apply_refuses_a_plan_whose_title_was_edited_even_with_a_recomputed_dige
     )
     assert "UpdateVideoInfos" not in cli.account.stats()
     assert sorted(m.title for m in cli.account.app.backend.vod.media()) == ["Intro", "Outro"]
+
+
+# A plan path that is no regular file: a located error at once, never a hang (FIFO) or a memory blow-up (/dev/zero)
+
+
+@pytest.mark.parametrize(("kind", "described"), [("zero", "a character device"), ("fifo", "a FIFO (named pipe)")])
+def test_show_and_apply_refuse_a_plan_path_that_is_a_device_or_a_fifo(tmp_path, kind, described):
+    plan_path = special_file(tmp_path, kind).name
+
+    shown = run_cli(tmp_path, "show", plan_path)
+    applied = run_cli(tmp_path, "apply", plan_path, "--auto-approve", "--refresh=false")
+
+    assert (shown.returncode, shown.stdout) == (1, "")
+    assert shown.stderr == f"error: {plan_path}: not a saved plan: it is {described}, not a regular file\n"
+    assert (applied.returncode, applied.stdout) == (1, "")  # not a plan: read as a manifest path, and refused
+    assert applied.stderr == (
+        f"{plan_path}:1:1: not a regular file or directory\nerror: the manifests have 1 problem(s), listed above\n"
+    )

@@ -3,22 +3,15 @@ directory in their place is a located error at once, never a hang, an out-of-mem
 
 from __future__ import annotations
 
-import os
-import resource
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-import reconcile
 from reconcile.state import LocalStateStore, PutResource, StateError
 
-from .conftest import bucket, document, read_error
+from .conftest import bucket, document, read_error, run_cli, special_file
 
-SOURCE_ROOT = str(Path(reconcile.__file__).resolve().parents[1])
 MANIFEST = "region: cn-shanghai\ninput_buckets:\n  - bucket: media-in\n"
 COMMANDS = {
     "state list": ["state", "list"],
@@ -33,7 +26,8 @@ NOT_A_FILE = (
 
 @pytest.fixture(autouse=True)
 def _fail_instead_of_hanging() -> Iterator[None]:
-    """A read that blocks (a FIFO opened for reading waits for a writer) fails the test instead of hanging it (after 30 s: the CLI subprocesses give up after 20)."""
+    """A read that blocks (a FIFO opened for reading waits for a writer) fails the test instead of hanging it
+    (after 30 s; the CLI child processes are given up on after 20)."""
 
     def hung(signum: int, frame: object) -> None:
         pytest.fail("blocked for 30 s on a special file")
@@ -45,37 +39,6 @@ def _fail_instead_of_hanging() -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def special_file(directory: Path, kind: str) -> Path:
-    path = directory / f"{kind}.json"
-    if kind == "zero":
-        path.symlink_to("/dev/zero")
-    elif kind == "fifo":
-        os.mkfifo(path)
-    else:
-        path.mkdir()
-    return path
-
-
-def limit_memory() -> None:
-    """Before the fix /dev/zero was read until memory ran out: keep that from taking the machine down."""
-    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-
-
-def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECONCILE_", "ALIBABA_CLOUD_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "reconcile", *args],
-        cwd=cwd,
-        env={**env, "NO_COLOR": "1", "PYTHONPATH": SOURCE_ROOT},  # the reconcile these tests imported
-        capture_output=True,
-        text=True,
-        timeout=20,  # a hang fails here; it ends in well under a second
-        stdin=subprocess.DEVNULL,
-        preexec_fn=limit_memory,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -117,7 +80,7 @@ def test_state_above_the_size_cap_is_refused_before_it_is_read(state_path):
 
     assert read_error(state_path) == (
         f"state file {state_path} is larger than 2,147,483,648 bytes (3,221,225,472 bytes or more), far more than "
-        f"any state reconcile writes: reconcile keeps its state only in a regular file it wrote. Check that --state "
+        f"reconcile ever writes there: reconcile keeps its state only in a regular file it wrote. Check that --state "
         f"(or RECONCILE_STATE) names the state file you meant."
     )
 
@@ -141,7 +104,7 @@ def test_journal_above_the_size_cap_is_refused(store, state_path):
 
     assert read_error(state_path) == (
         f"state journal {store.journal_path} is larger than 2,147,483,648 bytes (2,147,483,649 bytes or more), far "
-        f"more than any state reconcile writes: reconcile keeps its journal only in a regular file it wrote. Move "
+        f"more than reconcile ever writes there: reconcile keeps its journal only in a regular file it wrote. Move "
         f"it aside to fall back to the snapshot (losing the changes it recorded)."
     )
 
