@@ -201,8 +201,9 @@ def unjustified(plan: Plan) -> str | None:
     derived = plan_calls(plan.changes)
     if derived == plan.calls:
         return None
-    extra = [call for call in plan.calls if call not in derived]
-    missing = [call for call in derived if call not in plan.calls]
+    derived_set, listed_set = set(derived), set(plan.calls)  # frozen models hash: no quadratic scan at 10k calls
+    extra = [call for call in plan.calls if call not in derived_set]
+    missing = [call for call in derived if call not in listed_set]
     if extra:
         return f"the saved plan calls {_describe(extra[0])}, which none of its resource changes makes"
     if missing:
