@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shlex
 import signal
 import sys
 from collections.abc import AsyncIterator, Coroutine, Iterator
@@ -29,7 +28,7 @@ from reconcile.cloud.models import CallStats
 from reconcile.cloud.settings import ClientSettings
 from reconcile.engine.apply import PlanNotApplicable, apply_plan
 from reconcile.engine.execute_result import ApplyResult
-from reconcile.engine.plan import Plan, PlanSource
+from reconcile.engine.plan import Plan
 from reconcile.engine.planner import build_plan, read_inputs
 from reconcile.engine.progress import ApplyHooks
 from reconcile.engine.savedplan import (
@@ -39,6 +38,7 @@ from reconcile.engine.savedplan import (
     is_plan_view,
     is_saved_plan,
     load_plan,
+    replan_command,
 )
 from reconcile.render.apply_result import plan_event_json, render_apply_text
 from reconcile.render.text import render_call_accounting, render_plan_text
@@ -247,16 +247,6 @@ async def _fresh_saved_plan(path: str, store: StateStore, session: CloudSession)
             f"Run `{replan_command(source, path)}` again, review it, then apply it."
         )
     return plan
-
-
-def replan_command(source: PlanSource, out: str) -> str:
-    """The `reconcile plan` command line that makes a plan like `source`'s again, saved to `out`."""
-    words = ["reconcile", "plan", *source.manifest_paths]
-    if source.prune:
-        words.append("--prune")
-    if not source.refreshed:
-        words.append("--refresh=false")
-    return shlex.join([*words, "--out", out])
 
 
 def _approved() -> bool:

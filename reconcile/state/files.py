@@ -10,6 +10,7 @@ import contextlib
 import errno
 import logging
 import os
+import stat
 import uuid
 from pathlib import Path
 
@@ -18,6 +19,81 @@ log = logging.getLogger(__name__)
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
 TEMP_MARKER = ".tmp-"
+
+# Size caps for reading the state's files. A snapshot line weighs about 420 bytes per media (measured on the
+# 100k benchmark state: 42 MB), so a 1,000,000-media state is about 0.42 GB; 2 GiB is about five times that.
+# The journal of an apply holds at most the resources it changed, plus about 15 bytes per resource of entry
+# overhead. A lock record is one short JSON object. A file above its cap is refused before it is read.
+MAX_STATE_BYTES = 2 * 1024**3
+MAX_JOURNAL_BYTES = 2 * 1024**3
+MAX_LOCK_RECORD_BYTES = 64 * 1024
+READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+class FileRefused(Exception):
+    """A file that is there but that reconcile will not read: not a regular file, or above its size cap.
+
+    `reason` completes "<file> ...", e.g. "is a character device, not a regular file".
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words: "a directory", "a FIFO (named pipe)", "a character device"."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def check_regular(status: os.stat_result) -> None:
+    """FileRefused unless `status` is a regular file's."""
+    if not stat.S_ISREG(status.st_mode):
+        kind = file_kind(status.st_mode)
+        raise FileRefused(f"is {kind}, not a regular file" if kind.startswith("a ") else f"is {kind}")
+
+
+def read_regular_file(path: Path, limit: int) -> tuple[bytes, os.stat_result]:
+    """The bytes of `path` and its status, read through one descriptor; FileNotFoundError when it is missing.
+
+    Opened without blocking (a FIFO would wait for a writer for ever) and checked with fstat on the opened
+    descriptor (so a file swapped in after a check cannot slip through): only a regular file is read, and at
+    most `limit` bytes of it (FileRefused otherwise, before or while reading: /dev/zero never ends).
+    """
+    fd = os.open(path, READ_FLAGS)
+    try:
+        status = os.fstat(fd)
+        check_regular(status)
+        if status.st_size > limit:
+            raise FileRefused(_too_large(status.st_size, limit))
+        parts: list[bytes] = []
+        total = 0
+        wanted = status.st_size + 1  # one byte more than expected: end of file is then seen in one extra read
+        while True:
+            chunk = os.read(fd, max(wanted - total, 1 << 20))
+            if not chunk:
+                break
+            parts.append(chunk)
+            total += len(chunk)
+            if total > limit:  # it grew while being read
+                raise FileRefused(_too_large(total, limit))
+    finally:
+        os.close(fd)
+    return (parts[0] if len(parts) == 1 else b"".join(parts)), status
+
+
+def _too_large(size: int, limit: int) -> str:
+    return f"is larger than {limit:,} bytes ({size:,} bytes or more), far more than reconcile ever writes there"
 
 
 def make_private_dir(directory: Path) -> None:

@@ -3,7 +3,10 @@
     state.json          the snapshot: the whole state at some serial, replaced atomically by `write`
     state.json.journal  batches committed by `append` since the snapshot, one fsync'd JSON line each
     state.json.lock     the lock (flock) and the record of who holds it
-    state.json.backup   the snapshot before the last `write`, for recovering from a damaged file
+    state.json.backup   the last good snapshot other than the current one, for recovering from a damaged file:
+                        the snapshot a write replaced, when it held resources; else (the first apply, or one
+                        after everything was pruned) a copy of the new snapshot, when that holds any. A
+                        snapshot without resources never replaces a backup.
 
 A read is the snapshot plus the journal replayed over it. The outermost `lock()` folds the journal into
 the snapshot when it is released normally, so reads stay fast and the journal stays short.
@@ -15,6 +18,8 @@ import contextlib
 import dataclasses
 import logging
 import os
+import shlex
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -23,8 +28,13 @@ from operator import attrgetter
 from pathlib import Path
 
 from reconcile.state.files import (
+    MAX_JOURNAL_BYTES,
+    MAX_STATE_BYTES,
+    FileRefused,
     append_durably,
+    file_kind,
     make_private_dir,
+    read_regular_file,
     remove_durably,
     remove_stale_temps,
     replace_atomically,
@@ -70,6 +80,7 @@ class SeenState:
     snapshot: FileVersion
     journal: FileVersion | None
     journal_valid_length: int  # an append starts here (cutting off a torn tail)
+    snapshot_resources: int  # resources in the snapshot file itself (journal not replayed): decides the backup
 
 
 class LocalStateStore:
@@ -123,6 +134,7 @@ class LocalStateStore:
                     f"was moved or deleted. Restore it (or its backup, {self.backup_path}); to start over "
                     f"instead, move the journal aside too."
                 )
+            self._refuse_lost_snapshot()
             self._seen = None
             return None
         snapshot, snapshot_version = loaded
@@ -133,36 +145,68 @@ class LocalStateStore:
             snapshot=snapshot_version,
             journal=journal_version,
             journal_valid_length=journal.valid_length if journal else 0,
+            snapshot_resources=len(snapshot.resources),
         )
         return doc
 
+    def _refuse_lost_snapshot(self) -> None:
+        """No snapshot, but a backup: the state was lost, not never made. Starting a new, empty state would plan
+        to register everything again, lose every prevent_destroy, and the next write would replace the backup."""
+        try:
+            mode = os.stat(self.backup_path).st_mode
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StateError(f"cannot read state backup {self.backup_path}: {exc.strerror or exc}") from exc
+        if not stat.S_ISREG(mode):
+            raise StateError(
+                f"state {self._location} is missing and its backup {self.backup_path} is {file_kind(mode)}, not a "
+                f"state reconcile wrote. reconcile will not start a new, empty state next to it: restore the state "
+                f"from your own backup, or remove {self.backup_path} to start a new state."
+            )
+        backup, state = shlex.quote(str(self.backup_path)), shlex.quote(self._location)
+        raise StateError(
+            f"state {self._location} is missing, but its backup {self.backup_path} exists: the state was moved or "
+            f"deleted. reconcile will not start a new, empty state, which would plan to register everything "
+            f"again and replace the backup at the next apply. Restore it with `cp -p {backup} {state}` and run "
+            f"the command again (reconcile adopts what was applied since the backup); to start a new state "
+            f"instead, move the backup aside (`mv {backup} {backup}.old`)."
+        )
+
     def _load_snapshot(self) -> tuple[StateDocument, FileVersion] | None:
         try:
-            with self.path.open("rb") as file:
-                data = file.read()
-                version = FileVersion.of(os.fstat(file.fileno()))
+            data, status = read_regular_file(self.path, MAX_STATE_BYTES)
         except FileNotFoundError:
             return None
+        except FileRefused as exc:
+            raise StateError(
+                f"state file {self._location} {exc.reason}: reconcile keeps its state only in a regular file it "
+                f"wrote. Check that --state (or RECONCILE_STATE) names the state file you meant."
+            ) from None
         except OSError as exc:
             raise StateError(f"cannot read state {self._location}: {exc.strerror or exc}") from exc
-        return decode_snapshot(data, self._location, self._restore_hint()), version
+        return decode_snapshot(data, self._location, self._restore_hint()), FileVersion.of(status)
 
     def _load_journal(self) -> tuple[JournalContents | None, FileVersion | None]:
         try:
-            with self.journal_path.open("rb") as file:
-                data = file.read()
-                version = FileVersion.of(os.fstat(file.fileno()), size=len(data))
+            data, status = read_regular_file(self.journal_path, MAX_JOURNAL_BYTES)
         except FileNotFoundError:
             return None, None
+        except FileRefused as exc:
+            raise StateError(
+                f"state journal {self.journal_path} {exc.reason}: reconcile keeps its journal only in a regular "
+                f"file it wrote. Move it aside to fall back to the snapshot (losing the changes it recorded)."
+            ) from None
         except OSError as exc:
             raise StateError(f"cannot read state journal {self.journal_path}: {exc.strerror or exc}") from exc
-        return parse_journal(data, str(self.journal_path)), version
+        return parse_journal(data, str(self.journal_path)), FileVersion.of(status, size=len(data))
 
     def _restore_hint(self) -> str:
-        if self.backup_path.exists():
+        if self.backup_path.is_file():
             return (
-                f"Restore the state before its last change with `cp {self.backup_path} {self._location}` "
-                f"(reconcile adopts what it created since), or restore your own backup."
+                f"Restore the last good copy with `cp -p {shlex.quote(str(self.backup_path))} "
+                f"{shlex.quote(self._location)}` (the state before the last apply, or the first one with resources; "
+                f"reconcile adopts what was applied since), or restore your own backup."
             )
         return "Restore it from your own backup."
 
@@ -230,17 +274,28 @@ class LocalStateStore:
 
     def _replace_snapshot(self, doc: StateDocument) -> None:
         data = encode_snapshot(doc)
+        replaced = self._seen.snapshot_resources if self._seen is not None else 0
         try:
             make_private_dir(self.path.parent)
             remove_stale_temps(self.path)
             remove_stale_temps(self.backup_path)
-            replace_atomically(self.path, data, backup=self.backup_path)
+            # The backup is the last snapshot that held resources: the one replaced, else a copy of the new one.
+            replace_atomically(self.path, data, backup=self.backup_path if replaced else None)
+            if not replaced and doc.resources:
+                replace_atomically(self.backup_path, data)  # a copy: never a link to the live file
             # Only once the new snapshot is durable: the journal's entries are now in it.
             remove_durably(self.journal_path)
             version = FileVersion.of(self.path.stat())
         except OSError as exc:
             raise StateError(f"cannot write state {self._location}: {exc.strerror or exc}") from exc
-        self._seen = SeenState(doc.lineage, doc.serial, version, journal=None, journal_valid_length=0)
+        self._seen = SeenState(
+            doc.lineage,
+            doc.serial,
+            version,
+            journal=None,
+            journal_valid_length=0,
+            snapshot_resources=len(doc.resources),
+        )
 
     # -- locking --------------------------------------------------------------------------------------------
 

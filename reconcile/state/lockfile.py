@@ -26,7 +26,17 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from reconcile.state.files import PRIVATE_FILE, fsync_dir, make_private_dir, temp_path_for, write_file_durably
+from reconcile.state.files import (
+    MAX_LOCK_RECORD_BYTES,
+    PRIVATE_FILE,
+    FileRefused,
+    check_regular,
+    fsync_dir,
+    make_private_dir,
+    read_regular_file,
+    temp_path_for,
+    write_file_durably,
+)
 from reconcile.state.store import LockInfo, StateError, StateLockedError, ci_run_url
 
 try:
@@ -132,12 +142,30 @@ class LockFile:
             if self.os_lock:
                 return self._try_flock(command)
             return self._try_create_record(command)
+        except FileRefused as exc:
+            raise self._refused(exc) from None
         except OSError as exc:
             raise StateError(f"cannot lock state {self.location}: {exc.strerror or exc} ({self.path})") from exc
 
+    def _refused(self, exc: FileRefused) -> StateError:
+        return StateError(
+            f"the lock file {self.path} of state {self.location} {exc.reason}: reconcile locks its state only with "
+            f"a regular file it wrote. Remove {self.path} once no reconcile command is running."
+        )
+
+    def _open_regular(self, flags: int) -> int:
+        """Open the lock file without blocking (a FIFO would wait for a peer), refusing anything but a regular file."""
+        fd = os.open(self.path, flags | os.O_NONBLOCK, PRIVATE_FILE)
+        try:
+            check_regular(os.fstat(fd))
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
     def _try_flock(self, command: str) -> HeldLock | None:
         assert fcntl is not None
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
+        fd = self._open_regular(os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -194,7 +222,9 @@ class LockFile:
         """
         aside = temp_path_for(self.path)
         try:
-            if self.path.stat().st_size != 0:
+            status = self.path.stat()
+            check_regular(status)  # never move aside (and delete) a device or a FIFO someone put here
+            if status.st_size != 0:
                 return False
             os.rename(self.path, aside)
         except FileNotFoundError:
@@ -213,9 +243,11 @@ class LockFile:
         """The recorded holder, or None when there is no (readable) record."""
         for attempt in range(RECORD_READ_ATTEMPTS):
             try:
-                data = self.path.read_bytes()
+                data, _ = read_regular_file(self.path, MAX_LOCK_RECORD_BYTES)
             except FileNotFoundError:
                 return None
+            except FileRefused as exc:
+                raise self._refused(exc) from None
             except OSError as exc:
                 raise StateError(f"cannot read the lock of state {self.location}: {exc.strerror or exc}") from exc
             if not data.strip():
@@ -251,6 +283,8 @@ class LockFile:
         try:
             if self.os_lock and self._clear_if_free(holder):
                 return holder  # its holder had exited: the kernel had already released the lock
+        except FileRefused as exc:
+            raise self._refused(exc) from None
         except OSError as exc:
             raise StateError(f"cannot unlock state {self.location}: {exc.strerror or exc} ({self.path})") from exc
         if holder.host == this_host():
@@ -279,7 +313,7 @@ class LockFile:
     def _clear_if_free(self, holder: LockInfo) -> bool:
         """If nobody holds the OS lock, clear `holder`'s leftover record (under the OS lock) and say so."""
         assert fcntl is not None
-        fd = os.open(self.path, os.O_RDWR)
+        fd = self._open_regular(os.O_RDWR)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -35,7 +35,7 @@ class StateDocument(BaseModel):
 
     version: int = STATE_FORMAT_VERSION
     lineage: str  # uuid4, created with the state; "" in a document not written yet
-    serial: int = 0
+    serial: int = Field(default=0, ge=0)
     resources: list[ResourceState] = Field(default_factory=list)  # sorted by address when read from a store
 
     @classmethod

@@ -54,7 +54,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from reconcile.state.journal import JournalEntry, encode_entry, replay
+from reconcile.state.journal import decode_entry, encode_entry, replay
 from reconcile.state.location import DEFAULT_WORKSPACE, PostgresLocation
 from reconcile.state.lockfile import pid_alive, this_host
 from reconcile.state.model import STATE_FORMAT_VERSION, StateDocument
@@ -333,7 +333,8 @@ class PostgresStateStore:
                 f"in {self.settings.schema}.reconcile_snapshots. {self._restore_hint()}"
             )
         snapshot = decode_snapshot(bytes(document[0]), self._location, self._restore_hint())
-        journal = [JournalEntry.model_validate_json(bytes(row[0])) for row in entries]
+        where = f"{self._location} journal"
+        journal = [decode_entry(bytes(row[0]), where, number) for number, row in enumerate(entries, start=1)]
         return replay(snapshot, journal, f"{self._location} journal") if journal else snapshot
 
     def _restore_hint(self) -> str:

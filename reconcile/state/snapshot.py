@@ -12,6 +12,7 @@ two snapshots is a diff of resources, while a parser reads it in one call:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -21,6 +22,8 @@ from reconcile.state.model import STATE_FORMAT_VERSION, ResourceState, StateDocu
 from reconcile.state.store import StateError
 
 _RESOURCE_JSON = ResourceState.__pydantic_serializer__
+_ADDRESS = attrgetter("address")
+_IDENTITY = attrgetter("identity")
 
 
 class _VersionProbe(BaseModel):
@@ -58,7 +61,59 @@ def decode_snapshot(data: bytes, location: str, restore_hint: str) -> StateDocum
     except ValidationError as exc:
         raise _explain(exc, data, location, restore_hint) from None
     check_version(doc.version, location)
+    check_each_resource_once(doc.resources, data, location, restore_hint)
     return doc
+
+
+def check_each_resource_once(resources: Sequence[ResourceState], data: bytes, location: str, restore_hint: str) -> None:
+    """The writer records each resource once, under one address: refuse a file that says otherwise (a hand edit,
+    a bad merge), rather than let the later line silently win."""
+    count = len(resources)
+    # The usual case, in C (~60 ms at 100k). Identities of different kinds never collide (a media's has a `/`,
+    # which no bucket name has), so distinct identities mean distinct (kind, identity) pairs.
+    if len(set(map(_ADDRESS, resources))) == count and len(set(map(_IDENTITY, resources))) == count:
+        return
+    addresses: dict[str, int] = {}
+    identities: dict[tuple[str, str], int] = {}
+    for index, resource in enumerate(resources):
+        first = addresses.setdefault(resource.address, index)
+        if first != index:
+            other = resources[first]
+            how = "twice (identical lines)" if other == resource else "twice, differently"
+            raise _recorded_twice(data, location, first, index, f"{resource.address} {how}", restore_hint)
+        first = identities.setdefault((resource.kind, resource.identity), index)
+        if first != index:
+            other = resources[first]
+            how = f"the same {resource.kind} {resource.identity} under two addresses ({other.address} and "
+            raise _recorded_twice(data, location, first, index, f"{how}{resource.address})", restore_hint)
+
+
+def _recorded_twice(data: bytes, location: str, first: int, second: int, what: str, restore_hint: str) -> StateError:
+    return StateError(
+        f"state file {_where(data, location, first)} and {_where(data, location, second)} record {what}: reconcile "
+        f"writes each resource once, so the file was edited by hand or merged badly. Keep one of the two lines and "
+        f"delete the other (`reconcile drift` shows which one matches the account), or: {restore_hint}"
+    )
+
+
+def _line_of(data: bytes, loc: Sequence[int | str]) -> int | None:
+    """The line of `loc` in a snapshot laid out as the writer lays it out (header, then one resource per line)."""
+    first_line = data[: data.find(b"\n")]
+    if not first_line.endswith(b'"resources":['):
+        return None
+    if not loc or loc[0] != "resources":
+        return 1
+    if len(loc) < 2 or not isinstance(loc[1], int):
+        return None
+    lines = data.split(b"\n", loc[1] + 2)
+    line = loc[1] + 2
+    return line if len(lines) > line - 1 and lines[line - 1].startswith(b"{") else None
+
+
+def _where(data: bytes, location: str, index: int) -> str:
+    """`path:line` of resource `index`, or `path (resources[index])` in a file laid out otherwise."""
+    line = _line_of(data, ("resources", index))
+    return f"{location}:{line}" if line is not None else f"{location} (resources[{index}])"
 
 
 def check_version(version: object, location: str) -> None:
@@ -91,8 +146,10 @@ def _explain(exc: ValidationError, data: bytes, location: str, restore_hint: str
         probe = _VersionProbe()
     if probe.version is not None:
         check_version(probe.version, location)  # a newer format explains itself better than its first error
+    line = _line_of(data, first["loc"])
     return StateError(
-        f"state file {location} is not a valid reconcile state: {format_loc(first['loc'])}: {first['msg']} "
+        f"state file {location}{f':{line}' if line else ''} is not a valid reconcile state: "
+        f"{format_loc(first['loc'])}: {first['msg']} "
         f"({exc.error_count()} error{'s' if exc.error_count() != 1 else ''}). {restore_hint}"
     )
 

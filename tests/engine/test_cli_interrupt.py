@@ -90,7 +90,8 @@ def test_ctrl_c_while_checking_a_saved_plan_exits_130(ctrl_c: CtrlCOn, account: 
     assert run(capsys, "plan", "manifests/", "--out", "release.plan")[0] == 0
     ctrl_c.action = "ListAllMediaBucket"
     assert run(capsys, "apply", "release.plan") == (130, "", NOTHING_APPLIED)
-    assert account.stats() == {"ListAllMediaBucket": 1}  # the plan's own read; the check's was interrupted
+    # the plan's own reads (the bucket listing, the object check); the check's listing was interrupted
+    assert account.stats() == {"HeadObject": 1, "ListAllMediaBucket": 1}
 
 
 class CtrlCAtPrompt(io.StringIO):
@@ -106,7 +107,7 @@ def test_ctrl_c_at_the_confirmation_prompt_exits_130(
     code, out, err = run(capsys, "apply", "manifests/")
     assert (code, err) == (130, NOTHING_APPLIED)
     assert out.endswith("  Only 'yes' will be accepted to approve.\n\n  Enter a value: \n")
-    assert account.stats() == {"ListAllMediaBucket": 1}
+    assert account.stats() == {"HeadObject": 1, "ListAllMediaBucket": 1}  # reads only
 
 
 def test_end_of_input_at_the_prompt_cancels_without_aborted(
@@ -116,7 +117,7 @@ def test_end_of_input_at_the_prompt_cancels_without_aborted(
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     code, _out, err = run(capsys, "apply", "manifests/")
     assert (code, err) == (1, "Apply cancelled: nothing was applied.\n")
-    assert account.stats() == {"ListAllMediaBucket": 1}
+    assert account.stats() == {"HeadObject": 1, "ListAllMediaBucket": 1}  # reads only
 
 
 def test_ctrl_c_that_abandons_calls_in_flight_says_what_is_kept(ctrl_c: CtrlCOn, account: Account, capsys) -> None:

@@ -203,7 +203,10 @@ def test_cloud_failure_is_an_error_not_a_traceback(cli):
 def test_a_plan_saved_as_release_plan_is_recognised_shown_and_applied(cli):
     cli.write(MANIFEST)
     assert cli.run("plan", "manifests/", "--out", "release.plan").code == 0
-    assert Path("release.plan").read_text().startswith('{"reconcile_saved_plan":1,"plan":{"format_version":"1.0",')
+    assert re.match(
+        r'\{"reconcile_saved_plan":2,"sha256":"[0-9a-f]{64}","plan":\{"format_version":"1\.0",',
+        Path("release.plan").read_text(),
+    )
     assert cli.run("show", "release.plan").out.startswith("Reconcile will perform the following actions:\n")
     applied = cli.run("apply", "release.plan")
     assert applied.code == 0, applied.err

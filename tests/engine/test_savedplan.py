@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -15,9 +17,11 @@ from reconcile.cloud.settings import ClientSettings
 from reconcile.emulator.app import create_app, emulator_transport
 from reconcile.emulator.config import EmulatorConfig
 from reconcile.emulator.vod import RegisterItem
+from reconcile.engine.plan import Plan
 from reconcile.engine.planner import PlanInputs, plan_from_inputs
 from reconcile.engine.refresh import refresh
 from reconcile.engine.savedplan import SavedPlanError, check_fresh, is_saved_plan, load_plan, save_plan
+from tests.engine import test_cli_plan
 from tests.engine.builders import (
     bound,
     bucket,
@@ -29,6 +33,8 @@ from tests.engine.builders import (
     state,
     video,
 )
+from tests.engine.test_cli_plan import MANIFEST
+from tests.state.conftest import run_cli, special_file
 
 CREATED = dt.datetime(2026, 5, 1, 8, 0, tzinfo=dt.UTC)
 KEY_ID = "LTAI5tPlanTestKey0001"
@@ -117,8 +123,13 @@ def test_a_plan_made_with_another_format_major_is_refused(tmp_path):
         ),
         ('{"reconcile_saved_plan": 9, "plan": {}}', r"saved plan version 9 is not supported by this reconcile"),
         (
-            '{"reconcile_saved_plan": 1, "plan": {"format_version": "1.0", "changes": [{"address": 1}]}}',
+            '{"reconcile_saved_plan": 2, "plan": {"format_version": "1.0", "changes": [{"address": 1}]}}',
             r"the saved plan is damaged \(changes\.0\.address: Input should be a valid string\); plan again",
+        ),
+        (  # version 1 had no digest: it cannot be told from an edited plan
+            '{"reconcile_saved_plan": 1, "plan": {"format_version": "1.0"}}',
+            r"plan.json: saved plan version 1 is not supported by this reconcile \(it reads version 2\); plan again "
+            r"with this version$",
         ),
     ],
 )
@@ -202,3 +213,235 @@ def test_a_plan_made_without_refresh_has_no_live_check():
     plan = plan_from_inputs(PlanInputs(inputs.desired, inputs.state, None), manifest_paths=["m"], created=CREATED)
     assert (plan.source.live_digest, plan.source.refreshed) == (None, False)
     assert check_fresh(plan, inputs.desired, inputs.state, live()) == []
+
+
+# Integrity: a plan edited after it was made is refused, with or without a recomputed digest
+
+
+def edited(path, change, *, recompute_digest: bool) -> None:
+    """Apply `change` to the saved plan's body, as someone editing the file would; optionally fix the digest."""
+    document = json.loads(path.read_text())
+    change(document["plan"])
+    if recompute_digest:
+        body = Plan.model_validate(document["plan"]).model_dump_json()
+        document["sha256"] = hashlib.sha256(body.encode()).hexdigest()
+    path.write_text(json.dumps(document))
+
+
+def saved(tmp_path, *, prune: bool):
+    plan, inputs = a_plan(prune=prune)
+    path = tmp_path / "release.plan"
+    save_plan(plan, path)
+    return plan, inputs, path
+
+
+def add_delete_of_old(body) -> None:
+    body["calls"].append(
+        {"action": "DeleteVideo", "region": "cn-shanghai", "addresses": ['media["media/old.mp4"]'], "replace": False}
+    )
+
+
+def retitle(body) -> None:
+    change = next(c for c in body["changes"] if c["action"] == "update")
+    change["after"]["title"] = "Hacked"
+
+
+def refusal(path) -> str:
+    with pytest.raises(SavedPlanError) as caught:
+        load_plan(path)
+    return str(caught.value)
+
+
+def replan_hint(path, prune: bool) -> str:
+    flags = " --prune" if prune else ""
+    return f"Make a new plan with `reconcile plan manifests/prod.yaml{flags} --out {path}`, review it, then apply it"
+
+
+def test_the_file_records_the_sha256_of_the_plan_body(tmp_path):
+    plan, _, path = saved(tmp_path, prune=False)
+    document = json.loads(path.read_text())
+    assert list(document) == ["reconcile_saved_plan", "sha256", "plan"]
+    assert document["reconcile_saved_plan"] == 2
+    assert document["sha256"] == hashlib.sha256(plan.model_dump_json().encode()).hexdigest()
+
+
+@pytest.mark.parametrize("edit", [add_delete_of_old, retitle])
+def test_a_plan_changed_after_it_was_made_is_refused(tmp_path, edit):
+    _, _, path = saved(tmp_path, prune=False)
+    edited(path, edit, recompute_digest=False)
+
+    assert refusal(path) == (
+        f"{path}: the saved plan was changed after it was made (its sha256 does not match its content), so it is "
+        f"not the plan that was reviewed. {replan_hint(path, prune=False)}"
+    )
+
+
+def delete_the_orphan(body) -> None:
+    next(c for c in body["changes"] if c["action"] == "orphan")["action"] = "delete"
+    add_delete_of_old(body)
+
+
+def forget_the_orphan(body) -> None:
+    next(c for c in body["changes"] if c["action"] == "orphan").update(action="no-op", state_only="remove")
+
+
+def protect_the_deleted(body) -> None:
+    next(c for c in body["changes"] if c["action"] == "delete")["prevent_destroy"] = True
+
+
+def register_kept_again(body) -> None:
+    body["calls"].insert(0, {**next(c for c in body["calls"] if c["action"] == "RegisterMedia")})
+    body["calls"][0]["addresses"] = ["media.kept"]
+
+
+def drop_updates(body) -> None:
+    body["calls"] = [c for c in body["calls"] if c["action"] != "UpdateVideoInfos"]
+
+
+@pytest.mark.parametrize(
+    ("prune", "edit", "problem"),
+    [
+        (
+            False,
+            add_delete_of_old,
+            'the saved plan was made without --prune, but calls DeleteVideo in cn-shanghai for media["media/old.mp4"]',
+        ),
+        (False, delete_the_orphan, 'the saved plan was made without --prune, but would delete media["media/old.mp4"]'),
+        (
+            False,
+            forget_the_orphan,
+            'the saved plan was made without --prune, but would drop from the state media["media/old.mp4"]',
+        ),
+        (
+            True,
+            protect_the_deleted,
+            'the saved plan would delete media["media/old.mp4"], which is protected by prevent_destroy',
+        ),
+        (
+            True,
+            register_kept_again,
+            "the saved plan calls RegisterMedia in cn-shanghai for media.kept, which none of its resource changes makes",
+        ),
+        (
+            True,
+            drop_updates,
+            'the saved plan leaves out UpdateVideoInfos in cn-shanghai for media["media/new.mp4"], which its resource '
+            "changes make",
+        ),
+    ],
+    ids=[
+        "delete-call-without-prune",
+        "delete-change-without-prune",
+        "state-removal-without-prune",
+        "protected",
+        "extra-call",
+        "missing-call",
+    ],
+)
+def test_what_its_changes_and_flags_do_not_justify_is_refused_even_with_a_recomputed_digest(
+    tmp_path, prune, edit, problem
+):
+    plan, _, path = saved(tmp_path, prune=prune)
+    assert plan.count("delete" if prune else "orphan") == 1
+    edited(path, edit, recompute_digest=True)
+
+    assert refusal(path) == f"{path}: {problem}: it was edited after it was made. {replan_hint(path, prune=prune)}"
+
+
+def test_an_edited_change_with_a_recomputed_digest_is_not_what_planning_again_gives(tmp_path):
+    """The digest is not a signature; planning again from the inputs apply reads anyway is what catches it."""
+    _, inputs, path = saved(tmp_path, prune=False)
+    edited(path, retitle, recompute_digest=True)
+
+    forged = load_plan(path)
+
+    assert check_fresh(forged, inputs.desired, inputs.state, inputs.live) == [
+        "the plan's changes are not the ones its manifests, the state and the account make now (first: "
+        'media["media/new.mp4"]): it was edited after it was made, or a ${VAR} in the manifests has another '
+        "value now"
+    ]
+
+
+# Through `reconcile apply PLANFILE`: nothing an edited plan says is executed
+
+cli = test_cli_plan.cli  # the CLI against an in-process emulator, as a fixture of this module too
+
+TWO_MEDIA = (
+    MANIFEST
+    + """  - name: outro
+    file_url: https://media-in.oss-cn-shanghai.aliyuncs.com/videos/outro.mp4
+    title: Outro
+"""
+)
+
+
+def reviewed_plan(cli) -> None:
+    """A reviewed plan made without --prune: intro retitled, outro removed from the manifests (kept)."""
+    cli.converge(TWO_MEDIA)
+    cli.write(MANIFEST.replace("title: Intro", "title: Intro (final)"))
+    assert cli.run("plan", "manifests", "--out", "release.plan").code == 0
+
+
+def delete_outro(body) -> None:
+    body["calls"].append(
+        {"action": "DeleteVideo", "region": "cn-shanghai", "addresses": ["media.outro"], "replace": False}
+    )
+
+
+def test_apply_refuses_a_plan_given_a_delete_call_and_deletes_nothing(cli):
+    reviewed_plan(cli)
+    planning = cli.account.stats()
+    path = Path("release.plan")
+    edited(path, delete_outro, recompute_digest=False)
+    changed = cli.run("apply", "release.plan")
+    edited(path, delete_outro, recompute_digest=True)  # a second DeleteVideo, and a digest to match
+    forged = cli.run("apply", "release.plan")
+
+    assert (changed.code, changed.out) == (1, "")
+    assert changed.err == (
+        "error: release.plan: the saved plan was changed after it was made (its sha256 does not match its content), "
+        "so it is not the plan that was reviewed. Make a new plan with `reconcile plan manifests --out "
+        "release.plan`, review it, then apply it; nothing was applied\n"
+    )
+    assert (forged.code, forged.out) == (1, "")
+    assert forged.err == (
+        "error: release.plan: the saved plan was made without --prune, but calls DeleteVideo in cn-shanghai for "
+        "media.outro: it was edited after it was made. Make a new plan with `reconcile plan manifests --out "
+        "release.plan`, review it, then apply it; nothing was applied\n"
+    )
+    assert cli.account.stats() == planning  # not even a read: the file is checked before anything else
+
+
+def test_apply_refuses_a_plan_whose_title_was_edited_even_with_a_recomputed_digest(cli):
+    reviewed_plan(cli)
+    edited(Path("release.plan"), retitle, recompute_digest=True)
+
+    forged = cli.run("apply", "release.plan")
+
+    assert (forged.code, forged.out) == (1, "")
+    assert forged.err == (
+        "error: saved plan release.plan is stale; nothing was applied:\n"
+        "  - the plan's changes are not the ones its manifests, the state and the account make now (first: "
+        "media.intro): it was edited after it was made, or a ${VAR} in the manifests has another value now\n"
+        "Run `reconcile plan manifests --out release.plan` again, review it, then apply it.\n"
+    )
+    assert "UpdateVideoInfos" not in cli.account.stats()
+    assert sorted(m.title for m in cli.account.app.backend.vod.media()) == ["Intro", "Outro"]
+
+
+# A plan path that is no regular file: a located error at once, never a hang (FIFO) or a memory blow-up (/dev/zero)
+
+
+@pytest.mark.parametrize(("kind", "described"), [("zero", "a character device"), ("fifo", "a FIFO (named pipe)")])
+def test_show_and_apply_refuse_a_plan_path_that_is_a_device_or_a_fifo(tmp_path, kind, described):
+    plan_path = special_file(tmp_path, kind).name
+
+    shown = run_cli(tmp_path, "show", plan_path)
+    applied = run_cli(tmp_path, "apply", plan_path, "--auto-approve", "--refresh=false")
+
+    assert (shown.returncode, shown.stdout) == (1, "")
+    assert shown.stderr == f"error: {plan_path}: not a saved plan: it is {described}, not a regular file\n"
+    assert (applied.returncode, applied.stdout) == (1, "")  # not a plan: read as a manifest path, and refused
+    assert applied.stderr == (
+        f"{plan_path}:1:1: not a regular file or directory\nerror: the manifests have 1 problem(s), listed above\n"
+    )

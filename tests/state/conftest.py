@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import resource
 import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -15,9 +18,11 @@ from pathlib import Path
 
 import pytest
 
+import reconcile
 from reconcile.state import LocalStateStore, LockInfo, ResourceState, StateDocument, StateError
 
 FORK = multiprocessing.get_context("fork")  # fast, and the child inherits the already-imported modules
+SOURCE_ROOT = str(Path(reconcile.__file__).resolve().parents[1])
 
 
 @pytest.fixture(autouse=True)
@@ -128,3 +133,38 @@ def hold_lock() -> Iterator[StartHolder]:
         if holder.process.is_alive():
             holder.process.kill()
             holder.process.join(10)
+
+
+# -- special files and the CLI in a child process ------------------------------------------------------------
+
+
+def special_file(directory: Path, kind: str) -> Path:
+    """`<kind>.json` in `directory`: "zero" a symlink to /dev/zero, "fifo" a named pipe, "dir" a directory."""
+    path = directory / f"{kind}.json"
+    if kind == "zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.mkdir()
+    return path
+
+
+def limit_memory() -> None:
+    """Before the fix /dev/zero was read until memory ran out: keep that from taking the machine down."""
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECONCILE_", "ALIBABA_CLOUD_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "reconcile", *args],
+        cwd=cwd,
+        env={**env, "NO_COLOR": "1", "PYTHONPATH": SOURCE_ROOT},  # the reconcile these tests imported
+        capture_output=True,
+        text=True,
+        timeout=20,  # a hang fails here; it ends in well under a second
+        stdin=subprocess.DEVNULL,
+        preexec_fn=limit_memory,
+        check=False,
+    )

@@ -17,6 +17,13 @@ def journal_lines(store: LocalStateStore) -> list[dict[str, object]]:
     return [json.loads(line) for line in store.journal_path.read_text().splitlines()]
 
 
+def without_digest(line: bytes) -> bytes:
+    """A journal line as reconcile wrote it before entries carried a sha256."""
+    entry = json.loads(line)
+    del entry["sha256"]
+    return json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+
+
 def three_serials(store: LocalStateStore) -> tuple[str, list[bytes]]:
     """in-a written (serial 1), in-b and in-c appended (2, 3): the lineage and the journal's two lines."""
     lineage = store.write(document(bucket("in-a"))).lineage
@@ -125,7 +132,8 @@ def test_damaged_last_complete_line_is_ignored(store, state_path):
 
 def test_damage_before_the_last_line_is_an_error_naming_the_line(store, state_path):
     _, lines = three_serials(store)
-    store.journal_path.write_bytes(lines[0].replace(b'"serial":2', b'"serial":"two"') + lines[1])
+    legacy = [without_digest(line) for line in lines]  # lines without a digest are checked by parsing only
+    store.journal_path.write_bytes(legacy[0].replace(b'"serial":2', b'"serial":"two"') + legacy[1])
 
     assert read_error(state_path) == (
         f"state journal {store.journal_path}:1 is damaged (serial: Input should be a valid integer, unable to "

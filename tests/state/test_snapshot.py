@@ -42,7 +42,10 @@ def test_first_write_creates_lineage_serial_1_and_private_files(store, state_pat
     assert mode(state_path) == 0o600
     assert mode(state_path.parent) == 0o700
     assert mode(state_path.parent.parent) == 0o700  # every directory reconcile created
-    assert not store.backup_path.exists()  # nothing to back up yet
+    # Nothing came before: the backup is a copy (not a link) of this first snapshot holding resources.
+    assert LocalStateStore(store.backup_path).read() == written
+    assert store.backup_path.stat().st_ino != state_path.stat().st_ino
+    assert mode(store.backup_path) == 0o600
 
 
 def test_existing_directories_keep_their_mode(tmp_path):
@@ -143,7 +146,7 @@ def test_failure_between_temp_write_and_rename_leaves_the_old_state(store, state
     monkeypatch.undo()
 
     assert LocalStateStore(state_path).read() == old
-    assert sorted(p.name for p in state_path.parent.iterdir()) == ["state.json", "state.json.lock"]
+    assert sorted(p.name for p in state_path.parent.iterdir()) == ["state.json", "state.json.backup", "state.json.lock"]
 
 
 CRASH_DURING_RENAME = """
@@ -191,8 +194,8 @@ def test_damaged_state_points_at_the_backup_when_there_is_one(store, state_path)
     first = store.write(document(bucket("in-a")))
     store.write(first)
     assert error_reading(state_path, state_path.read_bytes()[:40]).endswith(
-        f"Restore the state before its last change with `cp {store.backup_path} {state_path}` "
-        f"(reconcile adopts what it created since), or restore your own backup."
+        f"Restore the last good copy with `cp -p {store.backup_path} {state_path}` (the state before the last "
+        f"apply, or the first one with resources; reconcile adopts what was applied since), or restore your own backup."
     )
 
 
@@ -227,12 +230,14 @@ def test_invalid_resource_names_the_field(store, state_path):
         b'"kind":"input_bucket"', b'"kind":"bucket"'
     )
     assert error_reading(state_path, bad) == (
-        f"state file {state_path} is not a valid reconcile state: resources[0].kind: Input should be "
+        f"state file {state_path}:2 is not a valid reconcile state: resources[0].kind: Input should be "
         f"'input_bucket' or 'media' (1 error). Restore it from your own backup."
     )
 
 
 def test_unreadable_state_is_an_error_not_a_traceback(store, state_path):
     state_path.mkdir(parents=True)  # a directory where the file should be
-    with pytest.raises(StateError, match=f"^cannot read state {state_path}: Is a directory$"):
-        store.read()
+    assert read_error(state_path) == (
+        f"state file {state_path} is a directory, not a regular file: reconcile keeps its state only in a regular "
+        f"file it wrote. Check that --state (or RECONCILE_STATE) names the state file you meant."
+    )
