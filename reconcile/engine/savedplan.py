@@ -55,6 +55,8 @@ def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
 
 def is_saved_plan(path: str | os.PathLike[str]) -> bool:
     """True when `path` is a file that starts like a saved plan (apply uses it to tell a plan from manifests)."""
+    if not os.path.isfile(path):  # a FIFO or a device is no plan, and opening one could block
+        return False
     try:
         with open(path, "rb") as file:
             return file.read(len(_MAGIC)) == _MAGIC
@@ -65,6 +67,8 @@ def is_saved_plan(path: str | os.PathLike[str]) -> bool:
 def is_plan_view(path: str | os.PathLike[str]) -> bool:
     """True when `path` holds the JSON view of a plan (`reconcile plan --format json`), which people mistake
     for a plan apply can run. Only a file that starts with `{` is parsed: manifests are YAML."""
+    if not os.path.isfile(path):
+        return False
     try:
         with open(path, "rb") as file:
             if not file.read(_SNIFF).lstrip().startswith(b"{"):

@@ -145,3 +145,16 @@ def test_validate_and_plan_refuse_a_merge_bomb(write: Write, capsys: pytest.Capt
     assert capsys.readouterr().err.splitlines() == [*duplicates, "Invalid: 9 problems in 1 file."]
     assert main(["plan", "bomb.yaml", "--refresh=false"]) == 1
     assert capsys.readouterr().err.splitlines() == [*duplicates, "error: the manifests have 9 problem(s), listed above"]
+
+
+def test_apply_refuses_a_fifo_named_as_its_manifest(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # apply first looks whether its one path is a saved plan: that look must not open the FIFO either.
+    monkeypatch.delenv("RECONCILE_STATE", raising=False)
+    os.mkfifo(workdir / "pipe.yaml")
+    assert main(["apply", "pipe.yaml", "--auto-approve"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"pipe.yaml:1:1: {FIFO}",
+        "error: the manifests have 1 problem(s), listed above",
+    ]
