@@ -54,7 +54,7 @@ def _load(paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str]) -> De
         diagnostics.extend(problems)
         if not documents and not problems:
             diagnostics.append(Diagnostic(file.path, 1, 1, _EMPTY_FILE))
-        reader = NodeReader(file.path, environment, len(file.data))
+        reader = NodeReader(file.path, environment, len(file.data), aliases=b"*" in file.data)
         try:
             for document in documents:
                 read_document(reader, document, declarations)

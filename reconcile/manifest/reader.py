@@ -118,8 +118,9 @@ class NodeReader:
 
     __slots__ = ("_merged", "_walked", "budget", "diagnostics", "env", "path", "warnings")
 
-    def __init__(self, path: str, env: Mapping[str, str], size: int) -> None:
-        """`size`: the file's length in bytes, which sets its expansion budget."""
+    def __init__(self, path: str, env: Mapping[str, str], size: int, *, aliases: bool = True) -> None:
+        """`size`: the file's length in bytes, which sets its expansion budget. `aliases`: whether the file may
+        hold an alias (it has a `*`); without one no node is reached twice, and none is tracked."""
         self.path = path
         self.env = env
         self.diagnostics: list[Diagnostic] = []
@@ -127,7 +128,7 @@ class NodeReader:
         self.budget = ExpansionBudget(path, size)
         # Node ids are stable while the reader runs: the loader keeps the file's documents alive until it is done.
         self._merged: dict[int, Items] = {}  # a mapping with merges, or merged → its items, `<<` merges applied
-        self._walked: set[int] = set()  # other mappings, and lists, walked once already
+        self._walked: set[int] | None = set() if aliases else None  # other mappings, and lists, walked once
 
     def location(self, node: Node) -> SourceLocation:
         mark = node.start_mark
@@ -151,25 +152,29 @@ class NodeReader:
         if merged is not None:
             self.budget.spend(len(merged), node)
             return merged
-        if key in self._walked:  # no merges: its pairs are read again, at the same cost
+        walked = self._walked
+        if walked is not None and key in walked:  # no merges: its pairs are read again, at the same cost
             self.budget.spend(len(node.value), node)
         own, sources = self._own_items(node)
         if not sources:
-            self._walked.add(key)
+            if walked is not None:
+                walked.add(key)
             return own
         return self._merge(_Merging(node, own, sources))
 
     def seen(self, node: Node) -> bool:
         """Whether the mapping's items or the list's elements were taken before."""
         key = id(node)
-        return key in self._walked or key in self._merged
+        return self._walked is not None and (key in self._walked or key in self._merged)
 
     def elements(self, node: SequenceNode) -> list[Node]:
         """The list's items; walking a list again (it is reached through an alias) spends the expansion budget."""
-        if id(node) in self._walked:
-            self.budget.spend(len(node.value), node)
-        else:
-            self._walked.add(id(node))
+        walked = self._walked
+        if walked is not None:
+            if id(node) in walked:
+                self.budget.spend(len(node.value), node)
+            else:
+                walked.add(id(node))
         return node.value  # type: ignore[no-any-return]
 
     def _merge(self, root: _Merging) -> Items:
