@@ -99,14 +99,15 @@ def read_document(reader: NodeReader, node: Node, into: Declarations) -> None:
         return
     document = _read_mapping(reader, node, DOCUMENT)
     region = document.values.get("region")
+    read: dict[tuple[int, str], _Entry] = {}  # anchors do not reach across documents
     for entry_node in _entries(reader, document, "input_buckets"):
-        entry = _read_mapping(reader, entry_node, INPUT_BUCKET)
+        entry = _read_entry(reader, entry_node, INPUT_BUCKET, read)
         bucket = _bucket(reader, entry, region)
         if bucket is not None:
             into.buckets.append(DeclaredBucket(bucket, reader.location(entry_node)))
     defaults = _read_defaults(reader, document)
     for entry_node in _entries(reader, document, "media"):
-        entry = _read_mapping(reader, entry_node, MEDIA)
+        entry = _read_entry(reader, entry_node, MEDIA, read)
         declared = _media(reader, entry, defaults, region)
         if declared is not None:
             into.media.append(declared)
@@ -118,6 +119,21 @@ def _other_reconcile_file(node: MappingNode) -> str | None:
     if keys & DOCUMENT.fields.keys():
         return None  # a manifest with stray keys: those are reported one by one
     return next((what for needed, what in _NOT_MANIFESTS if needed <= keys), None)
+
+
+def _read_entry(reader: NodeReader, node: MappingNode, section: Section, read: dict[tuple[int, str], _Entry]) -> _Entry:
+    """An entry's reading. An entry an alias repeats (`- *intro`) is read again once, then reused: still a
+    duplicate declaration each time, without its problems looked for again, spending the expansion budget as
+    any repeat does."""
+    if not reader.seen(node):
+        return _read_mapping(reader, node, section)
+    key = (id(node), section.what)
+    entry = read.get(key)
+    if entry is None:
+        entry = read[key] = _read_mapping(reader, node, section)
+    else:
+        reader.budget.spend(len(node.value), node)
+    return entry
 
 
 def _read_mapping(reader: NodeReader, node: MappingNode, section: Section) -> _Entry:
@@ -166,7 +182,7 @@ def _entries(reader: NodeReader, document: _Entry, key: str) -> list[MappingNode
         reader.error(node, f"`{key}` must be a list of entries, each starting with `- `, not {describe(node)}")
         return []
     entries: list[MappingNode] = []
-    for item in node.value:
+    for item in reader.elements(node):
         if isinstance(item, MappingNode):
             entries.append(item)
         elif key == "input_buckets" and isinstance(item, ScalarNode) and not is_null(item):

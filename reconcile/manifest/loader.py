@@ -12,7 +12,7 @@ from reconcile.gcpause import gc_paused
 from reconcile.manifest.desired import DesiredMedia, DesiredState, SourceLocation, Warning_
 from reconcile.manifest.diagnostics import Diagnostic, ManifestError
 from reconcile.manifest.document import Declarations, DeclaredBucket, DeclaredMedia, read_document
-from reconcile.manifest.reader import NodeReader
+from reconcile.manifest.reader import ExpansionLimitExceeded, NodeReader
 from reconcile.manifest.sources import ManifestFile, find_manifest_files, read_manifest_file
 from reconcile.manifest.yaml_nodes import compose_documents
 
@@ -54,9 +54,12 @@ def _load(paths: Sequence[str | os.PathLike[str]], env: Mapping[str, str]) -> De
         diagnostics.extend(problems)
         if not documents and not problems:
             diagnostics.append(Diagnostic(file.path, 1, 1, _EMPTY_FILE))
-        reader = NodeReader(file.path, environment)
-        for document in documents:
-            read_document(reader, document, declarations)
+        reader = NodeReader(file.path, environment, len(file.data), aliases=b"*" in file.data)
+        try:
+            for document in documents:
+                read_document(reader, document, declarations)
+        except ExpansionLimitExceeded as exc:
+            diagnostics.append(exc.diagnostic)  # the rest of the file is not read: it would only repeat more
         diagnostics.extend(reader.diagnostics)
         warnings.extend(reader.warnings)
     diagnostics.extend(_duplicate_buckets(declarations.buckets))

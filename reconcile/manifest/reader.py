@@ -1,4 +1,5 @@
-"""Typed reads from YAML nodes. Every problem becomes a diagnostic at the offending node; nothing raises.
+"""Typed reads from YAML nodes. Every problem becomes a diagnostic at the offending node; nothing raises but
+ExpansionLimitExceeded, which ends the reading of a file whose aliases and merges repeat too much.
 
 Scalars are typed by the field that holds them, never by YAML 1.1 guessing:
 - text fields take the literal text written (`no`, `on`, `1.10`, `2024-01-01` stay text); an unquoted `~`,
@@ -55,6 +56,8 @@ MERGE_KEY = "<<"
 # nested deeper, is a mistake (or an attack on the parser) and is refused before it is expanded further.
 USER_DATA_MAX_VALUES = 10_000
 USER_DATA_MAX_DEPTH = 32
+# Every file may repeat this many values through aliases and merges, plus one per byte (see ExpansionBudget).
+EXPANSION_ALLOWANCE = 100_000
 
 Items: TypeAlias = dict[str, tuple[ScalarNode, Node]]
 
@@ -72,16 +75,60 @@ def describe(node: Node) -> str:
     return f"`{value}`" if node.tag != STR_TAG else f'the quoted text "{value}"'
 
 
+class ExpansionLimitExceeded(Exception):
+    """A file's aliases and merges repeat more values than its expansion budget: reading the file stops, as the
+    rest of it could only repeat more (the loader reports `diagnostic` and moves on to the next file)."""
+
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(str(diagnostic))
+        self.diagnostic = diagnostic
+
+
+class ExpansionBudget:
+    """How many values one file's YAML aliases and `<<` merges may repeat.
+
+    What a file writes is read once for free. Repeating costs one per value each time: the keys a `<<` merge
+    copies, a mapping or list taken again through an alias (an entry, `tags`, anything inside `user_data`).
+    Memoised merges make a merge bomb cheap, but a file can still repeat a large anchor many times over; the
+    budget keeps that proportional to what the file holds: EXPANSION_ALLOWANCE plus one per byte.
+    """
+
+    __slots__ = ("limit", "path", "spent")
+
+    def __init__(self, path: str, size: int) -> None:
+        self.path = path
+        self.limit = EXPANSION_ALLOWANCE + size
+        self.spent = 0
+
+    def spend(self, count: int, node: Node) -> None:
+        """Charge `count` repeated values, read at `node`; past the limit, raise ExpansionLimitExceeded there."""
+        self.spent += count
+        if self.spent > self.limit:
+            mark = node.start_mark
+            message = (
+                f"YAML aliases (`*name`) and `<<` merges repeat more than {self.limit} values in this file "
+                f"({EXPANSION_ALLOWANCE} plus one per byte); a manifest never needs that many, so the file is "
+                "refused: repeat large anchors fewer times"
+            )
+            raise ExpansionLimitExceeded(Diagnostic(self.path, mark.line + 1, mark.column + 1, message))
+
+
 class NodeReader:
     """Reads the nodes of one manifest file, collecting its diagnostics and warnings."""
 
-    __slots__ = ("diagnostics", "env", "path", "warnings")
+    __slots__ = ("_merged", "_walked", "budget", "diagnostics", "env", "path", "warnings")
 
-    def __init__(self, path: str, env: Mapping[str, str]) -> None:
+    def __init__(self, path: str, env: Mapping[str, str], size: int, *, aliases: bool = True) -> None:
+        """`size`: the file's length in bytes, which sets its expansion budget. `aliases`: whether the file may
+        hold an alias (it has a `*`); without one no node is reached twice, and none is tracked."""
         self.path = path
         self.env = env
         self.diagnostics: list[Diagnostic] = []
         self.warnings: list[Warning_] = []
+        self.budget = ExpansionBudget(path, size)
+        # Node ids are stable while the reader runs: the loader keeps the file's documents alive until it is done.
+        self._merged: dict[int, Items] = {}  # a mapping with merges, or merged → its items, `<<` merges applied
+        self._walked: set[int] | None = set() if aliases else None  # other mappings, and lists, walked once
 
     def location(self, node: Node) -> SourceLocation:
         mark = node.start_mark
@@ -94,23 +141,91 @@ class NodeReader:
     def warn(self, node: Node, message: str) -> None:
         self.warnings.append(Warning_(self.location(node), message))
 
-    # --- mappings -------------------------------------------------------------------------------------
+    # --- mappings and sequences ---------------------------------------------------------------------
 
     def items(self, node: MappingNode) -> Items:
         """Key text → (key node, value node), with `<<` merge keys applied. Duplicate keys are errors:
-        PyYAML would silently keep the last one."""
-        return self._items(node, set())
+        PyYAML would silently keep the last one. Each mapping is merged once: taking its items again (it is
+        reached through an alias) spends the expansion budget."""
+        key = id(node)
+        merged = self._merged.get(key)
+        if merged is not None:
+            self.budget.spend(len(merged), node)
+            return merged
+        walked = self._walked
+        if walked is not None and key in walked:  # no merges: its pairs are read again, at the same cost
+            self.budget.spend(len(node.value), node)
+        own, sources = self._own_items(node)
+        if not sources:
+            if walked is not None:
+                walked.add(key)
+            return own
+        return self._merge(_Merging(node, own, sources))
 
-    def _items(self, node: MappingNode, merging: set[int]) -> Items:
+    def seen(self, node: Node) -> bool:
+        """Whether the mapping's items or the list's elements were taken before."""
+        key = id(node)
+        return self._walked is not None and (key in self._walked or key in self._merged)
+
+    def elements(self, node: SequenceNode) -> list[Node]:
+        """The list's items; walking a list again (it is reached through an alias) spends the expansion budget."""
+        walked = self._walked
+        if walked is not None:
+            if id(node) in walked:
+                self.budget.spend(len(node.value), node)
+            else:
+                walked.add(id(node))
+        return node.value  # type: ignore[no-any-return]
+
+    def _merge(self, root: _Merging) -> Items:
+        """Merge `root` and every mapping it merges, sources before the mappings merging them, each once.
+
+        A stack rather than recursion: a chain of mappings each merging the previous one may be as long as
+        the file is, far deeper than Python recurses. A mapping still on the stack is being merged into, so
+        merging it again is a cycle."""
+        stack = [root]
+        merging = {id(root.node)}
+        while stack:
+            top = stack[-1]
+            source = top.next_source(self._merged)
+            if source is not None:
+                if id(source) in merging:
+                    self.error(source, "`<<` merges a mapping into itself")
+                else:
+                    stack.append(_Merging(source, *self._own_items(source)))
+                    merging.add(id(source))
+                continue
+            stack.pop()
+            merging.discard(id(top.node))
+            result = top.own
+            for merge_key, source in top.sources:
+                pairs = self._merged.get(id(source))
+                if pairs is None:
+                    continue  # a cycle, reported above
+                self.budget.spend(len(pairs), merge_key)
+                for key, pair in pairs.items():
+                    result.setdefault(key, pair)  # keys written here win, then earlier merges
+            self._merged[id(top.node)] = result
+        return self._merged[id(root.node)]
+
+    def _own_items(self, node: MappingNode) -> tuple[Items, list[tuple[ScalarNode, MappingNode]]]:
+        """The pairs written in the mapping itself, and the mappings its `<<` keys merge (in order)."""
         result: Items = {}
-        merges: list[Node] = []
+        sources: list[tuple[ScalarNode, MappingNode]] = []
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 self.error(key_node, f"a key must be text, not {describe(key_node)}")
                 continue
             key = key_node.value
             if key == MERGE_KEY and key_node.tag == PLAIN_TAG:
-                merges.append(value_node)
+                merged = self.elements(value_node) if isinstance(value_node, SequenceNode) else [value_node]
+                for source in merged:
+                    if isinstance(source, MappingNode):
+                        sources.append((key_node, source))
+                    else:
+                        self.error(
+                            source, f"`<<` merges a mapping (`<<: *anchor`) or a list of them, not {describe(source)}"
+                        )
                 continue
             first = result.get(key)
             if first is not None:
@@ -119,20 +234,7 @@ class NodeReader:
                 self.error(key_node, message)
                 continue
             result[key] = (key_node, value_node)
-        inside = merging | {id(node)}  # the mappings being merged into, to refuse an alias cycle
-        for merged in merges:
-            sources = merged.value if isinstance(merged, SequenceNode) else [merged]
-            for source in sources:
-                if not isinstance(source, MappingNode):
-                    self.error(
-                        source, f"`<<` merges a mapping (`<<: *anchor`) or a list of them, not {describe(source)}"
-                    )
-                elif id(source) in inside:
-                    self.error(source, "`<<` merges a mapping into itself")
-                else:
-                    for key, pair in self._items(source, inside).items():
-                        result.setdefault(key, pair)  # keys written here win, then earlier merges
-        return result
+        return result, sources
 
     # --- scalars --------------------------------------------------------------------------------------
 
@@ -224,7 +326,7 @@ class NodeReader:
         seen: set[str] = set()
         valid = True
         subject = spec.item_subject
-        for item in node.value:
+        for item in self.elements(node):
             value = self.text(item, f"each {subject} in `{key}`")
             if value is INVALID:
                 valid = False
@@ -299,7 +401,7 @@ class _JsonConverter:
         if isinstance(node, SequenceNode):
             if node.tag != SEQ_TAG:
                 return self.fail(node, _unsupported_tag(node.tag))
-            return [self.convert(item, inside) for item in node.value]
+            return [self.convert(item, inside) for item in self.reader.elements(node)]
         if not isinstance(node, MappingNode) or node.tag != MAP_TAG:
             return self.fail(node, _unsupported_tag(node.tag))
         return {key: self.convert(value, inside) for key, (_, value) in self.reader.items(node).items()}
@@ -371,3 +473,25 @@ def _column_offset(node: ScalarNode, offset: int) -> int:
     if node.style in ("'", '"') and width == len(node.value) + 2:
         return offset + 1
     return 0
+
+
+class _Merging:
+    """A mapping on the merge stack: the pairs written in it, the mappings it merges, and how many of those
+    have been looked at."""
+
+    __slots__ = ("next", "node", "own", "sources")
+
+    def __init__(self, node: MappingNode, own: Items, sources: list[tuple[ScalarNode, MappingNode]]) -> None:
+        self.node = node
+        self.own = own
+        self.sources = sources
+        self.next = 0
+
+    def next_source(self, merged: dict[int, Items]) -> MappingNode | None:
+        """The next mapping to merge that is not merged itself yet; None when all of them are."""
+        while self.next < len(self.sources):
+            source = self.sources[self.next][1]
+            self.next += 1
+            if id(source) not in merged:
+                return source
+        return None

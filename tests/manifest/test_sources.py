@@ -60,10 +60,10 @@ def test_missing_paths_and_empty_directories_are_reported_with_the_rest(write: W
 def test_an_unreadable_file_is_reported(write: Write, monkeypatch: pytest.MonkeyPatch) -> None:
     write("m.yaml", VALID)
 
-    def denied(path: str, mode: str) -> NoReturn:
+    def denied(path: str, flags: int) -> NoReturn:
         raise PermissionError(13, "Permission denied", path)
 
-    monkeypatch.setattr(sources, "open", denied, raising=False)  # tests run as root, who can read anything
+    monkeypatch.setattr(sources.os, "open", denied)  # tests run as root, who can read anything
     assert errors(["m.yaml"]) == ["m.yaml:1:1: cannot read the file: Permission denied"]
 
 
