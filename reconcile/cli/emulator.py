@@ -48,6 +48,14 @@ from reconcile.emulator.vod import DEFAULT_TRANSCODE_SECONDS
     help="How long a transcoding media stays Transcoding before it becomes Normal.",
 )
 @click.option(
+    "--search-lag",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="SearchMedia answers as the account was this many seconds ago, as a lagging search index does.",
+)
+@click.option(
     "--allow-remote", is_flag=True, help="Allow a non-loopback --host (the default key pair is public knowledge)."
 )
 @log_level_option
@@ -62,6 +70,7 @@ def command(
     faults_spec: str | None,
     seed: int | None,
     transcode_seconds: float,
+    search_lag: float,
     allow_remote: bool,
 ) -> int:
     """Run a local, wire-faithful MPS + VOD server (signed V1 and V3 requests, real JSON shapes, QPS limits).
@@ -87,6 +96,7 @@ def command(
         state_file=state_file,
         seed=seed,
         transcode_seconds=transcode_seconds,
+        search_lag_seconds=search_lag,
     )
     try:
         app = create_app(config)
