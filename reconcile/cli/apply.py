@@ -24,6 +24,7 @@ from reconcile.cli.common import EXIT_ERROR, EXIT_OK, FatalError, log_level_opti
 from reconcile.cli.plan import open_session, planning_errors
 from reconcile.cli.progress import JsonEvents, LiveProgress, PlainProgress, tick_every
 from reconcile.cli.state_options import state_errors_as_fatal, state_options, store_from_options
+from reconcile.cli.target_option import target_option
 from reconcile.cloud.client import CloudSession
 from reconcile.cloud.models import CallStats
 from reconcile.cloud.settings import ClientSettings
@@ -81,6 +82,7 @@ INTERRUPTED_DURING_CALLS = (
     is_flag=True,
     help="Print JSON lines on stdout instead of text: the plan, one event per batch, then the summary.",
 )
+@target_option
 @cloud_options
 @state_options
 @log_level_option
@@ -90,6 +92,7 @@ def command(
     prune: bool,
     refresh: bool | None,
     json_output: bool,
+    target: tuple[str, ...],
     state: str | None,
     lock_timeout: float,
     **cloud: Any,
@@ -105,9 +108,10 @@ def command(
     saved = len(paths) == 1 and is_saved_plan(paths[0])
     if len(paths) == 1 and not saved and is_plan_view(paths[0]):
         raise FatalError(f"{paths[0]}: {PLAN_VIEW_NOT_SAVED}; nothing was applied")
-    if saved and (prune or refresh is not None):
+    if saved and (prune or refresh is not None or target):
         raise FatalError(
-            f"{paths[0]} is a saved plan: --prune and --refresh were fixed when it was made; plan again to change them"
+            f"{paths[0]} is a saved plan: --prune, --refresh and --target were fixed when it was made; plan again to "
+            "change them"
         )
     if not saved and not auto_approve and (json_output or not _interactive()):
         raise FatalError(
@@ -123,6 +127,7 @@ def command(
         prune=prune,
         refresh=refresh is not False,
         json_output=json_output,
+        targets=target,
     )
     phase = ApplyPhase()
     with _interrupt_exits_130(phase), state_errors_as_fatal(), store.lock("apply", lock_timeout):
@@ -139,6 +144,7 @@ class ApplyRequest:
     prune: bool
     refresh: bool
     json_output: bool
+    targets: tuple[str, ...] = ()  # --target: a partial plan
 
 
 @dataclass(slots=True)
@@ -217,6 +223,7 @@ async def _plan(request: ApplyRequest, store: LocalStateStore, session: CloudSes
         refresh_live=request.refresh,
         prune=request.prune,
         concurrency=session.settings.max_concurrency,
+        targets=request.targets,
     )
 
 
@@ -248,6 +255,8 @@ def replan_command(source: PlanSource, out: str) -> str:
         words.append("--prune")
     if not source.refreshed:
         words.append("--refresh=false")
+    for target in source.targets:
+        words += ["--target", target]
     return shlex.join([*words, "--out", out])
 
 

@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "apply": ("reconcile.cli.apply", "Make the planned API calls (batched, paced, resumable)."),
     "show": ("reconcile.cli.show", "Render a saved plan file."),
     "drift": ("reconcile.cli.drift", "Report what changed outside reconcile since the last apply."),
-    "state": ("reconcile.cli.state", "Inspect the state: list and show managed resources."),
+    "state": ("reconcile.cli.state", "Inspect and edit the state: list, show, mv, rm."),
     "force-unlock": ("reconcile.cli.force_unlock", "Release a state lock left behind by another machine."),
     "schema": ("reconcile.cli.schema", "Print the manifest JSON Schema."),
     "emulator": ("reconcile.cli.emulator", "Run the local MPS + VOD emulator."),

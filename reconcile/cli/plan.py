@@ -18,6 +18,7 @@ import click
 from reconcile.cli.cloud_options import cloud_options, settings_from_options
 from reconcile.cli.common import EXIT_CHANGES, EXIT_OK, FatalError, log_level_option, run_async, use_color
 from reconcile.cli.state_options import state_errors_as_fatal, state_option, store_from_options
+from reconcile.cli.target_option import target_option
 from reconcile.cloud.client import CloudSession
 from reconcile.cloud.errors import CloudError
 from reconcile.cloud.settings import ENV_MAX_CONCURRENCY, ClientSettings
@@ -71,6 +72,7 @@ format_option = click.option(
     is_flag=True,
     help="Exit 2 when the plan has changes (0: none, 1: error).",
 )
+@target_option
 @cloud_options
 @state_option
 @log_level_option
@@ -81,6 +83,7 @@ def command(
     refresh: bool,
     prune: bool,
     detailed_exitcode: bool,
+    target: tuple[str, ...],
     state: str | None,
     **cloud: Any,
 ) -> int:
@@ -96,7 +99,9 @@ def command(
     store = store_from_options(state)
     output_format = output_format.lower()
     reads = refresh_concurrency(cloud, settings)
-    plan, accounting = run_detached(make_plan(paths, store, settings, refresh=refresh, prune=prune, reads=reads))
+    plan, accounting = run_detached(
+        make_plan(paths, store, settings, refresh=refresh, prune=prune, reads=reads, targets=target)
+    )
     notes = sys.stderr if output_format != "text" else sys.stdout
     click.echo(render_plan(plan, output_format), nl=False)
     if refresh:
@@ -132,7 +137,14 @@ def refresh_concurrency(options: Mapping[str, Any], settings: ClientSettings) ->
 
 
 async def make_plan(
-    paths: tuple[str, ...], store: StateReader, settings: ClientSettings, *, refresh: bool, prune: bool, reads: int
+    paths: tuple[str, ...],
+    store: StateReader,
+    settings: ClientSettings,
+    *,
+    refresh: bool,
+    prune: bool,
+    reads: int,
+    targets: tuple[str, ...] = (),
 ) -> tuple[Plan, str]:
     """The plan and the line accounting for the calls refresh made."""
     async with open_session(settings) as session:
@@ -144,6 +156,7 @@ async def make_plan(
                 refresh_live=refresh,
                 prune=prune,
                 concurrency=reads,
+                targets=targets,
             )
         return plan, render_call_accounting(session.stats, activity="planning")
 

@@ -1,4 +1,5 @@
-"""`reconcile state list` and `reconcile state show ADDRESS`: what reconcile manages, as it last recorded it."""
+"""`reconcile state list` and `reconcile state show ADDRESS`: what reconcile manages, as it last recorded it.
+`state mv` and `state rm` live in reconcile.cli.state_edit."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ _UNQUOTED_INDEX = re.compile(r"^(\w+)\[([^\"\]]+)\]$")  # media[b/k]: the shell 
 def command() -> None:
     """Inspect the state: the resources reconcile manages, their remote ids and last-applied attributes.
 
-    Reads need no lock: they can run while an apply is in progress.
+    Reads need no lock: they can run while an apply is in progress. `mv` and `rm` change the state (never the
+    account) under the lock.
     """
 
 
@@ -189,3 +191,10 @@ def _aligned(pairs: Sequence[tuple[str, Any]], indent: str) -> list[str]:
 
 def _value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), sort_keys=True)
+
+
+# -- mv, rm (reconcile.cli.state_edit) ------------------------------------------------------------------------
+
+from reconcile.cli.state_edit import register_edit_commands  # noqa: E402
+
+register_edit_commands(command)

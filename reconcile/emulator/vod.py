@@ -140,6 +140,21 @@ class SearchPage:
     scroll_token: str
 
 
+# Every Status VOD reports for audio and video ("Basic data types: Status").
+MEDIA_STATUSES = (
+    "Uploading",
+    "UploadFail",
+    "UploadSucc",
+    "Transcoding",
+    "TranscodeFail",
+    "checking",
+    "checkFail",
+    "Blocked",
+    "Normal",
+    "ProduceFail",
+)
+
+
 class VodBackend:
     def __init__(
         self,
@@ -445,6 +460,18 @@ class VodBackend:
         self._media[record.media_id] = record
         self._by_object[obj.identity] = record.media_id
         self._changed(now, record.media_id, None)
+        self.revision += 1
+        return record
+
+    def set_status(self, media_id: str, status: str) -> MediaRecord:
+        """The control API's `PATCH /_emulator/media/{id}`: the service moved the media to `status` (a failed
+        transcode, a review, a block). KeyError for an unknown id, ValueError for a status VOD does not report."""
+        if status not in MEDIA_STATUSES:
+            raise ValueError(f"status {status!r} is not one VOD reports: {', '.join(MEDIA_STATUSES)}")
+        record = self._settled(self._media[media_id])
+        self._changed(self._clock.time(), media_id, replace(record))
+        record.status = status
+        record.transcode_done_at = None
         self.revision += 1
         return record
 

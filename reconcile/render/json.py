@@ -13,6 +13,7 @@ from typing import Any
 from reconcile import __version__
 from reconcile.engine.attributes import MEDIA_FIELDS
 from reconcile.engine.plan import ACTION_LIST, Location, Plan, PlannedCall, PlanWarning, ResourceChange
+from reconcile.render.health import unhealthy_json
 from reconcile.render.summary import SUMMARY_ACTIONS
 
 FIELD_ORDER = {name: i for i, name in enumerate(("referer", *MEDIA_FIELDS))}
@@ -31,6 +32,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "created": plan.created,
         "applyable": not plan.errors,
         "has_changes": plan.needs_apply,
+        "partial": plan.partial,  # 1.1
         "source": plan.source.model_dump(mode="json"),
         "summary": counts,
         "call_counts": plan.call_counts(),
@@ -39,6 +41,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "warnings": [_diagnostic(w) for w in plan.warnings],
         "errors": [_diagnostic(e) for e in plan.errors],
         "unmanaged_input_buckets": [u.model_dump(mode="json") for u in plan.unmanaged],
+        "unhealthy_media": unhealthy_json(plan.unhealthy),  # 1.1
     }
 
 

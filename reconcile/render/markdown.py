@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 
 from reconcile.engine.plan import Plan, PlanWarning, ResourceChange
+from reconcile.render.health import partial_banner, unhealthy_markdown_lines
 from reconcile.render.summary import (
     SYMBOL,
     call_groups,
@@ -30,6 +31,8 @@ _BACKTICKS = re.compile(r"`+")
 def render_plan_markdown(plan: Plan, *, max_chars: int = MAX_COMMENT_CHARS, title: str = "reconcile plan") -> str:
     out = _Budget(max_chars)
     out.fixed(f"### {_text(title)}", "")
+    if plan.partial:  # issue 16: --target
+        out.fixed("> [!WARNING]", f"> **{_text(partial_banner(plan.source.targets))}**", "")
     if converged(plan):
         out.fixed(f"**{_text(no_changes_message(plan))}**", "")
     else:
@@ -47,6 +50,7 @@ def render_plan_markdown(plan: Plan, *, max_chars: int = MAX_COMMENT_CHARS, titl
         out.fixed("**Replacements** (unbind, then bind):", "")
         out.items(f"- {_code(c.address)} — {_text(c.reason or 'replace')}" for c in replaces)
         out.fixed("")
+    out.fixed(*unhealthy_markdown_lines(plan.unhealthy))  # issue 16: media health
     if plan.errors:
         out.fixed(f"**Errors** — apply will refuse this plan ({len(plan.errors)}):", "")
         out.items(_diagnostic(e) for e in plan.errors)
