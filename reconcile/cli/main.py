@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("reconcile.cli.plan", "Show the API calls that would converge the account on the manifests."),
     "apply": ("reconcile.cli.apply", "Make the planned API calls (batched, paced, resumable)."),
     "show": ("reconcile.cli.show", "Render a saved plan file."),
+    "import": ("reconcile.cli.import_", "Write manifests and state for what an account already holds."),
     "drift": ("reconcile.cli.drift", "Report what changed outside reconcile since the last apply."),
     "state": ("reconcile.cli.state", "Inspect and edit the state: list, show, mv, rm."),
     "force-unlock": ("reconcile.cli.force_unlock", "Release a state lock left behind by another machine."),

@@ -54,10 +54,10 @@ class MediaApi(Protocol):
         ...
 
     async def search_media(
-        self, match: str, *, page_size: int = 100, scroll_token: str | None = None
+        self, match: str, *, page_size: int = 100, scroll_token: str | None = None, search_type: str = "video"
     ) -> SearchMediaResult:
-        """SearchMedia over videos: one page of up to `page_size` (≤100) hits of `match`, continued after the
-        previous page with its `scroll_token`."""
+        """SearchMedia over videos (or `search_type` "audio"): one page of up to `page_size` (≤100) hits of
+        `match`, continued after the previous page with its `scroll_token`."""
         ...
 
     async def update_video_infos(self, updates: Sequence[VideoUpdate]) -> UpdateVideoInfosResult:

@@ -144,12 +144,13 @@ def search_media_params(
     page_no: int | None = None,
     scroll_token: str | None = None,
     sort_by: str | None = None,
+    search_type: str = "video",
 ) -> Params:
-    """SearchMedia over videos. Match is sent as it is (percent-encoded once, by the transport)."""
+    """SearchMedia over videos (or audio). Match is sent as it is (percent-encoded once, by the transport)."""
     check_batch("SearchMedia", page_size, SEARCH_PAGE_MAX, "results per page")
     return _without_none(
         {
-            "SearchType": "video",
+            "SearchType": search_type,
             "Match": match,
             "PageSize": str(page_size),
             "PageNo": None if page_no is None else str(page_no),
@@ -323,13 +324,18 @@ def parse_get_video_infos(body: Body) -> GetVideoInfosResult:
     return GetVideoInfosResult(request_id(body), videos, _strings(body, "NonExistVideoIds", action))
 
 
-def parse_search_media(body: Body) -> SearchMediaResult:
-    """A page of a video search: each MediaList entry's `Video` (entries of other types are skipped)."""
+def parse_search_media(body: Body, media_type: str = "video") -> SearchMediaResult:
+    """A page of a video search: each MediaList entry's `Video` (entries of other types are skipped). For an
+    audio search (`media_type` "audio"), each entry's `Audio`, whose `AudioId` stands for the VideoId."""
     action = "SearchMedia"
-    videos = tuple(
-        parse_video(_object(item, "Video", action, required=True), action)
+    key = "Audio" if media_type == "audio" else "Video"
+    items = (
+        _object(item, key, action, required=True)
         for item in _objects(body.get("MediaList"), "MediaList", action)
-        if item.get("MediaType", "video") == "video"
+        if item.get("MediaType", "video") == media_type
+    )
+    videos = tuple(
+        parse_video(item if "VideoId" in item else {**item, "VideoId": item.get("AudioId")}, action) for item in items
     )
     total = _int(body, "Total", action)
     return SearchMediaResult(

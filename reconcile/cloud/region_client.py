@@ -112,10 +112,15 @@ class RegionClient:
         return ops.parse_get_video_infos(await self._vod("GetVideoInfos", ops.get_video_infos_params(video_ids)))
 
     async def search_media(
-        self, match: str, *, page_size: int = SEARCH_PAGE_MAX, scroll_token: str | None = None
+        self,
+        match: str,
+        *,
+        page_size: int = SEARCH_PAGE_MAX,
+        scroll_token: str | None = None,
+        search_type: str = "video",
     ) -> SearchMediaResult:
-        params = ops.search_media_params(match, page_size=page_size, scroll_token=scroll_token)
-        return ops.parse_search_media(await self._vod("SearchMedia", params))
+        params = ops.search_media_params(match, page_size=page_size, scroll_token=scroll_token, search_type=search_type)
+        return ops.parse_search_media(await self._vod("SearchMedia", params), search_type)
 
     async def update_video_infos(self, updates: Sequence[VideoUpdate]) -> UpdateVideoInfosResult:
         body = await self._vod("UpdateVideoInfos", ops.update_video_infos_params(updates))
