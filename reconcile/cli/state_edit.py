@@ -27,10 +27,13 @@ def _read(store: LocalStateStore, verb: str) -> StateDocument:
     return doc
 
 
-def _find(doc: StateDocument, address: str, location: str) -> ResourceState:
+def _find(doc: StateDocument, address: str, location: str, nothing_done: str) -> ResourceState:
     from reconcile.cli.state import find_resource  # the group's own module: imported once it is loaded
 
-    return find_resource(doc, address, location)
+    try:
+        return find_resource(doc, address, location)
+    except FatalError as exc:
+        raise FatalError(f"{exc.message} {nothing_done}") from None
 
 
 @click.command(name="mv")
@@ -48,7 +51,7 @@ def mv_command(source: str, destination: str, state: str | None, lock_timeout: f
     store = store_from_options(state)
     with state_errors_as_fatal(), store.lock("state mv", lock_timeout):
         doc = _read(store, "move")
-        resource = _find(doc, source, store.location)
+        resource = _find(doc, source, store.location, "Nothing was moved.")
         try:
             written = store.write(move_resource(doc, resource, destination))
         except StateEditError as exc:
@@ -73,7 +76,7 @@ def rm_command(addresses: tuple[str, ...], state: str | None, lock_timeout: floa
     store = store_from_options(state)
     with state_errors_as_fatal(), store.lock("state rm", lock_timeout):
         doc = _read(store, "remove")
-        found = list({id(r): r for r in (_find(doc, a, store.location) for a in addresses)}.values())
+        found = list({id(r): r for r in (_find(doc, a, store.location, "Nothing was removed.") for a in addresses)}.values())
         try:
             written = store.write(remove_resources(doc, found))
         except StateEditError as exc:

@@ -32,7 +32,6 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "created": plan.created,
         "applyable": not plan.errors,
         "has_changes": plan.needs_apply,
-        "partial": plan.partial,  # 1.1
         "source": plan.source.model_dump(mode="json"),
         "summary": counts,
         "call_counts": plan.call_counts(),
@@ -42,6 +41,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "errors": [_diagnostic(e) for e in plan.errors],
         "unmanaged_input_buckets": [u.model_dump(mode="json") for u in plan.unmanaged],
         "unhealthy_media": unhealthy_json(plan.unhealthy),  # 1.1
+        "partial": plan.partial,  # 1.1: made with --target (source.targets)
     }
 
 

@@ -116,7 +116,7 @@ def test_json_goes_to_stdout_and_accounting_to_stderr(cli):
     cli.converge()
     result = cli.run("plan", "manifests", "--format", "json")
     document = json.loads(result.out)
-    assert (document["format_version"], document["has_changes"]) == ("1.0", False)
+    assert (document["format_version"], document["has_changes"]) == ("1.1", False)
     assert result.err == PLANNING_CALLS + "\n"
 
 
@@ -201,7 +201,7 @@ def test_cloud_failure_is_an_error_not_a_traceback(cli):
 def test_a_plan_saved_as_release_plan_is_recognised_shown_and_applied(cli):
     cli.write(MANIFEST)
     assert cli.run("plan", "manifests/", "--out", "release.plan").code == 0
-    assert Path("release.plan").read_text().startswith('{"reconcile_saved_plan":1,"plan":{"format_version":"1.0",')
+    assert Path("release.plan").read_text().startswith('{"reconcile_saved_plan":1,"plan":{"format_version":"1.1",')
     assert cli.run("show", "release.plan").out.startswith("Reconcile will perform the following actions:\n")
     applied = cli.run("apply", "release.plan")
     assert applied.code == 0, applied.err
