@@ -76,7 +76,8 @@ def rm_command(addresses: tuple[str, ...], state: str | None, lock_timeout: floa
     store = store_from_options(state)
     with state_errors_as_fatal(), store.lock("state rm", lock_timeout):
         doc = _read(store, "remove")
-        found = list({id(r): r for r in (_find(doc, a, store.location, "Nothing was removed.") for a in addresses)}.values())
+        found = [_find(doc, address, store.location, "Nothing was removed.") for address in addresses]
+        found = list({id(r): r for r in found}.values())  # an address given twice is removed once
         try:
             written = store.write(remove_resources(doc, found))
         except StateEditError as exc:
