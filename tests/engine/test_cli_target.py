@@ -59,3 +59,11 @@ def test_apply_with_target_applies_only_the_target(cli):  # noqa: F811
     applied = cli.run("apply", "manifests", "--auto-approve", "--target", "input_bucket.*")
     assert applied.code == 0, applied.err
     assert cli.account.stats() == {"BindInputBucket": 1, "ListAllMediaBucket": 1}
+
+
+def test_a_converged_targeted_plan_claims_only_the_target(cli):  # noqa: F811
+    cli.converge(TWO)
+    result = cli.run("plan", "manifests", "--target", "media.intro", "--detailed-exitcode")
+    assert result.code == 0
+    assert "No changes to the resources matching --target: no API calls to make.\n" in result.out
+    assert "The account matches the manifests" not in result.out
