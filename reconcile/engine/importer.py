@@ -17,8 +17,9 @@ Skipped, each with its reason: media whose source is not an OSS object URL of th
 manifest cannot declare (a title over the limits, say); media and buckets this state already manages;
 media deleted, or whose source file went, while the import read them.
 
-Resumable: what has been read is kept in `.reconcile-import.json` in the output directory (written every few
-hundred reads and when anything fails), and an import run again with the same options continues from it.
+Resumable: what has been read is kept in the output directory (`.reconcile-import.json`: the buckets and
+the search hits; `.reconcile-import.sources`: each source file, appended every few hundred answers and when
+anything fails), and an import run again with the same options continues from it.
 Nothing is overwritten: an output directory that already holds manifests is refused before any call.
 """
 
@@ -28,6 +29,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import os
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -54,14 +56,15 @@ from reconcile.manifest.rules import (
     title_problem,
 )
 from reconcile.manifest.schema import json_schema_text
-from reconcile.state.files import replace_atomically
+from reconcile.state.files import append_durably, replace_atomically
 from reconcile.state.model import ResourceState, StateDocument
 from reconcile.state.store import StateStore
 
-PROGRESS_FILE = ".reconcile-import.json"
+PROGRESS_FILE = ".reconcile-import.json"  # the listing: buckets and search hits, written once each
+SOURCES_FILE = ".reconcile-import.sources"  # one JSON line per GetMezzanineInfo answer, appended
 PROGRESS_VERSION = 1
 INPUT_BUCKETS_FILE = "input_buckets.yaml"  # `_` is never in a bucket name: no `<bucket>.yaml` can clash
-SAVE_EVERY = 500  # GetMezzanineInfo answers between two writes of the progress file
+SAVE_EVERY = 500  # GetMezzanineInfo answers between two appends to the sources file
 SEARCH_TYPES = ("video", "audio")
 
 
@@ -127,7 +130,8 @@ def _reason_kind(reason: str) -> str:
 
 @dataclass(slots=True)
 class _Progress:
-    """What has been read so far; `.reconcile-import.json` in the output directory."""
+    """What has been read so far: the listing in PROGRESS_FILE, the source files in SOURCES_FILE (appended, so
+    that 100,000 answers cost 100,000 short lines, not a rewrite of the whole listing every few hundred)."""
 
     region: str
     match: str
@@ -135,6 +139,27 @@ class _Progress:
     media: dict[str, list[VideoInfo]] | None = None  # search type → hits, once every search is complete
     sources: dict[str, str] = field(default_factory=dict)  # video id → FileURL
     gone: dict[str, str] = field(default_factory=dict)  # video id → why it could not be read
+    unsaved: list[str] = field(default_factory=list)  # SOURCES_FILE lines not appended yet
+
+    def record(self, video_id: str, *, file_url: str | None = None, gone: str | None = None) -> None:
+        if file_url is not None:
+            self.sources[video_id] = file_url
+        if gone is not None:
+            self.gone[video_id] = gone
+        self.unsaved.append(json.dumps({"id": video_id, "url": file_url, "gone": gone}, ensure_ascii=False))
+
+    def replay(self, text: str) -> None:
+        """The answers in a SOURCES_FILE; a line cut short by a crash is left out (it is read again)."""
+        for line in text.splitlines():
+            try:
+                item = json.loads(line)
+                video_id, file_url, gone = item["id"], item["url"], item["gone"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            if isinstance(file_url, str):
+                self.sources[video_id] = file_url
+            elif isinstance(gone, str):
+                self.gone[video_id] = gone
 
     def to_json(self) -> str:
         return json.dumps(
@@ -146,8 +171,6 @@ class _Progress:
                 "media": None
                 if self.media is None
                 else {kind: [dataclasses.asdict(v) for v in videos] for kind, videos in self.media.items()},
-                "sources": self.sources,
-                "gone": self.gone,
             },
             ensure_ascii=False,
         )
@@ -168,8 +191,6 @@ class _Progress:
             else {
                 kind: [VideoInfo(**{**v, "tags": tuple(v["tags"])}) for v in videos] for kind, videos in media.items()
             },
-            sources=dict(data["sources"]),
-            gone=dict(data["gone"]),
         )
 
 
@@ -212,20 +233,18 @@ async def import_account(
         if read.buckets is None:
             read.buckets = [b for b in await api.list_all_media_buckets() if b.type == "Input"]
             report.calls += 1
-            _save_progress(out, read)
+            _save_listing(out, read)
         if read.media is None:
             read.media = await _search_all(api, read.match, managed_ids, read, progress, report)
-            _save_progress(out, read)
+            _save_listing(out, read)
         everything = [v for videos in read.media.values() for v in videos]
         wanted = [v.video_id for v in everything if v.video_id not in managed_ids]
         to_read = [i for i in wanted if i not in read.sources and i not in read.gone]
         if not report.estimated:
             progress.estimate(len(everything), len(to_read), len(to_read) / api.qps_limit("GetMezzanineInfo"))
         await _read_sources(api, to_read, len(wanted), read, progress, report, concurrency)
-    except BaseException:
-        _save_progress(out, read)
-        raise
-    _save_progress(out, read)
+    finally:
+        _save_sources(out, read)
     buckets = sorted(read.buckets, key=lambda b: b.bucket)
     for bucket in buckets:
         if bucket.bucket in managed_buckets:
@@ -234,8 +253,9 @@ async def import_account(
     entries = _media_entries(request.region, read, state, report)
     desired = _write_manifests(request.region, out, new_buckets, entries, report)
     report.state_serial = _record_state(store, state, desired, entries)
-    with contextlib.suppress(FileNotFoundError):
-        (out / PROGRESS_FILE).unlink()
+    for name in (PROGRESS_FILE, SOURCES_FILE):
+        with contextlib.suppress(FileNotFoundError):
+            (out / name).unlink()
     return report
 
 
@@ -258,12 +278,28 @@ def _load_progress(request: ImportRequest) -> _Progress | None:
             f"{path} belongs to an import of region {saved.region} with Match {saved.match!r}; run that import "
             "again to finish it, or delete the file to start this one over"
         )
+    sources = request.out / SOURCES_FILE
+    with contextlib.suppress(FileNotFoundError):
+        data = sources.read_bytes()
+        whole = data[: data.rfind(b"\n") + 1]
+        if len(whole) < len(data):  # a line a crash cut short: dropped, so the next append starts clean
+            os.truncate(sources, len(whole))
+        saved.replay(whole.decode("utf-8", errors="replace"))
     return saved
 
 
-def _save_progress(out: Path, read: _Progress) -> None:
+def _save_listing(out: Path, read: _Progress) -> None:
     out.mkdir(parents=True, exist_ok=True)
     replace_atomically(out / PROGRESS_FILE, read.to_json().encode("utf-8"))
+
+
+def _save_sources(out: Path, read: _Progress) -> None:
+    """Append the answers not saved yet (fsync'd: they survive a crash)."""
+    if not read.unsaved:
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    append_durably(out / SOURCES_FILE, "".join(line + "\n" for line in read.unsaved).encode("utf-8"))
+    read.unsaved.clear()
 
 
 async def _search_all(
@@ -315,17 +351,16 @@ async def _read_sources(
     async def one(video_id: str) -> None:
         nonlocal done, since_save
         try:
-            mezzanine = await api.get_mezzanine_info(video_id)
-            read.sources[video_id] = mezzanine.file_url
+            read.record(video_id, file_url=(await api.get_mezzanine_info(video_id)).file_url)
         except NotFoundError as exc:
-            read.gone[video_id] = f"gone while importing: {exc.code}"
+            read.record(video_id, gone=f"gone while importing: {exc.code}")
         report.calls += 1
         done += 1
         since_save += 1
         progress.source_files(done, total)
         if since_save >= SAVE_EVERY:
             since_save = 0
-            _save_progress(report.out, read)
+            _save_sources(report.out, read)
 
     jobs: list[Callable[[], Awaitable[None]]] = [partial(one, video_id) for video_id in ids]
     await run_bounded(jobs, concurrency)

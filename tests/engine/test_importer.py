@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconcile.engine.importer import PROGRESS_FILE, ImportRefused, ImportRequest, import_account
+from reconcile.engine.importer import PROGRESS_FILE, SOURCES_FILE, ImportRefused, ImportRequest, import_account
 from reconcile.manifest import load_desired_state
 from reconcile.state import LocalStateStore
 
@@ -55,8 +55,11 @@ async def test_an_interrupted_import_resumes_without_reading_again(cloud_session
     with pytest.raises(Interrupted):
         await run_import(cloud_session, tmp_path, Progress(stop_after=4))
     saved = json.loads((tmp_path / "out" / PROGRESS_FILE).read_text())
-    assert (len(saved["media"]["video"]), len(saved["sources"])) == (6, 4)
+    sources = tmp_path / "out" / SOURCES_FILE
+    assert (len(saved["media"]["video"]), len(sources.read_text().splitlines())) == (6, 4)
     assert not list((tmp_path / "out").glob("*.yaml"))
+    with sources.open("a") as torn:
+        torn.write('{"id": "a crash cut this li')  # dropped when the import resumes
     first = account.stats()
 
     progress = Progress()
@@ -67,7 +70,7 @@ async def test_an_interrupted_import_resumes_without_reading_again(cloud_session
     second = {action: calls - first.get(action, 0) for action, calls in account.stats().items()}
     assert {a: n for a, n in second.items() if n} == {"GetMezzanineInfo": 2}  # nothing listed or searched again
     assert set(account.stats()) <= READS
-    assert not (tmp_path / "out" / PROGRESS_FILE).exists()
+    assert not (tmp_path / "out" / PROGRESS_FILE).exists() and not sources.exists()
     doc = store.read()
     assert doc is not None and len(doc.resources) == 7
 
