@@ -42,6 +42,7 @@ from reconcile.cloud.errors import NotFoundError
 from reconcile.cloud.limits import AUDIO_EXTENSIONS, SEARCH_PAGE_MAX, parse_oss_url
 from reconcile.cloud.models import MediaBucket, VideoInfo
 from reconcile.engine.attributes import bucket_attributes, live_media_matches, media_attributes
+from reconcile.engine.planner import timed
 from reconcile.engine.reads import run_bounded
 from reconcile.manifest import ManifestError, load_desired_state
 from reconcile.manifest.desired import DesiredState
@@ -231,18 +232,24 @@ async def import_account(
     managed_buckets = {r.identity for r in state.resources if r.kind == "input_bucket"} if state else set()
     try:
         if read.buckets is None:
-            read.buckets = [b for b in await api.list_all_media_buckets() if b.type == "Input"]
-            report.calls += 1
-            _save_listing(out, read)
+            with timed("import: list buckets") as done:
+                read.buckets = [b for b in await api.list_all_media_buckets() if b.type == "Input"]
+                report.calls += 1
+                _save_listing(out, read)
+                done(f"{len(read.buckets)} input buckets")
         if read.media is None:
-            read.media = await _search_all(api, read.match, managed_ids, read, progress, report)
-            _save_listing(out, read)
+            with timed("import: search media") as done:
+                read.media = await _search_all(api, read.match, managed_ids, read, progress, report)
+                _save_listing(out, read)
+                done(", ".join(f"{len(hits)} {kind}" for kind, hits in read.media.items()))
         everything = [v for videos in read.media.values() for v in videos]
         wanted = [v.video_id for v in everything if v.video_id not in managed_ids]
         to_read = [i for i in wanted if i not in read.sources and i not in read.gone]
         if not report.estimated:
             progress.estimate(len(everything), len(to_read), len(to_read) / api.qps_limit("GetMezzanineInfo"))
-        await _read_sources(api, to_read, len(wanted), read, progress, report, concurrency)
+        with timed("import: read source files") as done:
+            await _read_sources(api, to_read, len(wanted), read, progress, report, concurrency)
+            done(f"{len(to_read)} GetMezzanineInfo")
     finally:
         _save_sources(out, read)
     buckets = sorted(read.buckets, key=lambda b: b.bucket)
@@ -250,9 +257,13 @@ async def import_account(
         if bucket.bucket in managed_buckets:
             report.skipped.append(Skipped(f"input bucket {bucket.bucket}", "already managed: in this state"))
     new_buckets = [b for b in buckets if b.bucket not in managed_buckets]
-    entries = _media_entries(request.region, read, state, report)
-    desired = _write_manifests(request.region, out, new_buckets, entries, report)
-    report.state_serial = _record_state(store, state, desired, entries)
+    with timed("import: write manifests") as done:
+        entries = _media_entries(request.region, read, state, report)
+        desired = _write_manifests(request.region, out, new_buckets, entries, report)
+        done(f"{len(report.files)} files")
+    with timed("import: write state") as done:
+        report.state_serial = _record_state(store, state, desired, entries)
+        done(f"serial {report.state_serial}")
     for name in (PROGRESS_FILE, SOURCES_FILE):
         with contextlib.suppress(FileNotFoundError):
             (out / name).unlink()
@@ -500,7 +511,7 @@ def _write_manifests(
     report.media = len(entries)
     report.audio = sum(1 for e in entries if e.audio)
     report.oss_buckets = len(by_bucket)
-    return load_desired_state([out / name for name in documents], env={})
+    return staged  # the same files: the state records addresses and attributes, never their paths
 
 
 def _check_round_trip(desired: DesiredState, entries: Sequence[_Entry]) -> None:
