@@ -146,12 +146,13 @@ def search_media_params(
     sort_by: str | None = None,
     search_type: str = "video",
 ) -> Params:
-    """SearchMedia over videos (or audio). Match is sent as it is (percent-encoded once, by the transport)."""
+    """SearchMedia over videos (or audio). Match is sent as it is (percent-encoded once, by the transport); an
+    empty Match is left out: every media of the type."""
     check_batch("SearchMedia", page_size, SEARCH_PAGE_MAX, "results per page")
     return _without_none(
         {
             "SearchType": search_type,
-            "Match": match,
+            "Match": match or None,
             "PageSize": str(page_size),
             "PageNo": None if page_no is None else str(page_no),
             "ScrollToken": scroll_token,
