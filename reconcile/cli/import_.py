@@ -2,7 +2,8 @@
 
 Reads only (ListAllMediaBucket, SearchMedia, GetMezzanineInfo; see reconcile.engine.importer), paced like
 every other command. The estimate and the progress go to stderr, the summary to stdout. Interrupted, it
-keeps what it read in DIR/.reconcile-import.json: the same command continues from there.
+keeps what it read in DIR (.reconcile-import.json and .reconcile-import.sources): the same command
+continues from there.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def command(
     per OSS bucket and input_buckets.yaml, and records them in the state. Makes no change to the account.
     Media the state already manages are skipped; so are media whose source is not an OSS object of REGION.
 
-    Interrupted, the same command continues where it stopped (DIR/.reconcile-import.json).
+    Interrupted, the same command continues where it stopped (DIR/.reconcile-import.*).
     """
     try:
         check_region(region)
