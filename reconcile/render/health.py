@@ -47,14 +47,13 @@ def unhealthy_json(unhealthy: Sequence[UnhealthyMedia]) -> list[dict[str, Any]]:
     ]
 
 
-def unhealthy_markdown_lines(unhealthy: Sequence[UnhealthyMedia]) -> list[str]:
-    """A GitHub alert listing them (text HTML-escaped: GitHub renders Markdown as HTML)."""
+def unhealthy_markdown(unhealthy: Sequence[UnhealthyMedia]) -> tuple[list[str], list[str]]:
+    """A GitHub alert listing them: (its heading lines, one line per media). Text is HTML-escaped: GitHub renders
+    Markdown as HTML."""
     if not unhealthy:
-        return []
-    n = len(unhealthy)
-    lines = ["> [!WARNING]", f"> **{n} unhealthy media** (VOD reports a failed status):"]
-    lines += [f"> - {_escaped(unhealthy_line(m))}" for m in unhealthy]
-    return [*lines, ""]
+        return [], []
+    heading = ["> [!WARNING]", f"> **{len(unhealthy)} unhealthy media** (VOD reports a failed status):"]
+    return heading, [f"> - {_escaped(unhealthy_line(m))}" for m in unhealthy]
 
 
 def _escaped(text: str) -> str:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 
 from reconcile.engine.plan import Plan, PlanWarning, ResourceChange
-from reconcile.render.health import partial_banner, unhealthy_markdown_lines
+from reconcile.render.health import partial_banner, unhealthy_markdown
 from reconcile.render.summary import (
     SYMBOL,
     call_groups,
@@ -50,7 +50,11 @@ def render_plan_markdown(plan: Plan, *, max_chars: int = MAX_COMMENT_CHARS, titl
         out.fixed("**Replacements** (unbind, then bind):", "")
         out.items(f"- {_code(c.address)} — {_text(c.reason or 'replace')}" for c in replaces)
         out.fixed("")
-    out.fixed(*unhealthy_markdown_lines(plan.unhealthy))  # issue 16: media health
+    heading, unhealthy = unhealthy_markdown(plan.unhealthy)  # issue 16: media health
+    if unhealthy:
+        out.fixed(*heading)
+        out.items(unhealthy)
+        out.fixed("")
     if plan.errors:
         out.fixed(f"**Errors** — apply will refuse this plan ({len(plan.errors)}):", "")
         out.items(_diagnostic(e) for e in plan.errors)
