@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from reconcile.cloud.api import MediaApi
 from reconcile.cloud.errors import NotFoundError
@@ -413,7 +414,9 @@ class _Entry:
 
 
 def _entry(region: str, kind: str, video: VideoInfo, file_url: str) -> tuple[_Entry | None, str]:
-    """The manifest entry for `video`, or why there can be none."""
+    """The manifest entry for `video`, or why there can be none. A signed URL (a private bucket's answer:
+    `?Expires=...&Signature=...`) names its object without the signature, which expires."""
+    file_url = urlsplit(file_url)._replace(query="", fragment="").geturl() if "?" in file_url else file_url
     oss = parse_oss_url(file_url)
     if oss is None:
         return None, f"source not in OSS: {file_url} is not an OSS object URL"

@@ -78,6 +78,7 @@ async def test_an_interrupted_import_resumes_without_reading_again(cloud_session
 async def test_skipped_media_each_with_its_reason(cloud_session, account, tmp_path):
     ids = register(account, 4)
     records = {r.media_id: r for r in account.backend.vod.media()}
+    records[ids[3]].file_url += "?Expires=1700000000&OSSAccessKeyId=x&Signature=abc%3D"  # a private bucket's
     records[ids[1]].title = "tab\there"  # VOD took it; a manifest cannot declare it
     records[ids[2]].file_url = "https://cdn.example.com/v/v-2.mp4"  # not an OSS object
     account.register("https://other.oss-cn-beijing.aliyuncs.com/x.mp4", "Beijing")
@@ -93,7 +94,10 @@ async def test_skipped_media_each_with_its_reason(cloud_session, account, tmp_pa
         ("tab\there", "not declarable in a manifest: title contains a tab; write it as one line of text"),
     ]
     desired = load_desired_state([tmp_path / "out"])
-    assert [m.address for m in desired.media] == ["media.v-0", "media.v-3"]
+    assert [(m.address, m.file_url) for m in desired.media] == [
+        ("media.v-0", f"{HOST}/v/v-0.mp4"),
+        ("media.v-3", f"{HOST}/v/v-3.mp4"),  # the object, not its expiring signature
+    ]
 
 
 async def test_only_what_the_match_selects(cloud_session, account, tmp_path):
