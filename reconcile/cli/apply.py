@@ -23,6 +23,7 @@ from reconcile.cli.common import EXIT_ERROR, EXIT_OK, FatalError, log_level_opti
 from reconcile.cli.plan import ObjectCheck, object_lookup, open_session, oss_endpoint_of, planning_errors
 from reconcile.cli.progress import JsonEvents, LiveProgress, PlainProgress, tick_every
 from reconcile.cli.state_options import StateChoice, state_errors_as_fatal, state_options, store_from_options
+from reconcile.cli.target_option import target_option
 from reconcile.cloud.client import CloudSession
 from reconcile.cloud.models import CallStats
 from reconcile.cloud.settings import ClientSettings
@@ -86,6 +87,7 @@ INTERRUPTED_DURING_CALLS = (
     is_flag=True,
     help="Print JSON lines on stdout instead of text: the plan, one event per batch, then the summary.",
 )
+@target_option
 @cloud_options
 @state_options
 @log_level_option
@@ -96,6 +98,7 @@ def command(
     refresh: bool | None,
     skip_object_check: bool,
     json_output: bool,
+    target: tuple[str, ...],
     state: StateChoice,
     lock_timeout: float,
     **cloud: Any,
@@ -111,10 +114,10 @@ def command(
     saved = len(paths) == 1 and is_saved_plan(paths[0])
     if len(paths) == 1 and not saved and is_plan_view(paths[0]):
         raise FatalError(f"{paths[0]}: {PLAN_VIEW_NOT_SAVED}; nothing was applied")
-    if saved and (prune or refresh is not None or skip_object_check):
+    if saved and (prune or refresh is not None or skip_object_check or target):
         raise FatalError(
-            f"{paths[0]} is a saved plan: --prune, --refresh and the object check were fixed when it was made; plan "
-            "again to change them"
+            f"{paths[0]} is a saved plan: --prune, --refresh, --target and the object check were fixed when it was "
+            "made; plan again to change them"
         )
     if not saved and not auto_approve and (json_output or not _interactive()):
         raise FatalError(
@@ -131,6 +134,7 @@ def command(
         refresh=refresh is not False,
         json_output=json_output,
         object_check=None if saved or refresh is False or skip_object_check else oss_endpoint_of(settings),
+        targets=target,
     )
     phase = ApplyPhase()
     with _interrupt_exits_130(phase), state_errors_as_fatal(), store.lock("apply", lock_timeout):
@@ -148,6 +152,7 @@ class ApplyRequest:
     refresh: bool
     json_output: bool
     object_check: ObjectCheck | None = None  # check that files to register are in OSS
+    targets: tuple[str, ...] = ()  # --target: a partial plan
 
 
 @dataclass(slots=True)
@@ -225,6 +230,7 @@ async def _plan(request: ApplyRequest, store: StateStore, session: CloudSession)
         prune=request.prune,
         concurrency=session.settings.max_concurrency,
         objects=object_lookup(session, request.object_check),
+        targets=request.targets,
     )
 
 

@@ -45,7 +45,10 @@ def command(paths: tuple[str, ...], output_format: str, state: StateChoice, **cl
     PATH... (optional) are the manifests: they are validated, and each drifted resource is marked as still
     declared or not. Nothing is changed, in the account or in the state.
 
-    Exit codes: 0 no drift, 1 error, 2 drift found.
+    Media VOD reports in a failed status (TranscodeFail, UploadFail, Blocked, checkFail, ProduceFail) are listed
+    as unhealthy.
+
+    Exit codes: 0 no drift, 1 error, 2 drift found or a media unhealthy.
     """
     settings = settings_from_options(cloud)
     store = store_from_options(state)
@@ -56,7 +59,7 @@ def command(paths: tuple[str, ...], output_format: str, state: StateChoice, **cl
     else:
         click.echo(render_drift_text(report, manifest_paths=paths, color=use_color()), nl=False)
     click.echo(("" if json_output else "\n") + accounting, file=sys.stderr if json_output else sys.stdout)
-    return EXIT_CHANGES if report.has_drift else EXIT_OK
+    return EXIT_CHANGES if report.needs_attention else EXIT_OK
 
 
 async def check_drift(

@@ -61,6 +61,14 @@ WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # every address, loopback included
     help="How long a transcoding media stays Transcoding before it becomes Normal.",
 )
 @click.option(
+    "--search-lag",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="SearchMedia answers as the account was this many seconds ago, as a lagging search index does.",
+)
+@click.option(
     "--max-body-mib",
     type=click.IntRange(min=1),
     default=DEFAULT_MAX_BODY_BYTES // MIB,
@@ -85,6 +93,7 @@ def command(
     faults_spec: str | None,
     seed: int | None,
     transcode_seconds: float,
+    search_lag: float,
     max_body_mib: int,
     allow_remote: bool,
 ) -> int:
@@ -111,6 +120,7 @@ def command(
         state_file=state_file,
         seed=seed,
         transcode_seconds=transcode_seconds,
+        search_lag_seconds=search_lag,
         max_body_bytes=max_body_mib * MIB,
     )
     try:

@@ -20,6 +20,7 @@ from reconcile.cli.ci_context import ci_context, markdown_links
 from reconcile.cli.cloud_options import cloud_options, settings_from_options
 from reconcile.cli.common import EXIT_CHANGES, EXIT_OK, FatalError, log_level_option, run_async, use_color
 from reconcile.cli.state_options import StateChoice, state_errors_as_fatal, state_option, store_from_options
+from reconcile.cli.target_option import target_option
 from reconcile.cloud.client import CloudSession
 from reconcile.cloud.errors import CloudError
 from reconcile.cloud.oss_client import OssClient, oss_endpoint
@@ -79,6 +80,7 @@ format_option = click.option(
     is_flag=True,
     help="Do not check that the files the plan registers exist in OSS (HeadObject / ListObjectsV2).",
 )
+@target_option
 @cloud_options
 @state_option
 @log_level_option
@@ -90,6 +92,7 @@ def command(
     prune: bool,
     detailed_exitcode: bool,
     skip_object_check: bool,
+    target: tuple[str, ...],
     state: StateChoice,
     **cloud: Any,
 ) -> int:
@@ -107,7 +110,7 @@ def command(
     reads = refresh_concurrency(cloud, settings)
     oss = oss_endpoint_of(settings) if refresh and not skip_object_check else None
     plan, accounting = run_detached(
-        make_plan(paths, store, settings, refresh=refresh, prune=prune, reads=reads, object_check=oss)
+        make_plan(paths, store, settings, refresh=refresh, prune=prune, reads=reads, object_check=oss, targets=target)
     )
     notes = sys.stderr if output_format != "text" else sys.stdout
     click.echo(render_plan(plan, output_format), nl=False)
@@ -175,6 +178,7 @@ async def make_plan(
     prune: bool,
     reads: int,
     object_check: ObjectCheck | None = None,
+    targets: tuple[str, ...] = (),
 ) -> tuple[Plan, str]:
     """The plan and the line accounting for the calls refresh (and the object check) made."""
     async with open_session(settings) as session:
@@ -187,6 +191,7 @@ async def make_plan(
                 prune=prune,
                 concurrency=reads,
                 objects=object_lookup(session, object_check),
+                targets=targets,
             )
         return plan, render_call_accounting(session.stats, activity="planning")
 

@@ -1,4 +1,5 @@
-"""`reconcile state list|show|workspaces|migrate`: what reconcile manages, as it last recorded it, and where."""
+"""`reconcile state list|show|workspaces|migrate`: what reconcile manages, as it last recorded it, and where.
+`state mv` and `state rm` live in reconcile.cli.state_edit."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def command() -> None:
     """Inspect the state: the resources reconcile manages, their remote ids and last-applied attributes; list the
     workspaces of a location; migrate a state to another location.
 
-    Reads need no lock: they can run while an apply is in progress.
+    Reads need no lock: they can run while an apply is in progress. `mv` and `rm` change the state (never the
+    account) under the lock.
     """
 
 
@@ -273,3 +275,10 @@ def migrate_command(target: str, to_workspace: str | None, lock_timeout: float, 
         "remove the old state once every runner has switched."
     )
     return EXIT_OK
+
+
+# -- mv, rm (reconcile.cli.state_edit) ------------------------------------------------------------------------
+
+from reconcile.cli.state_edit import register_edit_commands  # noqa: E402
+
+register_edit_commands(command)

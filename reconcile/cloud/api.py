@@ -16,6 +16,7 @@ from reconcile.cloud.models import (
     Mezzanine,
     RegisterMediaRequest,
     RegisterMediaResult,
+    SearchMediaResult,
     UpdateVideoInfosResult,
     VideoUpdate,
 )
@@ -25,6 +26,10 @@ class MediaApi(Protocol):
     """One region's API surface. Batch limits are checked before sending (ValueError when exceeded)."""
 
     region: str
+
+    def qps_limit(self, action: str) -> float:
+        """The account's calls per second for `action` that this client paces to (reads are planned with it)."""
+        ...
 
     # MPS
     async def list_all_media_buckets(self) -> list[MediaBucket]:
@@ -46,6 +51,13 @@ class MediaApi(Protocol):
 
     async def get_video_infos(self, video_ids: Sequence[str]) -> GetVideoInfosResult:
         """GetVideoInfos: 1-20 ids; unknown ids come back in `non_exist_video_ids`."""
+        ...
+
+    async def search_media(
+        self, match: str, *, page_size: int = 100, scroll_token: str | None = None, search_type: str = "video"
+    ) -> SearchMediaResult:
+        """SearchMedia over videos (or `search_type` "audio"): one page of up to `page_size` (≤100) hits of
+        `match`, continued after the previous page with its `scroll_token`."""
         ...
 
     async def update_video_infos(self, updates: Sequence[VideoUpdate]) -> UpdateVideoInfosResult:

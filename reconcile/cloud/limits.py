@@ -62,6 +62,10 @@ def qps_limit(action: str) -> float:
 # Batch limits
 REGISTER_MEDIA_BATCH = 10  # files per RegisterMedia, all in one OSS bucket
 VIDEO_IDS_BATCH = 20  # ids per GetVideoInfos / UpdateVideoInfos / DeleteVideo
+SEARCH_PAGE_MAX = 100  # SearchMedia PageSize
+SEARCH_VIDEO_IDS_MAX = 100  # ids in one `VideoId in (...)` of a SearchMedia Match
+SEARCH_DEPTH_MAX = 5000  # PageNo/PageSize reach only the first 5,000 hits; ScrollToken goes further
+SEARCH_SCROLL_WINDOW = 1200  # records a ScrollToken may move from its page: PageNo x PageSize
 LIST_BUCKETS_PAGE_MAX = 100
 LIST_BUCKETS_PAGE_DEFAULT = 50
 

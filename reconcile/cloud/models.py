@@ -81,6 +81,16 @@ class GetVideoInfosResult:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchMediaResult:
+    """One page of SearchMedia (SearchType video): the videos on it and where the walk goes on."""
+
+    request_id: str
+    total: int  # Total: every hit of the Match, not just this page's
+    videos: tuple[VideoInfo, ...]  # MediaList[].Video
+    scroll_token: str | None  # ScrollToken: continues after this page (video and audio searches only)
+
+
+@dataclass(frozen=True, slots=True)
 class VideoUpdate:
     """One item of UpdateVideoInfos' `UpdateContent`: only the fields that are not None change."""
 

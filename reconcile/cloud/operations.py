@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from sys import intern
 from typing import Any, cast
 
 from reconcile.cloud.errors import TransportError
 from reconcile.cloud.limits import (
     LIST_BUCKETS_PAGE_MAX,
     REGISTER_MEDIA_BATCH,
+    SEARCH_PAGE_MAX,
+    SEARCH_VIDEO_IDS_MAX,
     VIDEO_IDS_BATCH,
     parse_oss_url,
 )
@@ -28,6 +31,7 @@ from reconcile.cloud.models import (
     RegisterMediaRequest,
     RegisterMediaResult,
     RegisterMetadata,
+    SearchMediaResult,
     UpdateVideoInfosResult,
     VideoInfo,
     VideoUpdate,
@@ -122,6 +126,39 @@ def register_media_params(request: RegisterMediaRequest) -> Params:
 
 def get_video_infos_params(video_ids: Sequence[str]) -> Params:
     return {"VideoIds": video_ids_param("GetVideoInfos", video_ids)}
+
+
+def video_ids_match(video_ids: Sequence[str]) -> str:
+    """A SearchMedia Match selecting these videos: `VideoId in ('a','b')`, 1-100 ids."""
+    check_batch("SearchMedia", len(video_ids), SEARCH_VIDEO_IDS_MAX, "video ids in a Match")
+    for video_id in video_ids:
+        if not video_id or "'" in video_id or video_id != video_id.strip():
+            raise ValueError(f"SearchMedia: {video_id!r} is not a video id")
+    return "VideoId in (" + ",".join(f"'{video_id}'" for video_id in video_ids) + ")"
+
+
+def search_media_params(
+    match: str,
+    *,
+    page_size: int = SEARCH_PAGE_MAX,
+    page_no: int | None = None,
+    scroll_token: str | None = None,
+    sort_by: str | None = None,
+    search_type: str = "video",
+) -> Params:
+    """SearchMedia over videos (or audio). Match is sent as it is (percent-encoded once, by the transport); an
+    empty Match is left out: every media of the type."""
+    check_batch("SearchMedia", page_size, SEARCH_PAGE_MAX, "results per page")
+    return _without_none(
+        {
+            "SearchType": search_type,
+            "Match": match or None,
+            "PageSize": str(page_size),
+            "PageNo": None if page_no is None else str(page_no),
+            "ScrollToken": scroll_token,
+            "SortBy": sort_by,
+        }
+    )
 
 
 def _update_json(update: VideoUpdate) -> dict[str, Any]:
@@ -222,7 +259,12 @@ def _strings(body: Body, name: str, action: str) -> tuple[str, ...]:
 def split_tags(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
-    return tuple(tag for tag in (t.strip() for t in value.split(",")) if tag)
+    return tuple(intern(tag) for tag in (t.strip() for t in value.split(",")) if tag)
+
+
+def _repeated(value: str | None) -> str | None:
+    """A value many videos share (status, location, template group, a timestamp): one copy for all of them."""
+    return None if value is None else intern(value)
 
 
 def request_id(body: Body) -> str:
@@ -269,11 +311,11 @@ def parse_video(item: Body, action: str) -> VideoInfo:
         tags=split_tags(_str(item, "Tags", action)),
         cover_url=_str(item, "CoverURL", action),
         cate_id=_int(item, "CateId", action),
-        status=_str(item, "Status", action),
-        storage_location=_str(item, "StorageLocation", action),
-        template_group_id=_str(item, "TemplateGroupId", action),
-        creation_time=_str(item, "CreationTime", action),
-        modification_time=_str(item, "ModificationTime", action),
+        status=_repeated(_str(item, "Status", action)),
+        storage_location=_repeated(_str(item, "StorageLocation", action)),
+        template_group_id=_repeated(_str(item, "TemplateGroupId", action)),
+        creation_time=_repeated(_str(item, "CreationTime", action)),
+        modification_time=_repeated(_str(item, "ModificationTime", action)),
     )
 
 
@@ -281,6 +323,25 @@ def parse_get_video_infos(body: Body) -> GetVideoInfosResult:
     action = "GetVideoInfos"
     videos = tuple(parse_video(item, action) for item in _objects(body.get("VideoList"), "VideoList", action))
     return GetVideoInfosResult(request_id(body), videos, _strings(body, "NonExistVideoIds", action))
+
+
+def parse_search_media(body: Body, media_type: str = "video") -> SearchMediaResult:
+    """A page of a video search: each MediaList entry's `Video` (entries of other types are skipped). For an
+    audio search (`media_type` "audio"), each entry's `Audio`, whose `AudioId` stands for the VideoId."""
+    action = "SearchMedia"
+    key = "Audio" if media_type == "audio" else "Video"
+    items = (
+        _object(item, key, action, required=True)
+        for item in _objects(body.get("MediaList"), "MediaList", action)
+        if item.get("MediaType", "video") == media_type
+    )
+    videos = tuple(
+        parse_video(item if "VideoId" in item else {**item, "VideoId": item.get("AudioId")}, action) for item in items
+    )
+    total = _int(body, "Total", action)
+    return SearchMediaResult(
+        request_id(body), len(videos) if total is None else total, videos, _str(body, "ScrollToken", action) or None
+    )
 
 
 def _id_lists(body: Body, action: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from reconcile.cloud import operations as ops
 from reconcile.cloud.errors import CloudError, ConflictError, NotFoundError, TransportError
+from reconcile.cloud.limits import SEARCH_PAGE_MAX
 from reconcile.cloud.models import (
     DeleteVideoResult,
     GetVideoInfosResult,
@@ -21,9 +22,11 @@ from reconcile.cloud.models import (
     Mezzanine,
     RegisterMediaRequest,
     RegisterMediaResult,
+    SearchMediaResult,
     UpdateVideoInfosResult,
     VideoUpdate,
 )
+from reconcile.cloud.settings import ClientSettings
 
 MAX_BUCKET_PAGES = 10_000  # a guard against a service that hands out tokens forever
 
@@ -32,6 +35,9 @@ Settle = Callable[[CloudError], Awaitable[dict[str, Any] | None]]
 
 
 class Caller(Protocol):
+    @property
+    def settings(self) -> ClientSettings: ...
+
     async def call(
         self, product: str, region: str, action: str, params: dict[str, str], *, settle: Settle | None = None
     ) -> dict[str, Any]: ...
@@ -46,6 +52,9 @@ class RegionClient:
 
     def __repr__(self) -> str:
         return f"RegionClient(region={self.region!r})"
+
+    def qps_limit(self, action: str) -> float:
+        return self._session.settings.qps_limit(action)
 
     async def _mts(self, action: str, params: dict[str, str], settle: Settle | None = None) -> dict[str, Any]:
         return await self._session.call("mts", self.region, action, params, settle=settle)
@@ -101,6 +110,17 @@ class RegionClient:
 
     async def get_video_infos(self, video_ids: Sequence[str]) -> GetVideoInfosResult:
         return ops.parse_get_video_infos(await self._vod("GetVideoInfos", ops.get_video_infos_params(video_ids)))
+
+    async def search_media(
+        self,
+        match: str,
+        *,
+        page_size: int = SEARCH_PAGE_MAX,
+        scroll_token: str | None = None,
+        search_type: str = "video",
+    ) -> SearchMediaResult:
+        params = ops.search_media_params(match, page_size=page_size, scroll_token=scroll_token, search_type=search_type)
+        return ops.parse_search_media(await self._vod("SearchMedia", params), search_type)
 
     async def update_video_infos(self, updates: Sequence[VideoUpdate]) -> UpdateVideoInfosResult:
         body = await self._vod("UpdateVideoInfos", ops.update_video_infos_params(updates))

@@ -51,6 +51,7 @@ class EmulatorApp:
             auto_objects=config.auto_objects,
             seed=config.seed,
             transcode_seconds=config.transcode_seconds,
+            search_lag=config.search_lag_seconds,
         )
         if config.state_file is not None:
             state = load_state(config.state_file)

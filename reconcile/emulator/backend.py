@@ -21,12 +21,13 @@ class EmulatorBackend:
         auto_objects: bool = False,
         seed: int | None = None,
         transcode_seconds: float = DEFAULT_TRANSCODE_SECONDS,
+        search_lag: float = 0.0,
     ) -> None:
         self.clock = clock
         self.ids = IdFactory(seed)
         self.objects = ObjectInventory(auto_objects=auto_objects, clock_time=clock.time)
         self.mps = MpsBackend()
-        self.vod = VodBackend(self.objects, clock, self.ids, transcode_seconds=transcode_seconds)
+        self.vod = VodBackend(self.objects, clock, self.ids, transcode_seconds=transcode_seconds, search_lag=search_lag)
         self._reset_count = 0
 
     @property

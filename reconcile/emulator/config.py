@@ -31,6 +31,7 @@ class EmulatorConfig:
     seed: int | None = None  # reproducible ids and fault rolls
     clock: EmulatorClock = field(default_factory=SystemClock)
     transcode_seconds: float = DEFAULT_TRANSCODE_SECONDS  # Transcoding -> Normal after this long
+    search_lag_seconds: float = 0.0  # SearchMedia sees the media as they were this long ago
     timestamp_window_seconds: float = DEFAULT_WINDOW_SECONDS  # accepted request clock skew, both ways
     retry_after_header: bool = True  # send x-acs-retry-after (ms) with throttling errors
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # request bodies above this are refused (413) unread

@@ -41,6 +41,10 @@ class EmulatorControl:
     def faults(self) -> dict[str, Any]:
         return self._call("GET", "faults")  # type: ignore[no-any-return]
 
+    def set_media_status(self, media_id: str, status: str) -> None:
+        """`PATCH /_emulator/media/{media_id}`: VOD now reports the media in `status` (e.g. TranscodeFail)."""
+        self._call("PATCH", f"media/{media_id}", {"status": status})
+
     def close(self) -> None:
         self._client.close()
 

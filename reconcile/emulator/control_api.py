@@ -5,6 +5,7 @@ GET  /_emulator/stats     per-action counters and totals
 POST /_emulator/reset     empty state, stats and throttle windows; {"keep_objects": true} keeps objects
 PUT  /_emulator/objects   {"urls": [...]} adds OSS objects;  GET lists them
 POST /_emulator/faults    replaces the fault rules;  GET shows them
+PATCH /_emulator/media/{media_id}  {"status": "TranscodeFail"} sets a media's Status (the service's doing)
 
 It has no authentication, so it trusts only what a web page cannot forge (403 otherwise): the client is a
 loopback address, the `Host` names a loopback address or `localhost` (a DNS-rebound name such as
@@ -27,8 +28,9 @@ from reconcile.emulator.throttle import SlidingWindowThrottle
 from reconcile.emulator.wire import WireRequest, WireResponse
 
 CONTROL_PREFIX = "/_emulator/"
-WRITE_METHODS = frozenset({"POST", "PUT"})
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
 JSON_MEDIA_TYPE = "application/json"
+MEDIA_PREFIX = "media/"
 LOOPBACK_HOSTS = "127.0.0.1, [::1] or localhost"
 
 
@@ -58,6 +60,10 @@ class ControlApi:
             check_caller(request)
             name = request.path[len(CONTROL_PREFIX) :].strip("/")
             route = self._routes.get((request.method, name))
+            if name.startswith(MEDIA_PREFIX):
+                if request.method != "PATCH":
+                    raise ControlRequestError(405, f"{request.method} /_emulator/{name}: use PATCH")
+                route = self._patch_media
             if route is None:
                 allowed = sorted(method for method, path in self._routes if path == name)
                 if allowed:
@@ -89,6 +95,20 @@ class ControlApi:
         if rejected:
             raise ControlRequestError(400, f"not OSS object URLs (nothing was added): {', '.join(rejected)}")
         return {"added": len(urls), "objects": len(self.backend.objects.urls())}
+
+    def _patch_media(self, request: WireRequest) -> dict[str, Any]:
+        media_id = request.path[len(CONTROL_PREFIX) :].strip("/")[len(MEDIA_PREFIX) :]
+        body = _json_body(request, default=None)
+        status = body.get("status") if isinstance(body, dict) else None
+        if not isinstance(status, str) or set(body) != {"status"}:
+            raise ControlRequestError(400, 'media/{media_id} takes a body {"status": "TranscodeFail"}')
+        try:
+            record = self.backend.vod.set_status(media_id, status)
+        except KeyError:
+            raise ControlRequestError(404, f"no media {media_id!r} in this emulator") from None
+        except ValueError as error:
+            raise ControlRequestError(400, str(error)) from None
+        return {"media_id": record.media_id, "status": record.status}
 
     def _set_faults(self, request: WireRequest) -> dict[str, Any]:
         try:

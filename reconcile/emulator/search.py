@@ -7,7 +7,8 @@
 
 Matchable here: VideoId, AppId, CateId, StorageLocation, Status (exact); Title, Description, Tags (fuzzy,
 case-insensitive substring); CreationTime, ModificationTime, Size (range). Any other field, a form the field
-does not support, or bad syntax is `InvalidParameter` "Match".
+does not support, more than 100 ids in one VideoId condition, or bad syntax is `InvalidParameter` "Match".
+A VideoId condition outside parentheses also names the only records worth testing (`Match.video_ids`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from reconcile.cloud.limits import SEARCH_VIDEO_IDS_MAX
 from reconcile.emulator.exceptions import invalid_parameter
 
 
@@ -57,9 +59,17 @@ class SearchQuery:
     match: str | None = None
     search_type: str = "video"
     sort_by: tuple[str, bool] = ("creation_time", True)  # (record attribute, descending)
-    page_no: int = 1
+    page_no: int = 1  # with a ScrollToken: pages after the token's position
     page_size: int = 10
-    scroll_offset: int | None = None  # from a ScrollToken; replaces PageNo
+    scroll_offset: int | None = None  # from a ScrollToken: the position after the page that returned it
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A compiled Match: the predicate, and the ids a top-level VideoId condition allows (None: any)."""
+
+    predicate: Predicate
+    video_ids: frozenset[str] | None = None
 
 
 def parse_sort_by(value: str | None) -> tuple[str, bool]:
@@ -78,16 +88,20 @@ def parse_scroll_token(token: str) -> int:
     return int(token, 16)
 
 
-def compile_match(text: str | None) -> Predicate:
+def compile_match(text: str | None) -> Match:
     if text is None or not text.strip():
-        return lambda _record: True
-    return _Parser(text).parse()
+        return Match(lambda _record: True)
+    parser = _Parser(text)
+    predicate = parser.parse()
+    return Match(predicate, parser.video_ids)
 
 
 class _Parser:
     def __init__(self, text: str) -> None:
         self._tokens = _tokenize(text)
         self._pos = 0
+        self._depth = 0  # parentheses of `(A or B)` around the current condition
+        self.video_ids: frozenset[str] | None = None  # allowed by the top-level VideoId conditions
 
     def parse(self) -> Predicate:
         predicate = self._conjunction()
@@ -107,11 +121,13 @@ class _Parser:
     def _term(self) -> Predicate:
         if self._peek() == ("op", "("):
             self._pos += 1
+            self._depth += 1
             alternatives = [self._conjunction()]
             while self._peek_word("or"):
                 self._pos += 1
                 alternatives.append(self._conjunction())
             self._expect("op", ")")
+            self._depth -= 1
             return alternatives[0] if len(alternatives) == 1 else (lambda r: any(a(r) for a in alternatives))
         return self._condition()
 
@@ -122,11 +138,19 @@ class _Parser:
         attribute, field_kind = MATCH_FIELDS[name]
         if self._peek_word("in"):
             self._pos += 1
-            return _membership(attribute, field_kind, self._string_list())
-        self._expect("op", "=")
-        if self._peek() in (("op", "("), ("op", "[")):
-            return _range(attribute, field_kind, self._range_bounds())
-        return _membership(attribute, field_kind, [self._string()])
+            values = self._string_list()
+        else:
+            self._expect("op", "=")
+            if self._peek() in (("op", "("), ("op", "[")):
+                return _range(attribute, field_kind, self._range_bounds())
+            values = [self._string()]
+        if name == "VideoId":
+            if len(values) > SEARCH_VIDEO_IDS_MAX:
+                raise invalid_parameter("Match")
+            if self._depth == 0:
+                allowed = frozenset(values)
+                self.video_ids = allowed if self.video_ids is None else self.video_ids & allowed
+        return _membership(attribute, field_kind, values)
 
     def _string_list(self) -> list[str]:
         self._expect("op", "(")

@@ -10,13 +10,17 @@ Rules (API.md section 5), with the emulator's documented choices where the servi
   registration (evaluated whenever the media is read, so it is exact in virtual time).
 - UpdateVideoInfos changes only the fields present in an item; DeleteVideo removes the record and its
   source object from the inventory; unknown ids are listed, never an error, for the batch calls.
+- SearchMedia answers from an index that lags `search_lag` seconds behind writes (default 0: immediately
+  consistent), as the real index may: a media registered, updated or deleted less than that long ago is
+  found as it was before (or not found). The lag applies from when it is set: changes older than that
+  setting are not kept.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from reconcile.cloud.limits import (
@@ -26,6 +30,9 @@ from reconcile.cloud.limits import (
     EMOJI_RE,
     FILE_URL_MAX,
     REGISTER_MEDIA_BATCH,
+    SEARCH_DEPTH_MAX,
+    SEARCH_PAGE_MAX,
+    SEARCH_SCROLL_WINDOW,
     TAG_MAX,
     TAGS_MAX,
     TITLE_MAX,
@@ -39,13 +46,11 @@ from reconcile.emulator.clock import EmulatorClock
 from reconcile.emulator.exceptions import ServiceError, invalid_parameter, missing_parameter
 from reconcile.emulator.ids import IdFactory
 from reconcile.emulator.objects import ObjectInventory
-from reconcile.emulator.search import SearchQuery, compile_match
+from reconcile.emulator.search import Predicate, SearchQuery, compile_match
 
 NO_TRANSCODE = "VOD_NO_TRANSCODE"
 APP_ID = "app-1000000"  # every account's default VOD application
 DEFAULT_TRANSCODE_SECONDS = 2.0
-SEARCH_DEPTH_MAX = 5000  # PageNo/PageSize reach only the first 5,000 hits
-SEARCH_PAGE_MAX = 100
 REFERENCE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 
 
@@ -135,6 +140,21 @@ class SearchPage:
     scroll_token: str
 
 
+# Every Status VOD reports for audio and video ("Basic data types: Status").
+MEDIA_STATUSES = (
+    "Uploading",
+    "UploadFail",
+    "UploadSucc",
+    "Transcoding",
+    "TranscodeFail",
+    "checking",
+    "checkFail",
+    "Blocked",
+    "Normal",
+    "ProduceFail",
+)
+
+
 class VodBackend:
     def __init__(
         self,
@@ -143,6 +163,7 @@ class VodBackend:
         ids: IdFactory,
         *,
         transcode_seconds: float = DEFAULT_TRANSCODE_SECONDS,
+        search_lag: float = 0.0,
     ) -> None:
         self._objects = objects
         self._clock = clock
@@ -152,6 +173,25 @@ class VodBackend:
         self._by_object: dict[str, str] = {}  # (bucket/key) identity -> media id
         self._sequence = 0
         self.revision = 0
+        self._search_lag = 0.0
+        # While the index lags: (when, media id, the record before that change or None if it did not exist).
+        self._changes: list[tuple[float, str, MediaRecord | None]] = []
+        self._pending_changes = 0  # changes the index had not seen at the last search
+        self._scan: tuple[tuple[object, ...], list[MediaRecord]] | None = None  # the last full scan's sorted hits
+        self.search_lag = search_lag
+
+    @property
+    def search_lag(self) -> float:
+        """Seconds the search index lags behind writes."""
+        return self._search_lag
+
+    @search_lag.setter
+    def search_lag(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("the search lag cannot be negative")
+        self._search_lag = float(seconds)
+        if not seconds:
+            self._changes.clear()
 
     # --- API verbs ---------------------------------------------------------------------------------
 
@@ -242,6 +282,7 @@ class VodBackend:
                     missing.append(patch.video_id)
                 continue
             self._settled(record)
+            self._changed(now, record.media_id, replace(record))
             for name in ("title", "description", "tags", "cover_url", "cate_id"):
                 value = getattr(patch, name)
                 if value is not None:
@@ -257,11 +298,13 @@ class VodBackend:
         if len(video_ids) > VIDEO_IDS_BATCH:
             raise ServiceError("VideoIdsExceededMax")
         missing: list[str] = []
+        now = self._clock.time()
         for video_id in _unique(video_ids):
             record = self._media.pop(video_id, None)
             if record is None:
                 missing.append(video_id)
                 continue
+            self._changed(now, video_id, self._settled(record))
             obj = record.oss_object
             self._by_object.pop(obj.identity, None)
             self._objects.delete(obj)
@@ -283,23 +326,70 @@ class VodBackend:
             raise invalid_parameter("PageSize")
         if query.page_no < 1:
             raise invalid_parameter("PageNo")
-        predicate = compile_match(query.match)
         wanted_type = {"video": "video", "audio": "audio"}.get(query.search_type)
-        hits = [
-            record
-            for record in (self._settled(r) for r in self._media.values())
-            if record.media_type == wanted_type and predicate(record)
-        ]
-        sort_field, descending = query.sort_by
-        hits.sort(key=lambda r: (getattr(r, sort_field), r.sequence), reverse=descending)
         if query.scroll_offset is not None:
-            start = query.scroll_offset
+            if wanted_type is None:
+                raise invalid_parameter("ScrollToken")  # video and audio searches only
+            if query.page_no * query.page_size > SEARCH_SCROLL_WINDOW:
+                raise invalid_parameter("PageNo")  # a token moves at most 1,200 records from its page
+            start = query.scroll_offset + (query.page_no - 1) * query.page_size
         else:
             start = (query.page_no - 1) * query.page_size
             if start + query.page_size > SEARCH_DEPTH_MAX:
                 raise invalid_parameter("PageNo")
+        match = compile_match(query.match)
+        if match.video_ids is not None:
+            for video_id in match.video_ids:
+                if video_id in self._media:
+                    self._settled(self._media[video_id])
+            view = self._search_view()
+            candidates: Iterable[MediaRecord] = (view[i] for i in match.video_ids if i in view)
+            hits = self._sorted_hits(candidates, match.predicate, wanted_type, query.sort_by)
+        else:
+            hits = self._scan_hits(query, match.predicate, wanted_type)
         page = hits[start : start + query.page_size]
         return SearchPage(total=len(hits), media=page, scroll_token=f"{start + len(page):032x}")
+
+    def _scan_hits(self, query: SearchQuery, predicate: Predicate, wanted_type: str | None) -> list[MediaRecord]:
+        """Every hit of a Match without a VideoId condition, sorted; kept while the index does not change, so
+        walking a large result page by page does not filter and sort everything again for each page."""
+        for record in self._media.values():
+            self._settled(record)
+        view = self._search_view()
+        key = (query.match, wanted_type, query.sort_by, self.revision, self._pending_changes)
+        if self._scan is None or self._scan[0] != key:
+            self._scan = (key, self._sorted_hits(view.values(), predicate, wanted_type, query.sort_by))
+        return self._scan[1]
+
+    @staticmethod
+    def _sorted_hits(
+        records: Iterable[MediaRecord], predicate: Predicate, wanted_type: str | None, sort_by: tuple[str, bool]
+    ) -> list[MediaRecord]:
+        hits = [r for r in records if r.media_type == wanted_type and predicate(r)]
+        sort_field, descending = sort_by
+        hits.sort(key=lambda r: (getattr(r, sort_field), r.sequence), reverse=descending)
+        return hits
+
+    def _search_view(self) -> Mapping[str, MediaRecord]:
+        """The media as the index sees them: as of `search_lag` seconds ago."""
+        if not self._changes:
+            self._pending_changes = 0
+            return self._media
+        as_of = self._clock.time() - self._search_lag
+        self._changes = [change for change in self._changes if change[0] > as_of]
+        self._pending_changes = len(self._changes)
+        view = dict(self._media)
+        for _, media_id, before in reversed(self._changes):  # undo the newest first
+            if before is None:
+                view.pop(media_id, None)
+            else:
+                view[media_id] = before
+        return view
+
+    def _changed(self, when: float, media_id: str, before: MediaRecord | None) -> None:
+        """Remember a change the lagging index has not seen yet."""
+        if self._search_lag:
+            self._changes.append((when, media_id, before))
 
     # --- state -------------------------------------------------------------------------------------
 
@@ -309,6 +399,7 @@ class VodBackend:
     def clear(self) -> None:
         self._media.clear()
         self._by_object.clear()
+        self._changes.clear()
         self.revision += 1
 
     def to_state(self) -> dict[str, Any]:
@@ -320,6 +411,7 @@ class VodBackend:
         self._media = {r.media_id: r for r in records}
         self._by_object = {r.oss_object.identity: r.media_id for r in records}
         self._sequence = int(state.get("sequence", len(records)))
+        self._changes.clear()
         self.revision += 1
 
     # --- rules -------------------------------------------------------------------------------------
@@ -367,6 +459,19 @@ class VodBackend:
         )
         self._media[record.media_id] = record
         self._by_object[obj.identity] = record.media_id
+        self._changed(now, record.media_id, None)
+        self.revision += 1
+        return record
+
+    def set_status(self, media_id: str, status: str) -> MediaRecord:
+        """The control API's `PATCH /_emulator/media/{id}`: the service moved the media to `status` (a failed
+        transcode, a review, a block). KeyError for an unknown id, ValueError for a status VOD does not report."""
+        if status not in MEDIA_STATUSES:
+            raise ValueError(f"status {status!r} is not one VOD reports: {', '.join(MEDIA_STATUSES)}")
+        record = self._settled(self._media[media_id])
+        self._changed(self._clock.time(), media_id, replace(record))
+        record.status = status
+        record.transcode_done_at = None
         self.revision += 1
         return record
 
@@ -374,6 +479,7 @@ class VodBackend:
         """Finish a transcode whose time has come: status Normal, modified when it finished."""
         done_at = record.transcode_done_at
         if record.status == "Transcoding" and done_at is not None and done_at <= self._clock.time():
+            self._changed(done_at, record.media_id, replace(record))
             record.status = "Normal"
             record.modification_time = done_at
             record.transcode_done_at = None

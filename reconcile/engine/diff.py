@@ -213,6 +213,7 @@ class _Diff:
             and managed.prevent_destroy == media.prevent_destroy
             and (video is None or live_media_matches(video, after))
         ):  # converged, the common case at scale: nothing below would find a difference
+            after = recorded  # equal, and already held by the state: no second copy per media
             self.changes.append(
                 _prevalidated_change(
                     {

@@ -18,6 +18,8 @@ from reconcile.engine.attributes import (
     live_media_attributes,
 )
 from reconcile.engine.diff import changed_fields, declared_identities
+from reconcile.engine.health import unhealthy_media
+from reconcile.engine.plan import UnhealthyMedia
 from reconcile.engine.refresh import LiveState
 from reconcile.manifest.desired import DesiredState
 from reconcile.state.model import ResourceKind, ResourceState, StateDocument
@@ -52,10 +54,16 @@ class DriftReport(BaseModel):
     checked: int = 0  # managed resources compared
     state_lineage: str | None = None
     state_serial: int | None = None
+    unhealthy: tuple[UnhealthyMedia, ...] = ()  # managed media VOD reports in a failed status (issue 16)
 
     @property
     def has_drift(self) -> bool:
         return bool(self.drifts)
+
+    @property
+    def needs_attention(self) -> bool:
+        """Drift, or an unhealthy media: `reconcile drift` exits 2."""
+        return self.has_drift or bool(self.unhealthy)
 
 
 def detect_drift(state: StateDocument | None, live: LiveState, desired: DesiredState | None = None) -> DriftReport:
@@ -73,6 +81,7 @@ def detect_drift(state: StateDocument | None, live: LiveState, desired: DesiredS
         checked=len(resources),
         state_lineage=state.lineage if state else None,
         state_serial=state.serial if state else None,
+        unhealthy=unhealthy_media(state, live, desired),
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PLAN_FORMAT_VERSION = "1.0"
+PLAN_FORMAT_VERSION = "1.1"  # 1.1: source.targets, unhealthy_media (docs/plan-json.md)
 
 ResourceKind = Literal["input_bucket", "media"]
 
@@ -126,6 +126,17 @@ class UnmanagedBucket(BaseModel):
     referer: str | None = None
 
 
+class UnhealthyMedia(BaseModel):
+    """A managed media VOD reports in a failed Status (reconcile.engine.health): reported, never acted on."""
+
+    model_config = ConfigDict(frozen=True)
+    address: str
+    remote_id: str
+    status: str
+    meaning: str  # what the status means, in words
+    location: Location | None = None  # where the manifests declare it
+
+
 class PlanSource(BaseModel):
     """What the plan was made against; a saved plan is refused when any of it moved."""
 
@@ -138,6 +149,7 @@ class PlanSource(BaseModel):
     live_digest: str | None = None  # sha256 of the refreshed live resources; None with --refresh=false
     refreshed: bool = True
     prune: bool = False
+    targets: tuple[str, ...] = ()  # --target patterns: a partial plan (reconcile.engine.targeting); () is all
 
 
 class Plan(BaseModel):
@@ -149,6 +161,7 @@ class Plan(BaseModel):
     warnings: tuple[PlanWarning, ...] = ()
     errors: tuple[PlanWarning, ...] = ()  # conflicts that make the plan unappliable (e.g. bucket bound as output)
     unmanaged: tuple[UnmanagedBucket, ...] = ()
+    unhealthy: tuple[UnhealthyMedia, ...] = ()  # managed media in a failed Status, by address
     source: PlanSource = Field(default_factory=PlanSource)
     created: str = ""  # UTC ISO 8601
 
@@ -165,6 +178,11 @@ class Plan(BaseModel):
     def needs_apply(self) -> bool:
         """True when apply would do anything: make a call or update the state."""
         return self.has_changes or any(c.state_only is not None for c in self.changes)
+
+    @property
+    def partial(self) -> bool:
+        """Made with --target: it covers only the matching resources."""
+        return bool(self.source.targets)
 
     def count(self, action: ChangeAction) -> int:
         return sum(1 for c in self.changes if c.action == action)

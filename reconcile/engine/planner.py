@@ -21,6 +21,7 @@ from typing import Protocol
 from reconcile.cloud.errors import CloudError
 from reconcile.engine.batching import plan_calls
 from reconcile.engine.diff import plan_changes
+from reconcile.engine.health import unhealthy_media
 from reconcile.engine.objectcheck import ObjectLookup, check_objects
 from reconcile.engine.plan import Location, Plan, PlanSource, PlanWarning
 from reconcile.engine.refresh import (
@@ -32,6 +33,7 @@ from reconcile.engine.refresh import (
     list_buckets,
     refresh,
 )
+from reconcile.engine.targeting import narrow_diff, narrow_unhealthy
 from reconcile.gcpause import gc_new_objects_only, gc_paused
 from reconcile.manifest import load_desired_state
 from reconcile.manifest.background import BackgroundLoad, worth_loading_aside
@@ -156,11 +158,13 @@ def plan_from_inputs(
     manifest_paths: Sequence[str],
     prune: bool = False,
     created: dt.datetime | None = None,
+    targets: Sequence[str] = (),
 ) -> Plan:
-    """The plan for these inputs: a pure function (the clock aside, which tests fix through `created`)."""
+    """The plan for these inputs: a pure function (the clock aside, which tests fix through `created`).
+    `targets` (--target) narrows it to the matching resources (reconcile.engine.targeting)."""
     desired, state, live = inputs.desired, inputs.state, inputs.live
     with gc_paused(), timed("diff") as done:
-        diff = plan_changes(desired, state, live, prune=prune)
+        diff = narrow_diff(plan_changes(desired, state, live, prune=prune), targets)  # issue 16: --target
         calls = plan_calls(diff.changes)
         live_digest = live.digest(bucket_names(desired, state)) if live is not None else None
         done(f"{len(diff.changes)} resources, {len(calls)} calls")
@@ -172,6 +176,7 @@ def plan_from_inputs(
         live_digest=live_digest,
         refreshed=live is not None,
         prune=prune,
+        targets=tuple(targets),
     )
     manifest_warnings = tuple(
         PlanWarning(address=None, message=w.message, location=Location(**dataclasses.asdict(w.location)))
@@ -183,6 +188,7 @@ def plan_from_inputs(
         warnings=manifest_warnings + diff.warnings,
         errors=diff.errors,
         unmanaged=diff.unmanaged,
+        unhealthy=narrow_unhealthy(unhealthy_media(state, live, desired), targets),  # issue 16: media health
         source=source,
         created=utc_timestamp(created or dt.datetime.now(dt.UTC)),
     )
@@ -199,13 +205,14 @@ async def build_plan(
     concurrency: int = DEFAULT_CONCURRENCY,
     created: dt.datetime | None = None,
     objects: ObjectLookup | None = None,
+    targets: Sequence[str] = (),
 ) -> Plan:
     """load → state read → refresh → diff → batching → (with `objects`) the check that every file to register
     is in OSS (`reconcile.engine.objectcheck`). Raises ManifestError, StateError or CloudError."""
     inputs = await read_inputs(
         paths, store, api_for_region, env=env, refresh_live=refresh_live, concurrency=concurrency
     )
-    plan = plan_from_inputs(inputs, manifest_paths=paths, prune=prune, created=created)
+    plan = plan_from_inputs(inputs, manifest_paths=paths, prune=prune, created=created, targets=targets)
     if objects is not None and plan.count("register"):
         with timed("object check") as done:
             checked = await check_objects(plan, objects, concurrency=concurrency)

@@ -1,30 +1,33 @@
 """Refresh: read what the account holds right now for everything the manifests or the state name.
 
 - Buckets: `ListAllMediaBucket`, every page, once per region that a desired or managed bucket lives in.
-- Media: `GetVideoInfos` for every media in state, 20 ids per call (unknown ids come back in
-  `NonExistVideoIds`: the media is gone). VOD cannot look media up by FileURL, so media that are not in
+- Media: every media in state, by id, with `SearchMedia` (100 per call) and `GetVideoInfos` (20 per call)
+  side by side, and GetVideoInfos again for what the search missed or found different from the state
+  (`reconcile.engine.reads`): the result is what GetVideoInfos alone would read. Unknown ids come back in
+  `NonExistVideoIds`: the media is gone. VOD cannot look media up by FileURL, so media that are not in
   state are not read at all: the diff plans them as registrations (which adopt an existing file).
 
-All reads run concurrently, `concurrency` at a time; the client paces each action to its QPS limit.
+Reads run concurrently, `concurrency` at a time per action; the client paces each action to its QPS limit.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
+import posixpath
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
 from reconcile.cloud.api import MediaApi
-from reconcile.cloud.limits import VIDEO_IDS_BATCH
+from reconcile.cloud.limits import AUDIO_EXTENSIONS
 from reconcile.cloud.models import MediaBucket, VideoInfo
+from reconcile.engine.reads import MediaReads, read_media, run_bounded
 from reconcile.manifest.desired import DesiredState
-from reconcile.state.model import StateDocument
+from reconcile.state.model import ResourceState, StateDocument
 
-# Reads in flight at once. The account paces GetVideoInfos at 100/s, so 8 reach that rate up to 80 ms of latency;
-# on a fast link more only make the HTTP pool scan more idle connections per request (at 100k media on
+# Reads in flight at once, per read action. The account paces each at 100/s, so 8 reach that rate up to 80 ms
+# of latency; on a fast link more only make the HTTP pool scan more idle connections per request (at 100k media on
 # loopback, 16 in flight cost 40% more CPU than 8).
 DEFAULT_CONCURRENCY = 8
 
@@ -80,13 +83,18 @@ def bucket_names(desired: DesiredState | None, state: StateDocument | None) -> s
     return names
 
 
-def media_ids_by_region(state: StateDocument | None) -> dict[str, list[str]]:
-    """The remote ids of the state's media, per region, sorted and without duplicates."""
-    ids: dict[str, set[str]] = {}
+def media_by_region(state: StateDocument | None) -> dict[str, dict[str, ResourceState]]:
+    """The state's media with a remote id, per region, by remote id (regions sorted)."""
+    found: dict[str, dict[str, ResourceState]] = {}
     for resource in state.resources if state else ():
         if resource.kind == "media" and resource.remote_id:
-            ids.setdefault(resource.region, set()).add(resource.remote_id)
-    return {region: sorted(found) for region, found in sorted(ids.items())}
+            found.setdefault(resource.region, {})[resource.remote_id] = resource
+    return dict(sorted(found.items()))
+
+
+def is_audio(resource: ResourceState) -> bool:
+    """An audio file: a video search never returns it, so it is read with GetVideoInfos only."""
+    return posixpath.splitext(resource.identity)[1].lstrip(".").lower() in AUDIO_EXTENSIONS
 
 
 async def refresh(
@@ -96,30 +104,34 @@ async def refresh(
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
 ) -> LiveState:
-    """Read the live bindings and media the plan depends on. Calls: one list per region (all its pages) and
-    ⌈n/20⌉ GetVideoInfos per region for its n media in state. Raises the client's CloudError on failure."""
+    """Read the live bindings and media the plan depends on. Calls: one list per region (all its pages), and
+    per region the read plan's SearchMedia and GetVideoInfos for its media in state, plus one GetVideoInfos
+    per 20 media the search missed or found different. Raises the client's CloudError on failure."""
     buckets: dict[str, dict[str, MediaBucket]] = {}
-    media: dict[str, VideoInfo] = {}
-    gone: set[str] = set()
-
-    async def read_videos(region: str, ids: list[str]) -> None:
-        result = await api_for_region(region).get_video_infos(ids)
-        for video in result.videos:
-            media[video.video_id] = video
-        gone.update(result.non_exist_video_ids)
-
-    in_state = media_ids_by_region(state)
+    reads = MediaReads(videos={}, gone=set())
+    in_state = media_by_region(state)
     jobs: list[Callable[[], Awaitable[None]]] = [
         partial(_list_region, api_for_region, r, buckets) for r in bucket_regions(desired, state)
     ]
-    for region, ids in in_state.items():
-        for start in range(0, len(ids), VIDEO_IDS_BATCH):
-            jobs.append(partial(read_videos, region, ids[start : start + VIDEO_IDS_BATCH]))
-    await run_bounded(jobs, concurrency)
+    for region, resources in in_state.items():
+        videos = sorted(i for i, r in resources.items() if not is_audio(r))
+        audio = sorted(i for i, r in resources.items() if is_audio(r))
+        jobs.append(
+            partial(
+                read_media,
+                api_for_region(region),
+                videos + audio,
+                resources,
+                reads,
+                searchable=len(videos),
+                concurrency=concurrency,
+            )
+        )
+    await run_bounded(jobs, len(jobs))
     # An id neither listed nor reported missing was dropped by the service: treat it as gone, never as present.
-    for ids in in_state.values():
-        gone.update(i for i in ids if i not in media)
-    return LiveState(buckets=buckets, media=media, gone=frozenset(gone))
+    for resources in in_state.values():
+        reads.gone.update(i for i in resources if i not in reads.videos)
+    return LiveState(buckets=buckets, media=reads.videos, gone=frozenset(reads.gone))
 
 
 async def list_buckets(
@@ -135,27 +147,3 @@ async def list_buckets(
 async def _list_region(api_for_region: ApiForRegion, region: str, into: dict[str, dict[str, MediaBucket]]) -> None:
     listed = await api_for_region(region).list_all_media_buckets()
     into[region] = {b.bucket: b for b in listed}
-
-
-async def run_bounded(jobs: list[Callable[[], Awaitable[None]]], concurrency: int) -> None:
-    """Run the jobs with at most `concurrency` in flight; the first failure cancels the rest and is re-raised."""
-    queue = iter(jobs)
-
-    async def worker() -> None:
-        for job in queue:
-            await job()
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            for _ in range(max(1, min(concurrency, len(jobs)))):
-                group.create_task(worker())
-    except BaseExceptionGroup as failures:
-        raise first_leaf(failures) from None
-
-
-def first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The first real exception in a (possibly nested) group: callers catch CloudError, not groups."""
-    error: BaseException = group
-    while isinstance(error, BaseExceptionGroup):
-        error = error.exceptions[0]
-    return error

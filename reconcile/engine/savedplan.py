@@ -174,6 +174,8 @@ def replan_command(source: PlanSource, out: str) -> str:
         words.append("--prune")
     if not source.refreshed:
         words.append("--refresh=false")
+    for target in source.targets:
+        words += ["--target", target]
     return shlex.join([*words, "--out", out])
 
 

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from reconcile.engine.drift import Drift, DriftReport
+from reconcile.render.health import unhealthy_json, unhealthy_text_lines
 from reconcile.render.summary import value
 from reconcile.render.text import BOLD, GREEN, RED, YELLOW, Painter
 
-DRIFT_FORMAT_VERSION = "1.0"
+DRIFT_FORMAT_VERSION = "1.1"  # 1.1: unhealthy_media
 
 _SYMBOL = {"changed": ("~", YELLOW), "deleted": ("-", RED), "unbound": ("-", RED), "bound_as_output": ("!", RED)}
 _WHAT = {
@@ -24,7 +25,13 @@ _WHAT = {
 
 def render_drift_text(report: DriftReport, *, manifest_paths: Sequence[str] = (), color: bool = False) -> str:
     """`manifest_paths` are those drift was given, for the `reconcile plan` command the report suggests."""
-    paint = Painter(color)
+    text = _render_drift_text(report, manifest_paths, Painter(color))
+    if report.unhealthy:  # issue 16: media health
+        text += "\n" + "\n".join(Painter(color)(line, YELLOW) for line in unhealthy_text_lines(report.unhealthy)) + "\n"
+    return text
+
+
+def _render_drift_text(report: DriftReport, manifest_paths: Sequence[str], paint: Painter) -> str:
     n = report.checked
     managed = f"{n} managed resource{'s' if n != 1 else ''}"
     against = f"the state (serial {report.state_serial})" if report.state_serial is not None else "the state"
@@ -80,6 +87,7 @@ def drift_document(report: DriftReport) -> dict[str, Any]:
             }
             for d in report.drifts
         ],
+        "unhealthy_media": unhealthy_json(report.unhealthy),
     }
 
 

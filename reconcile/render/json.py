@@ -13,6 +13,7 @@ from typing import Any
 from reconcile import __version__
 from reconcile.engine.attributes import MEDIA_FIELDS
 from reconcile.engine.plan import ACTION_LIST, Location, Plan, PlannedCall, PlanWarning, ResourceChange
+from reconcile.render.health import unhealthy_json
 from reconcile.render.summary import SUMMARY_ACTIONS
 
 FIELD_ORDER = {name: i for i, name in enumerate(("referer", *MEDIA_FIELDS))}
@@ -39,6 +40,8 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "warnings": [_diagnostic(w) for w in plan.warnings],
         "errors": [_diagnostic(e) for e in plan.errors],
         "unmanaged_input_buckets": [u.model_dump(mode="json") for u in plan.unmanaged],
+        "unhealthy_media": unhealthy_json(plan.unhealthy),  # 1.1
+        "partial": plan.partial,  # 1.1: made with --target (source.targets)
     }
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from reconcile.engine.plan import Location, Plan, PlanWarning, ResourceChange
+from reconcile.render.health import partial_banner, unhealthy_markdown
 from reconcile.render.summary import (
     SYMBOL,
     call_groups,
@@ -75,6 +76,8 @@ def render_plan_markdown(
     truncation note sends the reader."""
     out = _Budget(max_chars)
     out.fixed(f"### {_text(title)}", "")
+    if plan.partial:  # issue 16: --target
+        out.fixed("> [!WARNING]", f"> **{_text(partial_banner(plan.source.targets))}**", "")
     if converged(plan):
         out.fixed(f"**{_text(no_changes_message(plan))}**", "")
     else:
@@ -91,6 +94,11 @@ def render_plan_markdown(
     if replaces:
         out.fixed("**Replacements** (unbind, then bind):", "")
         out.items(f"- {_code(c.address)} — {_text(c.reason or 'replace')}{_declared(c, links)}" for c in replaces)
+        out.fixed("")
+    heading, unhealthy = unhealthy_markdown(plan.unhealthy)  # issue 16: media health
+    if unhealthy:
+        out.fixed(*heading)
+        out.items(unhealthy)
         out.fixed("")
     if plan.errors:
         out.fixed(f"**Errors** — apply will refuse this plan ({len(plan.errors)}):", "")

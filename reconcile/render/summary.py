@@ -62,9 +62,11 @@ def no_changes_message(plan: Plan) -> str:
 
     "The account matches the manifests" only when the account was read and nothing removed from the
     manifests is kept; with --refresh=false the comparison was against the state alone."""
-    if fully_converged(plan):
+    if fully_converged(plan) and not plan.partial:
         return NO_CHANGES
-    if plan.source.refreshed:
+    if plan.partial:  # issue 16: --target checked only part of the manifests
+        message = "No changes to the resources matching --target: no API calls to make."
+    elif plan.source.refreshed:
         message = "No changes: no API calls to make."
     else:
         message = "No changes against the state (the account was not read: --refresh=false)."

@@ -12,6 +12,7 @@ from typing import Any
 
 from reconcile.cloud.models import CallStats
 from reconcile.engine.plan import ChangeAction, Plan, PlanWarning, ResourceChange
+from reconcile.render.health import partial_banner, unhealthy_text_lines
 from reconcile.render.summary import (
     SYMBOL,
     call_groups,
@@ -55,7 +56,7 @@ class Painter:
 
 def render_plan_text(plan: Plan, *, color: bool = False) -> str:
     paint = Painter(color)
-    lines: list[str] = []
+    lines: list[str] = [paint(partial_banner(plan.source.targets), BOLD, RED), ""] if plan.partial else []
     sections = changes_by_section(plan)
     if sections:
         lines += ["Reconcile will perform the following actions:", ""]
@@ -89,6 +90,8 @@ def render_plan_text(plan: Plan, *, color: bool = False) -> str:
         for u in plan.unmanaged:
             referer = f"  referer {value(u.referer)}" if u.referer else ""
             lines.append(f"  {u.region:<{width}}  {u.bucket}{referer}")
+    if plan.unhealthy:  # issue 16: media health
+        lines += ["", *(paint(line, YELLOW) for line in unhealthy_text_lines(plan.unhealthy))]
     if plan.warnings:
         lines.append("")
         lines += [_diagnostic(w, paint("warning", BOLD, YELLOW)) for w in plan.warnings]

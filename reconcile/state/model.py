@@ -7,11 +7,14 @@ remote id (MediaId for media) and the attributes last applied. `serial` increase
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 STATE_FORMAT_VERSION = 1
+
+_set_attribute = object.__setattr__  # frozen models refuse their own __setattr__
 
 ResourceKind = Literal["input_bucket", "media"]
 
@@ -45,3 +48,15 @@ class StateDocument(BaseModel):
 
     def by_identity(self, kind: ResourceKind) -> dict[str, ResourceState]:
         return {r.identity: r for r in self.resources if r.kind == kind}
+
+
+def share_fields_sets(resources: Iterable[ResourceState]) -> None:
+    """Give resources with the same explicitly-set fields one shared set of their names.
+
+    Validation gives each model its own `__pydantic_fields_set__`: at 7 names, a 700-byte set, about 40% of a
+    media's memory once parsed. Frozen models never add to it, and pydantic copies it before a model_copy
+    changes it, so one set per distinct value is equivalent (50,000 media: 35 MB less)."""
+    shared: dict[frozenset[str], set[str]] = {}
+    for resource in resources:
+        names = resource.__pydantic_fields_set__
+        _set_attribute(resource, "__pydantic_fields_set__", shared.setdefault(frozenset(names), names))

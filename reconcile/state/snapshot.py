@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from reconcile.gcpause import gc_paused
-from reconcile.state.model import STATE_FORMAT_VERSION, ResourceState, StateDocument
+from reconcile.state.model import STATE_FORMAT_VERSION, ResourceState, StateDocument, share_fields_sets
 from reconcile.state.store import StateError
 
 _RESOURCE_JSON = ResourceState.__pydantic_serializer__
@@ -58,6 +58,7 @@ def decode_snapshot(data: bytes, location: str, restore_hint: str) -> StateDocum
     try:
         with gc_paused():
             doc = StateDocument.model_validate_json(data)
+            share_fields_sets(doc.resources)
     except ValidationError as exc:
         raise _explain(exc, data, location, restore_hint) from None
     check_version(doc.version, location)

@@ -97,12 +97,12 @@ async def test_converged_account_plans_no_changes(planner, account):
     assert planner.calls() == {"GetVideoInfos": 1, "ListAllMediaBucket": 1}
 
 
-async def test_refresh_reads_ceil_n_over_twenty(planner, account):
-    recorded = await converged(planner, account, media_manifest(41))
+async def test_refresh_reads_the_state_media_with_searches_and_get_video_infos_side_by_side(planner, account):
+    recorded = await converged(planner, account, media_manifest(120))
     plan = await planner.plan(recorded)
     assert not plan.needs_apply
-    assert planner.calls() == {"GetVideoInfos": 3}
-    assert account.stats() == {"GetVideoInfos": 3}
+    assert planner.calls() == {"SearchMedia": 1, "GetVideoInfos": 1}  # 100 ids + 20 ids
+    assert account.stats() == {"SearchMedia": 1, "GetVideoInfos": 1}
 
 
 async def test_referer_change_is_a_replacement(planner, account):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 
 import pytest
 
 from reconcile.cloud.errors import ForbiddenError
-from reconcile.cloud.models import GetVideoInfosResult, MediaBucket
+from reconcile.cloud.models import GetVideoInfosResult, MediaBucket, SearchMediaResult
 from reconcile.emulator.faults import FaultRules
 from reconcile.engine.refresh import LiveState, refresh
 from tests.engine.builders import REGION, bound, bucket, desired, managed_bucket, managed_media, media, state, video
@@ -37,17 +38,26 @@ async def test_reads_bindings_and_the_media_in_state(account, cloud_session):
     assert live.gone == frozenset({deleted_id})
 
 
-@pytest.mark.parametrize(("n", "expected_reads"), [(1, 1), (20, 1), (21, 2), (45, 3)])
-async def test_reads_media_in_batches_of_twenty(account, cloud_session, n, expected_reads):
+@pytest.mark.parametrize(
+    ("n", "expected_reads"),
+    [
+        (1, {"GetVideoInfos": 1}),
+        (20, {"GetVideoInfos": 1}),
+        (21, {"SearchMedia": 1}),  # one search of 21 ids beats two GetVideoInfos
+        (120, {"SearchMedia": 1, "GetVideoInfos": 1}),  # 100 + 20, side by side
+        (600, {"SearchMedia": 5, "GetVideoInfos": 5}),  # 500 + 100: both done after 5 calls at 100/s each
+    ],
+)
+async def test_reads_split_between_search_and_get_video_infos(account, cloud_session, n, expected_reads):
     declared = [media(f"v/{i:03d}.mp4") for i in range(n)]
     recorded = state(*(managed_media(m, account.register(m.file_url, m.title)) for m in declared))
 
     live = await refresh(cloud_session.client, desired(*declared), recorded)
 
-    assert len(live.media) == n
+    assert len(live.media) == n and not live.gone
     # No bucket is declared or managed: no region needs a bucket list.
-    assert {a: s.calls for a, s in cloud_session.stats.actions.items()} == {"GetVideoInfos": expected_reads}
-    assert account.stats() == {"GetVideoInfos": expected_reads}
+    assert {a: s.calls for a, s in cloud_session.stats.actions.items()} == expected_reads
+    assert account.stats() == expected_reads
 
 
 async def test_lists_every_page_of_buckets_once_per_region(account, cloud_session):
@@ -64,47 +74,63 @@ async def test_nothing_to_read_makes_no_call(cloud_session):
     assert cloud_session.stats.total_calls == 0
 
 
-async def test_a_failed_read_raises_the_client_error_itself(emulator_app, account, cloud_session):
-    declared = [media(f"v/{i:03d}.mp4") for i in range(45)]
+@pytest.mark.parametrize("action", ["GetVideoInfos", "SearchMedia"])
+async def test_a_failed_read_raises_the_client_error_itself(emulator_app, account, cloud_session, action):
+    declared = [media(f"v/{i:03d}.mp4") for i in range(120)]
     recorded = state(*(managed_media(m, account.register(m.file_url, m.title)) for m in declared))
     emulator_app.gateway.faults.rules = FaultRules.from_dict(
-        {"rules": [{"action": "GetVideoInfos", "error": {"status": 403, "code": "Forbidden"}}]}
+        {"rules": [{"action": action, "error": {"status": 403, "code": "Forbidden"}}]}
     )
     with pytest.raises(ForbiddenError, match="Forbidden"):
         await refresh(cloud_session.client, desired(*declared), recorded)
 
 
 class SlowApi:
-    """Counts how many reads are in flight at once."""
+    """Counts how many reads of each action are in flight at once."""
 
     region = REGION
 
     def __init__(self) -> None:
-        self.in_flight = 0
-        self.peak = 0
+        self.in_flight = {"GetVideoInfos": 0, "SearchMedia": 0}
+        self.peak = {"GetVideoInfos": 0, "SearchMedia": 0}
+
+    def qps_limit(self, action: str) -> float:
+        return 100.0
 
     async def list_all_media_buckets(self) -> list[MediaBucket]:
         return [bound("media-in")]
 
+    async def _read(self, action: str) -> None:
+        self.in_flight[action] += 1
+        self.peak[action] = max(self.peak[action], self.in_flight[action])
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        self.in_flight[action] -= 1
+
     async def get_video_infos(self, video_ids: Sequence[str]) -> GetVideoInfosResult:
-        self.in_flight += 1
-        self.peak = max(self.peak, self.in_flight)
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
-        self.in_flight -= 1
+        await self._read("GetVideoInfos")
         declared = media("x.mp4")
         return GetVideoInfosResult("r", tuple(video(i, declared) for i in video_ids[1:]), tuple(video_ids[:1]))
 
+    async def search_media(
+        self, match: str, *, page_size: int = 100, scroll_token: str | None = None
+    ) -> SearchMediaResult:
+        await self._read("SearchMedia")
+        ids = re.findall(r"'([^']*)'", match)
+        declared = media("x.mp4")
+        return SearchMediaResult("r", len(ids), tuple(video(i, declared) for i in ids), None)
 
-async def test_reads_run_concurrently_up_to_the_bound():
+
+async def test_reads_run_concurrently_up_to_the_bound_per_action():
     api = SlowApi()
-    declared = [media(f"v/{i:03d}.mp4") for i in range(200)]
-    recorded = state(*(managed_media(m, f"id{i:03d}") for i, m in enumerate(declared)))
+    declared = [media(f"v/{i:03d}.mp4", title="x.mp4") for i in range(1200)]
+    recorded = state(*(managed_media(m, f"id{i:04d}") for i, m in enumerate(declared)))
 
     live = await refresh(lambda region: api, desired(), recorded, concurrency=4)
 
-    assert api.peak == 4
-    assert len(live.media) == 190 and len(live.gone) == 10  # the first id of each batch reported missing
+    assert api.peak == {"GetVideoInfos": 4, "SearchMedia": 4}
+    # 1,000 searched, 200 by GetVideoInfos: the first id of each of those 10 batches is reported missing
+    assert len(live.media) == 1190 and len(live.gone) == 10
 
 
 def test_live_digest_ignores_unrelated_buckets_and_status():

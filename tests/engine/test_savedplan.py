@@ -432,8 +432,14 @@ def test_apply_refuses_a_plan_whose_title_was_edited_even_with_a_recomputed_dige
 # A plan path that is no regular file: a located error at once, never a hang (FIFO) or a memory blow-up (/dev/zero)
 
 
-@pytest.mark.parametrize(("kind", "described"), [("zero", "a character device"), ("fifo", "a FIFO (named pipe)")])
-def test_show_and_apply_refuse_a_plan_path_that_is_a_device_or_a_fifo(tmp_path, kind, described):
+@pytest.mark.parametrize(
+    ("kind", "described", "as_manifest"),
+    [
+        ("zero", "a character device", "is a symlink to a character device"),
+        ("fifo", "a FIFO (named pipe)", "is a FIFO (named pipe)"),
+    ],
+)
+def test_show_and_apply_refuse_a_plan_path_that_is_a_device_or_a_fifo(tmp_path, kind, described, as_manifest):
     plan_path = special_file(tmp_path, kind).name
 
     shown = run_cli(tmp_path, "show", plan_path)
@@ -443,5 +449,7 @@ def test_show_and_apply_refuse_a_plan_path_that_is_a_device_or_a_fifo(tmp_path, 
     assert shown.stderr == f"error: {plan_path}: not a saved plan: it is {described}, not a regular file\n"
     assert (applied.returncode, applied.stdout) == (1, "")  # not a plan: read as a manifest path, and refused
     assert applied.stderr == (
-        f"{plan_path}:1:1: not a regular file or directory\nerror: the manifests have 1 problem(s), listed above\n"
+        f"{plan_path}:1:1: {as_manifest}, not a regular file; manifests are read only from regular files (a symlink "
+        "to one is fine): remove it, or name the manifest files themselves\n"
+        "error: the manifests have 1 problem(s), listed above\n"
     )

@@ -31,6 +31,8 @@ def test_top_level_contract():
         "warnings",
         "errors",
         "unmanaged_input_buckets",
+        "unhealthy_media",
+        "partial",
     ]
     assert (document["format_version"], document["reconcile_version"]) == (PLAN_FORMAT_VERSION, __version__)
     assert (document["applyable"], document["has_changes"]) == (False, True)
