@@ -258,7 +258,8 @@ def check_fresh(plan: Plan, desired: DesiredState, state: StateDocument | None, 
 def _replanned_differently(plan: Plan, inputs: PlanInputs) -> list[str]:
     """Planning again from the same inputs must give the same changes and calls: anything else was edited in
     (or comes from outside the files, e.g. a ${VAR} whose value changed)."""
-    again = plan_from_inputs(inputs, manifest_paths=plan.source.manifest_paths, prune=plan.source.prune)
+    source = plan.source
+    again = plan_from_inputs(inputs, manifest_paths=source.manifest_paths, prune=source.prune, targets=source.targets)
     if again.changes == plan.changes and again.calls == plan.calls:
         return []
     now = {change.address: change for change in again.changes}

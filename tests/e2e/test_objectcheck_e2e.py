@@ -55,8 +55,9 @@ def test_a_saved_plan_was_checked_when_it_was_made(ws: Workspace) -> None:
     assert ws.reconcile("plan", "manifests/", "--out", "release.plan").code == 0
     refused = ws.reconcile("apply", "release.plan", "--skip-object-check")
     assert refused.code == 1
-    assert "release.plan is a saved plan: --prune, --refresh and the object check were fixed when it was made" in (
-        refused.err
+    assert (
+        "release.plan is a saved plan: --prune, --refresh, --target and the object check were fixed when it was made"
+        in (refused.err)
     )
     applied = ws.reconcile("apply", "release.plan")
     assert applied.code == 0 and "HeadObject" not in applied.out  # no second check

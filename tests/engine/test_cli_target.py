@@ -32,7 +32,7 @@ def test_a_saved_targeted_plan_remembers_its_targets(cli):  # noqa: F811
     refused = cli.run("apply", "outro.plan", "--target", "media.intro")
     assert (refused.code, refused.err) == (
         1,
-        "error: outro.plan is a saved plan: --prune, --refresh and --target were fixed when it was made; plan again "
+        "error: outro.plan is a saved plan: --prune, --refresh, --target and the object check were fixed when it was made; plan again "
         "to change them\n",
     )
     applied = cli.run("apply", "outro.plan")

@@ -38,8 +38,8 @@ def addresses(state_path) -> list[str]:
 def test_state_help_lists_mv_and_rm(capsys):
     code, out, _ = run(capsys, "state", "--help")
     assert code == 0
-    assert "  mv    Record the resource at FROM under the address TO" in out
-    assert "  rm    Forget the resources at ADDRESS..." in out
+    assert "  mv          Record the resource at FROM under the address TO" in out
+    assert "  rm          Forget the resources at ADDRESS..." in out
 
 
 def test_mv_moves_an_address_as_one_new_serial_keeping_the_previous_version(capsys, state_path, written):
