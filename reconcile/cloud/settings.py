@@ -31,6 +31,8 @@ ENV_MTS_ENDPOINT = "RECONCILE_MTS_ENDPOINT"
 ENV_VOD_ENDPOINT = "RECONCILE_VOD_ENDPOINT"
 ENV_SIGNATURE_VERSION = "RECONCILE_SIGNATURE_VERSION"
 ENV_QPS = "RECONCILE_QPS"
+ENV_QPS_SHARE = "RECONCILE_QPS_SHARE"
+ALL_ACTIONS = "*"  # the key of a share that applies to every action without its own
 ENV_MAX_CONCURRENCY = "RECONCILE_MAX_CONCURRENCY"
 
 
@@ -71,6 +73,45 @@ def check_qps(action: str, rate: float, origin: str, shown: str | None = None) -
     return action, float(rate)
 
 
+def parse_qps_share(text: str, origin: str) -> dict[str, float]:
+    """`"0.5"` → `{"*": 0.5}`; `"0.5,RegisterMedia=0.2"` → `{"*": 0.5, "RegisterMedia": 0.2}`."""
+    result: dict[str, float] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if item:
+            action, share = parse_qps_share_item(item, origin)
+            result[action] = share
+    return result
+
+
+def parse_qps_share_item(item: str, origin: str) -> tuple[str, float]:
+    """`0.5` (every action) or `ACTION=0.5`: the share of the account's limit this process may take."""
+    action, sep, value = (s.strip() for s in item.rpartition("="))
+    if not sep:
+        action = ALL_ACTIONS
+    elif not action:
+        raise InvalidSettingsError(
+            f"{origin}: {item!r} is not a share (e.g. 0.5) or ACTION=SHARE (e.g. RegisterMedia=0.5)"
+        )
+    try:
+        share = float(value)
+    except ValueError:
+        share = math.nan
+    return check_qps_share(action, share, origin, shown=value)
+
+
+def check_qps_share(action: str, share: float, origin: str, shown: str | None = None) -> tuple[str, float]:
+    if action != ALL_ACTIONS and action not in KNOWN_ACTIONS:
+        raise InvalidSettingsError(
+            f"{origin}: unknown action {action!r}; expected one of {', '.join(sorted(KNOWN_ACTIONS))}"
+        )
+    if not 0 < share <= 1:
+        what = f"{action}={shown if shown is not None else share}" if action != ALL_ACTIONS else (shown or str(share))
+        raise InvalidSettingsError(
+            f"{origin}: {what} is not a share of the limit: give a number above 0 and at most 1 (0.5 takes half)"
+        )
+    return action, float(share)
+
+
 def _positive_int(text: str, origin: str) -> int:
     try:
         value = int(text)
@@ -90,6 +131,8 @@ class ClientSettings:
     vod_endpoint: str | None = None  # VOD only, wins over `endpoint`
     signature_version: SignatureVersion = "v3"
     qps: Mapping[str, float] = field(default_factory=dict)  # per-action limit overrides (calls per second)
+    # The share of each limit this process may take, per action ("*": every action without its own); 1 = all.
+    qps_share: Mapping[str, float] = field(default_factory=dict)
     max_concurrency: int = 32  # requests in flight per session, all actions and regions together
     timeout: float = 30.0  # seconds, per attempt
     max_attempts: int = 8  # per call, the first attempt included
@@ -108,6 +151,8 @@ class ClientSettings:
             raise InvalidSettingsError(f"signature_version: {self.signature_version!r} is not one of v3, v1")
         qps = dict(check_qps(action, rate, "qps") for action, rate in self.qps.items())
         object.__setattr__(self, "qps", MappingProxyType(qps))
+        share = dict(check_qps_share(action, value, "qps_share") for action, value in self.qps_share.items())
+        object.__setattr__(self, "qps_share", MappingProxyType(share))
         if self.max_concurrency < 1 or self.max_attempts < 1:
             raise InvalidSettingsError("max_concurrency and max_attempts must be at least 1")
         if not (self.timeout > 0 and self.max_retry_seconds >= 0):
@@ -119,9 +164,14 @@ class ClientSettings:
         """The service's limit for `action` as configured: an override, or the documented default."""
         return self.qps.get(action, qps_limit(action))
 
+    def qps_share_of(self, action: str) -> float:
+        """The share of `action`'s limit this process may take: its own, else the one for every action, else 1."""
+        return self.qps_share.get(action, self.qps_share.get(ALL_ACTIONS, 1.0))
+
     def pacing_rate(self, action: str) -> float:
-        """The rate the client actually paces `action` at: the limit times the safety factor."""
-        return self.qps_limit(action) * self.qps_safety_factor
+        """The most the client paces `action` at: the limit times this process's share times the safety factor.
+        Throttling answers lower it for a while (`reconcile.cloud.pacing`)."""
+        return self.qps_limit(action) * self.qps_share_of(action) * self.qps_safety_factor
 
     def endpoint_override(self, product: str) -> str | None:
         """The base URL every region of `product` goes to, when overridden."""
@@ -132,7 +182,8 @@ class ClientSettings:
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> ClientSettings:
         """Settings from RECONCILE_* variables, with `overrides` (fields of this class) laid over them.
 
-        An override of None is ignored; a `qps` override is merged over RECONCILE_QPS action by action.
+        An override of None is ignored; a `qps` or `qps_share` override is merged over RECONCILE_QPS or
+        RECONCILE_QPS_SHARE action by action.
         """
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
@@ -152,6 +203,7 @@ class ClientSettings:
                 raise InvalidSettingsError(f"{ENV_SIGNATURE_VERSION}: {version!r} is not one of v3, v1")
             values["signature_version"] = version
         values["qps"] = parse_qps(env.get(ENV_QPS, ""), ENV_QPS)
+        values["qps_share"] = parse_qps_share(env.get(ENV_QPS_SHARE, ""), ENV_QPS_SHARE)
         if env.get(ENV_MAX_CONCURRENCY, "").strip():
             values["max_concurrency"] = _positive_int(env[ENV_MAX_CONCURRENCY].strip(), ENV_MAX_CONCURRENCY)
         for name, value in overrides.items():
@@ -159,5 +211,5 @@ class ClientSettings:
                 raise TypeError(f"ClientSettings has no setting {name!r}")
             if value is None:
                 continue
-            values[name] = {**values["qps"], **value} if name == "qps" else value
+            values[name] = {**values[name], **value} if name in ("qps", "qps_share") else value
         return cls(**values)
