@@ -98,7 +98,7 @@ class CloudSession:
         self._timestamp = timestamp
         self._rng = rng if rng is not None else random.Random()
         self._sign = sign_v3 if settings.signature_version == "v3" else sign_v1
-        self._pacer = Pacer(self._clock)
+        self._pacer = Pacer(self._clock, self._rng)
         self._concurrency = asyncio.Semaphore(settings.max_concurrency)
         self._gate = SendGate()
         self._pools: dict[str, httpx.AsyncClient] = {}

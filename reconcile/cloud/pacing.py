@@ -138,23 +138,29 @@ class RateCut:
 
 
 class AdaptiveRate:
-    """One (account, action)'s rate, learnt from throttling answers: a multiplicative cut on a throttle, a hold,
-    then a cubic probe back up towards `ceiling` (as TCP's CUBIC and the AWS SDKs' adaptive retry mode do).
+    """One (account, action)'s rate, learnt from throttling answers: a multiplicative cut on a throttle, a hold
+    below the rate that was throttled, then probes back up towards `ceiling` in doubling steps.
 
-    At a throttle the account's window was full. This process's share of it is its rate, or less when the
-    service's retry-after hint says the window had no room for a while (a window filled in 1 - H seconds holds
-    1/(1 - H) times the limit's worth of arrivals, so this process's share is rate x (1 - H)), or less when
-    fewer of its calls than that were admitted in the last window. Then:
+    At a throttle the account's window was full, and this process had a share of it:
+    - its rate, as far as it can tell, when the window had filled over time (a short or no retry-after hint);
+    - less when the service's hint says the window had no room for a while: a window that filled in 1 - H
+      seconds was filled by everyone together at 1/(1 - H) times the limit, so this process's share was its
+      rate x (1 - H), and no more than its own calls admitted in that window (a process that started later
+      than the others has fewer there). This is how N processes that start together find 1/N in one step.
 
-    - throttled while probing above the rate it held: the probe found the limit. Back to the held rate (or 97%
-      of the share if lower), and hold it twice as long as last time (up to `MAX_HOLD`) before probing again;
-    - throttled at or below the rate it held: the account is busier than it was (another pipeline started).
-      Cut to 70% of the rate, or straight to 97% of the share if lower; hold that for `HOLD` seconds.
+    Then:
+    - throttled during a probe step (above the rate it held): the step found the limit. Back to the rate of
+      the step before, which no throttle answered, or to 97% of the share if lower;
+    - throttled at or below the rate it held: the account is busier than it was (another pipeline started,
+      or another's probe took the room). Cut to `CUT` of the rate, or to 97% of the share if lower. A throttle
+      soon after a cut (within `REPEAT_WITHIN`) says that cut did not suffice: the next one is deeper (the cut
+      factor squared: 0.85, 0.72, 0.52, ...), never below `DEEPEST_CUT` of the rate in one step.
 
-    After the hold it probes: rate = held x (1 + PROBE x t^3), t seconds into the probe: slowly at first (a few
-    percent in the first half second, so that a probe that finds the limit costs one throttled call), faster
-    the longer no throttle comes, so a process left alone is back at the ceiling within about two seconds.
-    N processes of one account thus each settle at about 1/N of the limit, and probe rarely.
+    Either way it holds that rate for `HOLD` seconds (jittered, so processes cut together do not probe
+    together), then probes: one step every `PROBE_STEP` seconds (half a window, about the time the service's
+    sliding window takes to show a step's effect), the first adding `FIRST_PROBE` of the ceiling and each next
+    twice as much. A probe that finds the limit costs about one throttled call; a process left alone is back
+    at the ceiling about two seconds after its hold ends.
 
     A throttled call sent before the last cut took effect (before the cut, or before the pause its hint asked
     for ended) does not cut again: it tells nothing about the new rate. Pure: time comes in as arguments, so
@@ -361,15 +367,16 @@ class ActionPacing:
 class Pacer:
     """Every `ActionPacer` of a session, keyed by (access key id, action): shared by all tasks and regions."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, rng: random.Random | None = None) -> None:
         self._clock = clock
+        self._rng = rng if rng is not None else random.Random()
         self._pacers: dict[tuple[str, str], ActionPacer] = {}
 
     def for_action(self, access_key_id: str, action: str, rate: float) -> ActionPacer:
         key = (access_key_id, action)
         pacer = self._pacers.get(key)
         if pacer is None:
-            pacer = self._pacers[key] = ActionPacer(AdaptiveRate(rate), self._clock, action)
+            pacer = self._pacers[key] = ActionPacer(AdaptiveRate(rate, self._rng), self._clock, action)
         return pacer
 
     def actions(self) -> dict[str, ActionPacer]:
