@@ -50,13 +50,16 @@ WINDOW = 1.0
 CUT = 0.85
 DEEPEST_CUT = 0.25
 SAFE_FRACTION = 0.97  # pace at this fraction of the share that was throttled, as at this fraction of a limit
-HOLD = 2.0  # seconds to hold a cut rate before probing above it
+HOLD = 2.0  # seconds to hold the rate a probe went back to before probing again
+HOLD_AFTER_CUT = 1.5  # seconds to hold a cut rate (a first guess at this process's share) before probing
 HOLD_JITTER = 0.25  # each hold is HOLD +- this fraction, so processes cut together do not probe together
 REPEAT_WITHIN = 0.5  # a throttle this soon (seconds) after a cut squares the cut factor: 0.85, 0.72, 0.52, ...
+SERIES_FLOOR = 0.5  # ... but such a series of quick cuts takes the rate down to half of where it began, no lower
 BURST_HINT = 0.1  # a hint this long (seconds) means the window filled in a burst rather than over time
 PROBE_STEP = 0.5  # then one probe step up every this many seconds while no throttle comes
 FIRST_PROBE = 0.04  # the first step adds this fraction of the ceiling; each next step twice as much
 LOWEST_FRACTION = 0.02  # never pace below this fraction of the ceiling
+SETTLE_MARGIN = 0.02  # a call sent this soon after the hint's pause ended meets the others' calls held as long
 NO_HINT_SETTLE = 0.5  # without a hint, a throttle of a call sent this soon after a cut does not cut again
 
 
@@ -176,6 +179,8 @@ class AdaptiveRate:
         self._cut_at = -math.inf
         self._hold = HOLD
         self._cut = CUT  # the fraction the last cut kept
+        self._series_from = ceiling  # the rate before the first of the last series of quick cuts
+        self._burst = False  # the last cut was to this process's part of a window filled in a burst
         self._rng = rng if rng is not None else random.Random()
         self._settled_at = -math.inf  # sends from here on were paced at the last cut's rate
         self.lowest = ceiling  # the lowest rate this source was ever cut to
@@ -223,18 +228,26 @@ class AdaptiveRate:
         last_good, before = self._probe(now)
         hint = min(retry_after, WINDOW) if retry_after is not None else 0.0
         share = before * max(1.0 - hint / WINDOW, DEEPEST_CUT)
-        if hint >= BURST_HINT:  # the window filled up quickly: its calls are the recent ones, this process's too
+        burst = hint >= BURST_HINT
+        if burst:  # the window filled up quickly: its calls are the recent ones, this process's too
             share = min(share, max(self._admitted_in_window(now), before * DEEPEST_CUT))
+        hold = HOLD_AFTER_CUT
         if before > self._held:  # a probe step found the limit: back to the step before, which did not
             after = min(last_good, share * SAFE_FRACTION)
-        else:  # a cut that did not suffice (another throttle soon after it) is followed by a deeper one
-            self._cut = self._cut * self._cut if now - self._cut_at < REPEAT_WITHIN else CUT
-            after = min(before * max(self._cut, DEEPEST_CUT), share * SAFE_FRACTION)
+            hold = HOLD
+        else:  # a multiplicative cut that did not suffice (another throttle soon after it) is followed by a deeper one
+            repeated = now - self._cut_at < REPEAT_WITHIN and not self._burst
+            self._cut = self._cut * self._cut if repeated else CUT
+            if not repeated:
+                self._series_from = before
+            # ... but one series of quick cuts gives up at most half: the others, throttled too, cut as well
+            after = min(max(before * self._cut, self._series_from * SERIES_FLOOR), share * SAFE_FRACTION)
+        self._burst = burst
         after = max(self.lowest_allowed, after)
         self._held = after
         self._cut_at = now
-        self._settled_at = now + (retry_after if retry_after is not None else NO_HINT_SETTLE)
-        self._hold = HOLD * self._rng.uniform(1 - HOLD_JITTER, 1 + HOLD_JITTER)
+        self._settled_at = now + (retry_after + SETTLE_MARGIN if retry_after is not None else NO_HINT_SETTLE)
+        self._hold = hold * self._rng.uniform(1 - HOLD_JITTER, 1 + HOLD_JITTER)
         self.lowest = min(self.lowest, after)
         return RateCut(before, after)
 
