@@ -77,6 +77,7 @@ class Run:
     final_rates: list[float]
     lowest_rates: list[float]
     cuts: int
+    spans: list[tuple[float, float]]  # per apply: (first batch, summary) in seconds from the first batch of any
 
     @property
     def ratio(self) -> float:
@@ -126,6 +127,8 @@ def run_applies(workdir: Path, count: int) -> Run:
                 stderr = (apply.directory / "stderr.txt").read_text()
                 raise RuntimeError(f"reconcile apply exited {apply.process.returncode}:\n{stderr[-3000:]}")
         emulator_throttled = emulator.control.stats()["actions"]["RegisterMedia"]["throttled"]
+    origin = min(a.first_batch for a in applies if a.first_batch)
+    spans = [((a.first_batch or 0) - origin, (a.finished or 0) - origin) for a in applies]
     summaries = [a.summary for a in applies]
     pacing = [s["pacing"]["RegisterMedia"] for s in summaries]
     return Run(
@@ -138,6 +141,7 @@ def run_applies(workdir: Path, count: int) -> Run:
         final_rates=[p["final_rate"] for p in pacing],
         lowest_rates=[p["lowest_rate"] for p in pacing],
         cuts=sum(p["rate_cuts"] for p in pacing),
+        spans=spans,
     )
 
 
@@ -183,6 +187,12 @@ def run(workdir: Path) -> str:
             "lowest rates (calls/s) | final rates | calls exact, all ok | goal | |",
             "|---|---|---|---|---|---|---|---|---|",
             *(_row(r) for r in runs),
+            "",
+            "Each apply's first batch and summary, in seconds from the first batch of any: "
+            + "; ".join(
+                f"{r.applies} applies: " + ", ".join(f"{start:.2f}-{end:.2f}" for start, end in r.spans) for r in runs
+            )
+            + ".",
             "",
             f"Before adaptive pacing: {BEFORE}. The single-apply goal (<= 1.05x, 0 throttled) is also measured "
             "over 5,000 media by the apply scenario.",

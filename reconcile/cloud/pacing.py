@@ -45,8 +45,8 @@ MAX_TOLERANCE = 0.005
 
 # The services' window (seconds): a retry-after hint is a fraction of it.
 WINDOW = 1.0
-# Adaptive pacing (AdaptiveRate). A throttle cuts the rate to CUT of what it was, or lower when the hint says
-# this process's share of the window was smaller, but never below DEEPEST_CUT of it in one step.
+# Adaptive pacing (AdaptiveRate). A throttle cuts the rate to CUT of what it was, or to this process's share of
+# the window when the hint says that was smaller, but never below DEEPEST_CUT of the rate in one step.
 CUT = 0.85
 DEEPEST_CUT = 0.25
 SAFE_FRACTION = 0.97  # pace at this fraction of the share that was throttled, as at this fraction of a limit
@@ -153,17 +153,19 @@ class AdaptiveRate:
 
     Then:
     - throttled during a probe step (above the rate it held): the step found the limit. Back to the rate of
-      the step before, which no throttle answered, or to 97% of the share if lower;
+      the step before, which no throttle answered, or to 97% of the share if lower; hold it `HOLD` seconds;
     - throttled at or below the rate it held: the account is busier than it was (another pipeline started,
-      or another's probe took the room). Cut to `CUT` of the rate, or to 97% of the share if lower. A throttle
-      soon after a cut (within `REPEAT_WITHIN`) says that cut did not suffice: the next one is deeper (the cut
-      factor squared: 0.85, 0.72, 0.52, ...), never below `DEEPEST_CUT` of the rate in one step.
+      or another's probe took the room). Cut to `CUT` of the rate, or to 97% of the share if lower; hold it
+      `HOLD_AFTER_CUT` seconds. A throttle soon after such a cut (within `REPEAT_WITHIN`) says it did not
+      suffice: the next one is deeper (the factor squared: 0.85, 0.72, 0.52, ...), but a series of quick cuts
+      stops at half the rate it began from (`SERIES_FLOOR`): the others sharing the account are throttled too,
+      and one unlucky process must not give up its whole share while they keep theirs.
 
-    Either way it holds that rate for `HOLD` seconds (jittered, so processes cut together do not probe
-    together), then probes: one step every `PROBE_STEP` seconds (half a window, about the time the service's
-    sliding window takes to show a step's effect), the first adding `FIRST_PROBE` of the ceiling and each next
-    twice as much. A probe that finds the limit costs about one throttled call; a process left alone is back
-    at the ceiling about two seconds after its hold ends.
+    Holds are jittered, so processes cut together do not probe together. A probe is one step every
+    `PROBE_STEP` seconds (half a window, about the time the service's sliding window takes to show a step's
+    effect), the first adding `FIRST_PROBE` of the ceiling and each next twice as much. A probe that finds the
+    limit costs about one throttled call; a process left alone is back at the ceiling about two seconds after
+    its hold ends.
 
     A throttled call sent before the last cut took effect (before the cut, or before the pause its hint asked
     for ended) does not cut again: it tells nothing about the new rate. Pure: time comes in as arguments, so
@@ -180,7 +182,7 @@ class AdaptiveRate:
         self._hold = HOLD
         self._cut = CUT  # the fraction the last cut kept
         self._series_from = ceiling  # the rate before the first of the last series of quick cuts
-        self._burst = False  # the last cut was to this process's part of a window filled in a burst
+        self._deepen = False  # the last cut was multiplicative: a throttle soon after it deepens the next
         self._rng = rng if rng is not None else random.Random()
         self._settled_at = -math.inf  # sends from here on were paced at the last cut's rate
         self.lowest = ceiling  # the lowest rate this source was ever cut to
@@ -223,6 +225,8 @@ class AdaptiveRate:
 
     def throttled(self, sent: float, now: float, retry_after: float | None) -> RateCut | None:
         self._throttled_sends.append(sent)
+        while self._throttled_sends[0] <= now - WINDOW:
+            self._throttled_sends.popleft()
         if sent < self._settled_at:
             return None
         last_good, before = self._probe(now)
@@ -232,17 +236,20 @@ class AdaptiveRate:
         if burst:  # the window filled up quickly: its calls are the recent ones, this process's too
             share = min(share, max(self._admitted_in_window(now), before * DEEPEST_CUT))
         hold = HOLD_AFTER_CUT
+        repeated = now - self._cut_at < REPEAT_WITHIN
+        if not repeated:
+            self._series_from = before
         if before > self._held:  # a probe step found the limit: back to the step before, which did not
             after = min(last_good, share * SAFE_FRACTION)
             hold = HOLD
+            self._deepen = False
         else:  # a multiplicative cut that did not suffice (another throttle soon after it) is followed by a deeper one
-            repeated = now - self._cut_at < REPEAT_WITHIN and not self._burst
-            self._cut = self._cut * self._cut if repeated else CUT
-            if not repeated:
-                self._series_from = before
+            self._cut = self._cut * self._cut if repeated and self._deepen else CUT
             # ... but one series of quick cuts gives up at most half: the others, throttled too, cut as well
-            after = min(max(before * self._cut, self._series_from * SERIES_FLOOR), share * SAFE_FRACTION)
-        self._burst = burst
+            after = min(before, max(before * self._cut, self._series_from * SERIES_FLOOR))
+            if burst:
+                after = min(after, share * SAFE_FRACTION)
+            self._deepen = not burst
         after = max(self.lowest_allowed, after)
         self._held = after
         self._cut_at = now
