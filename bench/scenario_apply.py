@@ -66,18 +66,26 @@ class OurRun:
     emulator_stats: dict[str, Any]
 
 
+def apply_env(emulator_url: str, state: Path) -> dict[str, str]:
+    """The environment of a `reconcile apply` child against the emulator: its URL and key, this state file, and
+    the documented limits whole (no RECONCILE_QPS or RECONCILE_QPS_SHARE from the caller's environment)."""
+    env = {
+        **os.environ,
+        "RECONCILE_ENDPOINT": emulator_url,
+        "RECONCILE_STATE": str(state),
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY_ID,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEFAULT_ACCESS_KEY_SECRET,
+        "ALIBABA_CLOUD_CLI_PROFILE_DISABLED": "true",
+    }
+    for variable in ("RECONCILE_QPS", "RECONCILE_QPS_SHARE"):
+        env.pop(variable, None)
+    return env
+
+
 def run_ours(workdir: Path) -> OurRun:
     write_manifests(workdir / "manifests")
     with start_emulator(qps_scale=1.0, auto_objects=True) as emulator:
-        env = {
-            **os.environ,
-            "RECONCILE_ENDPOINT": emulator.url,
-            "RECONCILE_STATE": str(workdir / "state.json"),
-            "ALIBABA_CLOUD_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY_ID,
-            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEFAULT_ACCESS_KEY_SECRET,
-            "ALIBABA_CLOUD_CLI_PROFILE_DISABLED": "true",
-        }
-        env.pop("RECONCILE_QPS", None)
+        env = apply_env(emulator.url, workdir / "state.json")
         started = time.perf_counter()
         completed = subprocess.run(
             [sys.executable, "-m", "reconcile", "apply", "manifests/", "--auto-approve", "--json"],

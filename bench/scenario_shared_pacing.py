@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from reconcile.emulator.config import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
+from bench.scenario_apply import apply_env
 from reconcile.emulator.process import start_emulator
 
 TITLE = "Shared account: 1, 2 and 4 concurrent applies of 1,500 media at the real QPS limits"
@@ -95,16 +95,7 @@ def run_applies(workdir: Path, count: int) -> Run:
         for n in range(count):
             directory = workdir / f"{count}-applies" / f"pipeline-{n}"
             write_manifests(directory / "manifests", n)
-            env = {
-                **os.environ,
-                "RECONCILE_ENDPOINT": emulator.url,
-                "RECONCILE_STATE": str(directory / "state.json"),
-                "ALIBABA_CLOUD_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY_ID,
-                "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEFAULT_ACCESS_KEY_SECRET,
-                "ALIBABA_CLOUD_CLI_PROFILE_DISABLED": "true",
-            }
-            for variable in ("RECONCILE_QPS", "RECONCILE_QPS_SHARE"):
-                env.pop(variable, None)
+            env = apply_env(emulator.url, directory / "state.json")
             with (directory / "stderr.txt").open("w") as stderr:
                 process = subprocess.Popen(
                     [sys.executable, "-m", "reconcile", "apply", "manifests/", "--auto-approve", "--json"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -42,30 +42,18 @@ class InvalidSettingsError(ValueError):
 
 def parse_qps(text: str, origin: str) -> dict[str, float]:
     """`"RegisterMedia=20,UpdateVideoInfos=10"` → `{"RegisterMedia": 20.0, "UpdateVideoInfos": 10.0}`."""
-    result: dict[str, float] = {}
-    for item in (part.strip() for part in text.split(",")):
-        if item:
-            action, rate = parse_qps_item(item, origin)
-            result[action] = rate
-    return result
+    return _parse_items(text, origin, parse_qps_item)
 
 
 def parse_qps_item(item: str, origin: str) -> tuple[str, float]:
     action, sep, value = (s.strip() for s in item.partition("="))
     if not sep or not action:
         raise InvalidSettingsError(f"{origin}: {item!r} is not ACTION=N (e.g. RegisterMedia=20)")
-    try:
-        rate = float(value)
-    except ValueError:
-        rate = math.nan
-    return check_qps(action, rate, origin, shown=value)
+    return check_qps(action, _number(value), origin, shown=value)
 
 
 def check_qps(action: str, rate: float, origin: str, shown: str | None = None) -> tuple[str, float]:
-    if action not in KNOWN_ACTIONS:
-        raise InvalidSettingsError(
-            f"{origin}: unknown action {action!r}; expected one of {', '.join(sorted(KNOWN_ACTIONS))}"
-        )
+    _check_action(action, origin)
     if not (rate > 0 and math.isfinite(rate)):
         raise InvalidSettingsError(
             f"{origin}: {action}={shown if shown is not None else rate} is not a positive number of calls per second"
@@ -75,12 +63,7 @@ def check_qps(action: str, rate: float, origin: str, shown: str | None = None) -
 
 def parse_qps_share(text: str, origin: str) -> dict[str, float]:
     """`"0.5"` → `{"*": 0.5}`; `"0.5,RegisterMedia=0.2"` → `{"*": 0.5, "RegisterMedia": 0.2}`."""
-    result: dict[str, float] = {}
-    for item in (part.strip() for part in text.split(",")):
-        if item:
-            action, share = parse_qps_share_item(item, origin)
-            result[action] = share
-    return result
+    return _parse_items(text, origin, parse_qps_share_item)
 
 
 def parse_qps_share_item(item: str, origin: str) -> tuple[str, float]:
@@ -92,24 +75,42 @@ def parse_qps_share_item(item: str, origin: str) -> tuple[str, float]:
         raise InvalidSettingsError(
             f"{origin}: {item!r} is not a share (e.g. 0.5) or ACTION=SHARE (e.g. RegisterMedia=0.5)"
         )
-    try:
-        share = float(value)
-    except ValueError:
-        share = math.nan
-    return check_qps_share(action, share, origin, shown=value)
+    return check_qps_share(action, _number(value), origin, shown=value)
 
 
 def check_qps_share(action: str, share: float, origin: str, shown: str | None = None) -> tuple[str, float]:
-    if action != ALL_ACTIONS and action not in KNOWN_ACTIONS:
-        raise InvalidSettingsError(
-            f"{origin}: unknown action {action!r}; expected one of {', '.join(sorted(KNOWN_ACTIONS))}"
-        )
+    if action != ALL_ACTIONS:
+        _check_action(action, origin)
     if not 0 < share <= 1:
         what = f"{action}={shown if shown is not None else share}" if action != ALL_ACTIONS else (shown or str(share))
         raise InvalidSettingsError(
             f"{origin}: {what} is not a share of the limit: give a number above 0 and at most 1 (0.5 takes half)"
         )
     return action, float(share)
+
+
+def _parse_items(text: str, origin: str, parse_item: Callable[[str, str], tuple[str, float]]) -> dict[str, float]:
+    """A comma-separated list of items, each parsed by `parse_item`; a later item for one action wins."""
+    result: dict[str, float] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if item:
+            action, value = parse_item(item, origin)
+            result[action] = value
+    return result
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def _check_action(action: str, origin: str) -> None:
+    if action not in KNOWN_ACTIONS:
+        raise InvalidSettingsError(
+            f"{origin}: unknown action {action!r}; expected one of {', '.join(sorted(KNOWN_ACTIONS))}"
+        )
 
 
 def _positive_int(text: str, origin: str) -> int:
