@@ -9,9 +9,10 @@ The limit is the account's, not this process's: other pipelines, a drift job or 
 may call the same action at the same time. So a throttling answer is a signal, not only something to
 retry: `AdaptiveRate` cuts the rate of that one action, then climbs back towards the ceiling while no
 throttle comes (see its docstring); a throttle of one action never slows another. A retry-after hint
-(`x-acs-retry-after`) holds every send of the action until it has passed. Processes that share an account
-this way settle on sharing its limit with few throttled calls, without knowing about each other.
-`RateSource` is the seam where a rate reserved through a shared state backend could replace the learnt one.
+(`x-acs-retry-after`) holds every send of the action until it has passed (without one, a short and growing
+hold). Processes that share an account this way settle on sharing its limit with few throttled calls,
+without knowing about each other. `RateSource` is the seam where a rate reserved through a shared state
+backend (so that runners need no throttling to find out about each other) could replace the learnt one.
 
 `ActionPacer` is a GCRA ("virtual scheduling") limiter over the *actual* send times: the next send is
 due one interval (at the current rate) after the previous one was due, as long as that one went out at most
@@ -60,7 +61,7 @@ PROBE_STEP = 0.5  # then one probe step up every this many seconds while no thro
 FIRST_PROBE = 0.04  # the first step adds this fraction of the ceiling; each next step twice as much
 LOWEST_FRACTION = 0.02  # never pace below this fraction of the ceiling
 SETTLE_MARGIN = 0.02  # a call sent this soon after the hint's pause ended meets the others' calls held as long
-NO_HINT_SETTLE = 0.5  # without a hint, a throttle of a call sent this soon after a cut does not cut again
+NO_HINT_SETTLE = 0.2  # without a hint, a throttle of a call sent this soon after a cut does not cut again
 
 
 class SendGate:
@@ -269,7 +270,9 @@ class AdaptiveRate:
 
 
 class ActionPacer:
-    """Paces one action of one account at the rate its `RateSource` gives; honours retry-after hints."""
+    """Paces one action of one account at the rate its `RateSource` gives. A throttling answer holds every send
+    of the action until its retry-after hint has passed; without a hint, for one interval at the ceiling, twice
+    as long for each throttle in a row (less than a window apart), up to half a window."""
 
     def __init__(self, source: RateSource | float, clock: Clock, action: str = "") -> None:
         self.source: RateSource = AdaptiveRate(source) if isinstance(source, int | float) else source
@@ -280,6 +283,8 @@ class ActionPacer:
         self._prev = -math.inf  # the theoretical time of the previous send
         self._paused_until = -math.inf  # no send before this (the service's retry-after)
         self._logged_rate = self.source.ceiling
+        self._last_throttled = -math.inf
+        self._unhinted = 0  # throttles without a retry-after hint in a row (each less than a window apart)
         self._lock = asyncio.Lock()
         self._first_sent = False
         self._first_answered = asyncio.Event()
@@ -347,6 +352,11 @@ class ActionPacer:
         now = self._clock.monotonic()
         if retry_after is not None:
             self._paused_until = max(self._paused_until, now + retry_after)
+        else:  # no hint: the window is full for an unknown while; each throttle in a row waits twice as long
+            self._unhinted = self._unhinted + 1 if now - self._last_throttled < WINDOW else 0
+            pause = min(WINDOW / 2, 2**self._unhinted / self.source.ceiling)
+            self._paused_until = max(self._paused_until, now + pause)
+        self._last_throttled = now
         cut = self.source.throttled(sent, now, retry_after)
         if cut is not None:
             self.cuts += 1

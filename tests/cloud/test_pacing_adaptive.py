@@ -162,6 +162,19 @@ async def test_a_retry_after_hint_holds_every_send_of_the_action(
     assert api.calls("BindInputBucket")[0].time == 0  # another action is not held
 
 
+async def test_without_a_hint_throttles_in_a_row_hold_the_action_twice_as_long_each_time(
+    make_session: SessionFactory, api: FakeApi
+) -> None:
+    api.then("RegisterMedia", ok(), *[api_error("Throttling.User") for _ in range(5)])
+    async with make_session() as session:
+        await asyncio.gather(*[register(session.client("cn-shanghai"), n) for n in range(10)])
+    times = [s.time for s in api.calls("RegisterMedia")]
+    gaps = [b - a for a, b in itertools.pairwise(times[1:6])]
+    # after the first throttle: the cut rate's interval (longer than the 1/48.5 s pause); then 2, 4, 8 / 48.5 s
+    assert gaps == pytest.approx([1 / (CEILING * 0.85), 2 / CEILING, 4 / CEILING, 8 / CEILING])
+    assert len(times) == 15  # each throttled call retried once
+
+
 async def test_qps_share_caps_each_limit(make_session: SessionFactory, api: FakeApi) -> None:
     async with make_session(qps_share={"*": 0.5, "RegisterMedia": 0.2}) as session:
         region = session.client("cn-shanghai")
