@@ -168,6 +168,10 @@ class AdaptiveRate:
     limit costs about one throttled call; a process left alone is back at the ceiling about two seconds after
     its hold ends.
 
+    At the ceiling, one throttle a window whose hint says the window had room again within one interval is
+    taken for network jitter (a lone process's calls bunched up): retried, no cut. Another pipeline on the
+    account shows up as more throttles than that.
+
     A throttled call sent before the last cut took effect (before the cut, or before the pause its hint asked
     for ended) does not cut again: it tells nothing about the new rate. Pure: time comes in as arguments, so
     every rule is tested without a clock.
@@ -183,6 +187,7 @@ class AdaptiveRate:
         self._hold = HOLD
         self._cut = CUT  # the fraction the last cut kept
         self._series_from = ceiling  # the rate before the first of the last series of quick cuts
+        self._tolerated_at = -math.inf
         self._deepen = False  # the last cut was multiplicative: a throttle soon after it deepens the next
         self._rng = rng if rng is not None else random.Random()
         self._settled_at = -math.inf  # sends from here on were paced at the last cut's rate
@@ -240,6 +245,11 @@ class AdaptiveRate:
         repeated = now - self._cut_at < REPEAT_WITHIN
         if not repeated:
             self._series_from = before
+        if before >= self._ceiling and hint * before < 1.0 and now - self._tolerated_at >= WINDOW:
+            # At the ceiling, the window had room again within one interval: network jitter bunched a few calls.
+            # One such throttle a window is retried without a cut; another pipeline shows up as several.
+            self._tolerated_at = now
+            return None
         if before > self._held:  # a probe step found the limit: back to the step before, which did not
             after = min(last_good, share * SAFE_FRACTION)
             hold = HOLD
