@@ -66,6 +66,22 @@ class OurRun:
     emulator_stats: dict[str, Any]
 
 
+def apply_env(emulator_url: str, state: str | Path) -> dict[str, str]:
+    """The environment of a `reconcile apply` child against the emulator: its URL and key, this state (a path or
+    URL), and the documented limits whole (no RECONCILE_QPS or RECONCILE_QPS_SHARE from the caller's environment)."""
+    env = {
+        **os.environ,
+        "RECONCILE_ENDPOINT": emulator_url,
+        "RECONCILE_STATE": str(state),
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY_ID,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEFAULT_ACCESS_KEY_SECRET,
+        "ALIBABA_CLOUD_CLI_PROFILE_DISABLED": "true",
+    }
+    for variable in ("RECONCILE_QPS", "RECONCILE_QPS_SHARE"):
+        env.pop(variable, None)
+    return env
+
+
 def run_ours(workdir: Path, state: str | None = None) -> OurRun:
     """Our apply in `workdir`, its state in `state` (a path or URL; default `workdir/state.json`)."""
     write_manifests(workdir / "manifests")
@@ -73,15 +89,7 @@ def run_ours(workdir: Path, state: str | None = None) -> OurRun:
         # Uploaded, as in a real account: plan's object check lists them (5 ListObjectsV2). Auto objects alone
         # cannot be listed, so it would confirm each of the 5,000 with a HeadObject.
         emulator.control.put_objects([file_url(b, i) for b in range(OSS_BUCKETS) for i in range(MEDIA_PER_BUCKET)])
-        env = {
-            **os.environ,
-            "RECONCILE_ENDPOINT": emulator.url,
-            "RECONCILE_STATE": state or str(workdir / "state.json"),
-            "ALIBABA_CLOUD_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY_ID,
-            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": DEFAULT_ACCESS_KEY_SECRET,
-            "ALIBABA_CLOUD_CLI_PROFILE_DISABLED": "true",
-        }
-        env.pop("RECONCILE_QPS", None)
+        env = apply_env(emulator.url, state or workdir / "state.json")
         started = time.perf_counter()
         completed = subprocess.run(
             [sys.executable, "-m", "reconcile", "apply", "manifests/", "--auto-approve", "--json"],

@@ -190,7 +190,7 @@ async def _plan_and_apply(request: ApplyRequest, settings: ClientSettings, store
                 plan = await _fresh_saved_plan(request.paths[0], store, session)
             else:
                 plan = await _plan(request, store, session)
-        out = JsonEvents(sys.stdout, session.stats, store.location) if request.json_output else None
+        out = JsonEvents(sys.stdout, session.stats, store.location, session.pacing) if request.json_output else None
         if out is not None:
             out.emit(plan_event_json(plan))
         else:
@@ -213,9 +213,10 @@ async def _plan_and_apply(request: ApplyRequest, settings: ClientSettings, store
         except PlanNotApplicable as exc:
             raise FatalError(str(exc)) from None
         apply_stats = _stats_since(session.stats, planning_stats)
+        pacing = [p for p in session.pacing() if p.action in apply_stats.actions]
     if out is None:
         click.echo("")
-        click.echo(render_apply_text(result, apply_stats, store.location, failures_listed_live=not live))
+        click.echo(render_apply_text(result, apply_stats, store.location, failures_listed_live=not live, pacing=pacing))
     if result.stopped_on_request:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_ERROR

@@ -18,12 +18,18 @@ import click
 
 from reconcile.cli.common import FatalError
 from reconcile.cloud.endpoints import EndpointError, normalize_endpoint
-from reconcile.cloud.settings import SIGNATURE_VERSIONS, ClientSettings, InvalidSettingsError, parse_qps_item
+from reconcile.cloud.settings import (
+    SIGNATURE_VERSIONS,
+    ClientSettings,
+    InvalidSettingsError,
+    parse_qps_item,
+    parse_qps_share_item,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 # The keyword arguments `cloud_options` adds, as ClientSettings fields.
-OPTION_NAMES = ("endpoint", "mts_endpoint", "vod_endpoint", "signature_version", "qps", "max_concurrency")
+OPTION_NAMES = ("endpoint", "mts_endpoint", "vod_endpoint", "signature_version", "qps", "qps_share", "max_concurrency")
 
 
 def _endpoint(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -42,8 +48,16 @@ def _qps(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) ->
         raise FatalError(str(exc)) from None
 
 
+def _qps_share(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, float]:
+    try:
+        return dict(parse_qps_share_item(value, "--qps-share") for value in values)
+    except InvalidSettingsError as exc:
+        raise FatalError(str(exc)) from None
+
+
 def cloud_options(func: F) -> F:
-    """Adds --endpoint, --mts-endpoint, --vod-endpoint, --signature-version, --qps and --max-concurrency."""
+    """Adds --endpoint, --mts-endpoint, --vod-endpoint, --signature-version, --qps, --qps-share and
+    --max-concurrency."""
     options = [
         click.option(
             "--endpoint",
@@ -78,6 +92,15 @@ def cloud_options(func: F) -> F:
             callback=_qps,
             help="The account's limit for ACTION in calls per second, e.g. RegisterMedia=20; repeatable "
             "(env RECONCILE_QPS=RegisterMedia=20,UpdateVideoInfos=10). Calls are paced just under it.",
+        ),
+        click.option(
+            "--qps-share",
+            metavar="SHARE|ACTION=SHARE",
+            multiple=True,
+            callback=_qps_share,
+            help="Take at most this share of each limit (0 < SHARE <= 1), leaving the rest to other clients of the "
+            "account, e.g. 0.5, or RegisterMedia=0.5 for one action; repeatable "
+            "(env RECONCILE_QPS_SHARE=0.5,RegisterMedia=0.25).",
         ),
         click.option(
             "--max-concurrency",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.text import Text
 
 from reconcile.cloud.models import CallStats
+from reconcile.cloud.pacing import ActionPacing
 from reconcile.engine.execute_result import ApplyResult
 from reconcile.engine.plan import Plan
 from reconcile.engine.progress import BatchDone, BatchFailed, BatchStarted
@@ -200,10 +201,17 @@ class LiveProgress:
 class JsonEvents:
     """`--json`: one JSON object per line on `out` for every batch event, then the summary."""
 
-    def __init__(self, out: TextIO, stats: CallStats | None = None, state_location: str | None = None) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        stats: CallStats | None = None,
+        state_location: str | None = None,
+        pacing: Callable[[], Sequence[ActionPacing]] = tuple,
+    ) -> None:
         self.out = out
         self.stats = stats
         self.state_location = state_location
+        self.pacing = pacing  # read when the apply finishes: the rates at the end
 
     def emit(self, obj: dict[str, Any]) -> None:
         print(json.dumps(obj, ensure_ascii=False, separators=(",", ":")), file=self.out, flush=True)
@@ -218,7 +226,7 @@ class JsonEvents:
         self.emit(batch_failed_json(event))
 
     def finished(self, result: ApplyResult) -> None:
-        self.emit(summary_json(result, self.stats, self.state_location))
+        self.emit(summary_json(result, self.stats, self.state_location, self.pacing()))
 
 
 async def tick_every(progress: PlainProgress, interval: float) -> None:

@@ -7,7 +7,8 @@
 
 A session owns what its region clients share: one connection pool per endpoint, the pacers (one per
 access key and action, so concurrent tasks and regions of one account never exceed its limits
-together), the concurrency bound, the credentials and the call statistics.
+together; each learns from throttling answers how much of the account's limit other clients leave it),
+the concurrency bound, the credentials and the call statistics.
 
 Each attempt of a call: resolve credentials (lazily, at the first attempt) → wait for the action's pace
 and a concurrency slot → sign afresh (new nonce and timestamp) → send → decode into a body or an error of
@@ -44,10 +45,10 @@ from reconcile.cloud.errors import (
 )
 from reconcile.cloud.limits import MTS_VERSION, VOD_VERSION
 from reconcile.cloud.models import ActionStats, CallStats
-from reconcile.cloud.pacing import Pacer, SendGate
+from reconcile.cloud.pacing import ActionPacing, Pacer, SendGate
 from reconcile.cloud.region_client import RegionClient
 from reconcile.cloud.responses import REQUEST_ID_HEADER, decode
-from reconcile.cloud.retry import RetryPolicy
+from reconcile.cloud.retry import RetryPolicy, retry_after_seconds
 from reconcile.cloud.settings import ClientSettings
 from reconcile.cloud.wire import SignedRequest, fresh_nonce, host_of, redact, sign_v1, sign_v3, utc_timestamp
 
@@ -97,7 +98,7 @@ class CloudSession:
         self._timestamp = timestamp
         self._rng = rng if rng is not None else random.Random()
         self._sign = sign_v3 if settings.signature_version == "v3" else sign_v1
-        self._pacer = Pacer(self._clock)
+        self._pacer = Pacer(self._clock, self._rng)
         self._concurrency = asyncio.Semaphore(settings.max_concurrency)
         self._gate = SendGate()
         self._pools: dict[str, httpx.AsyncClient] = {}
@@ -132,6 +133,14 @@ class CloudSession:
         if region not in self._regions:
             self._regions[region] = RegionClient(self, region)
         return self._regions[region]
+
+    def pacing(self) -> list[ActionPacing]:
+        """How each action used so far is paced: its limit, share, ceiling, current and lowest rate, and the
+        throttled answers it saw (for the apply summary)."""
+        return [
+            pacer.report(self.settings.qps_limit(action), self.settings.qps_share_of(action))
+            for action, pacer in sorted(self._pacer.actions().items())
+        ]
 
     @property
     def pooled_endpoints(self) -> tuple[str, ...]:
@@ -242,7 +251,7 @@ class CloudSession:
         endpoint = exchange.endpoint
         rate = self.settings.pacing_rate(attempt.action)
         pacer = self._pacer.for_action(credentials.access_key_id, attempt.action, rate)
-        await pacer.turn(self._concurrency, self._gate, attempt.action)
+        sent = await pacer.turn(self._concurrency, self._gate, attempt.action)
         try:
             attempt.stats.calls += 1
             if attempt.number > 1:
@@ -263,6 +272,8 @@ class CloudSession:
         except ApiError as exc:
             attempt.record_failure(exc)
             self._log_attempt(attempt, started, response.status_code, exc.code, exc.request_id)
+            if isinstance(exc, ThrottledError):
+                pacer.throttled(sent, retry_after_seconds(exc), exc.code)
             raise
         except TransportError as exc:
             attempt.record_failure(exc)

@@ -7,23 +7,28 @@ JSON (`--json`, one object per line, `format_version` on every object; minor ver
     {"type": "batch_failed", ..., "elapsed_seconds": 0.21, "error": "...", "failed": [...]}
     {"type": "summary", "ok": true, "counts": {...}, "calls": {...}, "client": {...}, "failures": [...], ...}
 A failure is {"address", "message", "location": "path:line:col" | null, "file_url": str | null}.
-In the summary, "state_updates" is how many times the apply wrote the state (journal appends, then the final
+In the summary, "pacing" says per action how the client paced it: the account's limit, the share this process
+could take (--qps-share), the ceiling it paced at (limit x share x 0.97), the rate at the end and the lowest one,
+how many answers were throttled and how many of them cut the rate (the pacer learns from throttling that other
+clients share the account). "state_updates" is how many times the apply wrote the state (journal appends, then the final
 snapshot; each is a new serial) and "state_only_changes" how many of the plan's changes it recorded without a
-call. Version 1.1 added "state_only_changes": 1.0 gave that count the name "state_updates".
+call. Version 1.1 added "state_only_changes": 1.0 gave that count the name "state_updates". Version 1.2 added
+"pacing".
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconcile.cloud.models import CallStats
+from reconcile.cloud.pacing import ActionPacing
 from reconcile.engine.execute_result import ApplyResult, ResourceFailure
 from reconcile.engine.plan import ChangeAction, Plan, PlannedCall
 from reconcile.engine.progress import BatchDone, BatchFailed, BatchStarted
 from reconcile.render.json import plan_document
 
-APPLY_JSON_FORMAT_VERSION = "1.1"
+APPLY_JSON_FORMAT_VERSION = "1.2"
 
 # How many failures the text summary lists; progress output has already shown each as it happened.
 SUMMARY_FAILURES_SHOWN = 20
@@ -102,8 +107,26 @@ def stats_json(stats: CallStats | None) -> dict[str, dict[str, int]]:
     }
 
 
+def pacing_json(pacing: Sequence[ActionPacing]) -> dict[str, dict[str, float | int]]:
+    return {
+        p.action: {
+            "limit": p.limit,
+            "share": p.share,
+            "ceiling": round(p.ceiling, 2),
+            "final_rate": round(p.rate, 2),
+            "lowest_rate": round(p.lowest, 2),
+            "throttled": p.throttled,
+            "rate_cuts": p.cuts,
+        }
+        for p in pacing
+    }
+
+
 def summary_json(
-    result: ApplyResult, stats: CallStats | None = None, state_location: str | None = None
+    result: ApplyResult,
+    stats: CallStats | None = None,
+    state_location: str | None = None,
+    pacing: Sequence[ActionPacing] = (),
 ) -> dict[str, Any]:
     by_action: dict[str, dict[str, int]] = {}
     for r in result.resources:
@@ -124,6 +147,7 @@ def summary_json(
             "verification": result.verification_calls,
         },
         "client": stats_json(stats),
+        "pacing": pacing_json(pacing),
         "failures": [failure_json(f) for f in result.failures],
         "adopted": [r.address for r in result.resources if r.outcome == "adopted"],
         "aborted": result.aborted,
@@ -161,12 +185,25 @@ def _stats_lines(stats: CallStats) -> list[str]:
     ]
 
 
+def _pacing_lines(pacing: Sequence[ActionPacing]) -> list[str]:
+    """Only the actions whose pacing was not simply the ceiling throughout: throttled, or a share taken."""
+    lines = []
+    for p in pacing:
+        if not p.cuts and p.share == 1:
+            continue
+        share = f", share {p.share:g}" if p.share != 1 else ""
+        cuts = f"; {counted(p.cuts, 'cut')} after throttling, lowest {p.lowest:.1f}/s" if p.cuts else ""
+        lines.append(f"  {p.action}: {p.rate:.1f} calls/s at the end (limit {p.limit:g}/s{share}){cuts}")
+    return ["Pacing (other clients of the account share its limits):", *lines] if lines else []
+
+
 def render_apply_text(
     result: ApplyResult,
     stats: CallStats | None = None,
     state_location: str | None = None,
     *,
     failures_listed_live: bool = True,
+    pacing: Sequence[ActionPacing] = (),
 ) -> str:
     """The summary printed after an apply: outcome, failures, calls made vs predicted, client stats, state.
 
@@ -200,6 +237,7 @@ def render_apply_text(
     if stats is not None and stats.actions:
         lines.append("Client (retries included):")
         lines.extend(_stats_lines(stats))
+    lines.extend(_pacing_lines(pacing))
     if result.state_only_changes:
         lines.append(f"State-only changes (recorded without an API call): {result.state_only_changes}.")
     if state_location is not None:

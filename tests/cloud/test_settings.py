@@ -298,3 +298,49 @@ def test_a_word_is_not_taken_for_a_host_name(value: str) -> None:
 
 def test_a_bare_loopback_host_is_still_accepted() -> None:
     assert normalize_endpoint("localhost:8443", "--endpoint") == "https://localhost:8443"
+
+
+# --- --qps-share ------------------------------------------------------------------------------------
+
+
+def test_qps_share_takes_a_share_of_every_limit_or_of_one_action() -> None:
+    settings = run_command(
+        ["--qps-share", "0.5", "--qps-share", "RegisterMedia=0.2"], env={"RECONCILE_QPS_SHARE": "UpdateVideoInfos=0.8"}
+    )
+    assert dict(settings.qps_share) == {"UpdateVideoInfos": 0.8, "*": 0.5, "RegisterMedia": 0.2}
+    assert settings.pacing_rate("RegisterMedia") == pytest.approx(50 * 0.2 * 0.97)
+    assert settings.pacing_rate("UpdateVideoInfos") == pytest.approx(30 * 0.8 * 0.97)
+    assert settings.pacing_rate("BindInputBucket") == pytest.approx(100 * 0.5 * 0.97)
+    assert ClientSettings().pacing_rate("RegisterMedia") == pytest.approx(48.5)
+
+
+def test_qps_share_from_the_environment() -> None:
+    settings = ClientSettings.from_env({"RECONCILE_QPS_SHARE": "0.25, DeleteVideo=1"})
+    assert (settings.qps_share_of("RegisterMedia"), settings.qps_share_of("DeleteVideo")) == (0.25, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--qps-share", "1.5"],
+            "--qps-share: 1.5 is not a share of the limit: give a number above 0 and at most 1 (0.5 takes half)",
+        ),
+        (
+            ["--qps-share", "RegisterMedia=0"],
+            "--qps-share: RegisterMedia=0 is not a share of the limit: give a number above 0 and at most 1",
+        ),
+        (["--qps-share", "half"], "--qps-share: half is not a share of the limit"),
+        (["--qps-share", "Register=0.5"], "--qps-share: unknown action 'Register'; expected one of BindInputBucket"),
+        (["--qps-share", "=0.5"], "--qps-share: '=0.5' is not a share (e.g. 0.5) or ACTION=SHARE"),
+    ],
+)
+def test_bad_qps_shares_are_fatal_errors_naming_the_option(args: list[str], message: str) -> None:
+    with pytest.raises(FatalError) as raised:
+        run_command(args)
+    assert raised.value.message.startswith(message)
+
+
+def test_a_bad_qps_share_in_the_environment_names_the_variable() -> None:
+    with pytest.raises(FatalError, match="RECONCILE_QPS_SHARE: 0 is not a share of the limit"):
+        run_command([], env={"RECONCILE_QPS_SHARE": "0"})

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from reconcile.cli.progress import JsonEvents, LiveProgress, PlainProgress
 from reconcile.cloud.models import ActionStats, CallStats
+from reconcile.cloud.pacing import ActionPacing
 from reconcile.engine.execute_result import ApplyResult, ResourceFailure, ResourceResult
 from reconcile.engine.plan import Location, Plan, PlannedCall
 from reconcile.engine.progress import BatchDone, BatchFailed, BatchStarted
@@ -129,7 +130,7 @@ def test_summary_counts_state_writes_and_state_only_changes_apart():
     doc = summary_json(result, None, "state.json")
     text = render_apply_text(result, None, "state.json")
 
-    assert (doc["format_version"], doc["state_updates"], doc["state_only_changes"]) == ("1.1", 3, 1)
+    assert (doc["format_version"], doc["state_updates"], doc["state_only_changes"]) == ("1.2", 3, 1)
     assert doc["state"] == {"location": "state.json", "serial": 9}
     assert text.splitlines()[-3:] == [
         "State-only changes (recorded without an API call): 1.",
@@ -175,7 +176,7 @@ def test_json_events_stream_one_object_per_line():
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [line["type"] for line in lines] == ["batch_started", "batch_done", "batch_failed", "summary"]
     assert lines[0] == {
-        "format_version": "1.1",
+        "format_version": "1.2",
         "type": "batch_started",
         "index": 0,
         "action": "RegisterMedia",
@@ -184,6 +185,63 @@ def test_json_events_stream_one_object_per_line():
     }
     assert lines[1]["adopted"] == ["media.a"] and lines[1]["failed"][0]["file_url"] == FILE
     assert lines[2]["error"] == "BindInputBucket: InternalError (HTTP 500): boom"
+
+
+SHARED = ActionPacing("RegisterMedia", limit=50, share=1.0, ceiling=48.5, rate=24.3, lowest=17.5, throttled=4, cuts=2)
+ALONE = ActionPacing("BindInputBucket", limit=100, share=1.0, ceiling=97.0, rate=97.0, lowest=97.0, throttled=0, cuts=0)
+HALF = ActionPacing(
+    "UpdateVideoInfos", limit=30, share=0.5, ceiling=14.55, rate=14.55, lowest=14.55, throttled=0, cuts=0
+)
+
+
+def test_summary_says_how_each_action_was_paced_when_throttling_or_a_share_changed_it():
+    result = ApplyResult(resources=(), calls_predicted={}, calls_made={})
+
+    text = render_apply_text(result, stats(), pacing=[ALONE, SHARED, HALF]).splitlines()
+    doc = summary_json(result, stats(), pacing=[ALONE, SHARED])
+
+    assert text[-4:-1] == [
+        "Pacing (other clients of the account share its limits):",
+        "  RegisterMedia: 24.3 calls/s at the end (limit 50/s); 2 cuts after throttling, lowest 17.5/s",
+        "  UpdateVideoInfos: 14.6 calls/s at the end (limit 30/s, share 0.5)",
+    ]
+    assert doc["pacing"] == {
+        "BindInputBucket": {
+            "limit": 100,
+            "share": 1.0,
+            "ceiling": 97.0,
+            "final_rate": 97.0,
+            "lowest_rate": 97.0,
+            "throttled": 0,
+            "rate_cuts": 0,
+        },
+        "RegisterMedia": {
+            "limit": 50,
+            "share": 1.0,
+            "ceiling": 48.5,
+            "final_rate": 24.3,
+            "lowest_rate": 17.5,
+            "throttled": 4,
+            "rate_cuts": 2,
+        },
+    }
+
+
+def test_summary_of_an_apply_paced_at_the_ceiling_throughout_has_no_pacing_lines():
+    result = ApplyResult(resources=(), calls_predicted={}, calls_made={})
+
+    assert "Pacing" not in render_apply_text(result, stats(), pacing=[ALONE])
+
+
+def test_json_summary_reads_the_rates_when_the_apply_finishes():
+    out = io.StringIO()
+    rates = [ALONE]
+    events = JsonEvents(out, stats(), "state.json", pacing=lambda: rates)
+    rates = [SHARED]  # what the session reports by the end
+
+    events.finished(ApplyResult(resources=(), calls_predicted={}, calls_made={}))
+
+    assert json.loads(out.getvalue())["pacing"]["RegisterMedia"]["final_rate"] == 24.3
 
 
 class FakeClock:

@@ -221,9 +221,30 @@ def test_apply_json_summary_counts_the_state_writes_that_moved_the_serial(cli):
     result = cli.run("apply", "manifests/", "--auto-approve", "--json")
     assert result.code == 0, result.err
     summary = json.loads(result.out.splitlines()[-1])
-    assert (summary["type"], summary["format_version"]) == ("summary", "1.1")
+    assert (summary["type"], summary["format_version"]) == ("summary", "1.2")
     # one journal append for the UpdateVideoInfos call, then the snapshot: serial 1 → 3
     assert (summary["state_updates"], summary["state_only_changes"], summary["state"]["serial"]) == (2, 0, 3)
+
+
+def test_apply_with_a_qps_share_paces_under_it_and_says_so(cli):
+    cli.converge()
+    cli.write(MANIFEST.replace("title: Intro", "title: Intro (final)"))
+    result = cli.run("apply", "manifests/", "--auto-approve", "--qps-share", "UpdateVideoInfos=0.5")
+    assert result.code == 0, result.err
+    assert "Pacing (other clients of the account share its limits):\n" in result.out
+    assert "  UpdateVideoInfos: 14.5 calls/s at the end (limit 30/s, share 0.5)\n" in result.out
+
+    again = cli.run("apply", "manifests/", "--auto-approve", "--json", "--qps-share", "0.25")
+    summary = json.loads(again.out.splitlines()[-1])
+    assert summary["pacing"]["GetVideoInfos"] == {
+        "limit": 100,
+        "share": 0.25,
+        "ceiling": 24.25,
+        "final_rate": 24.25,
+        "lowest_rate": 24.25,
+        "throttled": 0,
+        "rate_cuts": 0,
+    }
 
 
 def test_apply_without_a_terminal_needs_auto_approve(cli):
