@@ -48,7 +48,8 @@ def command(paths: tuple[str, ...], output_format: str, state: StateChoice, **cl
     Exit codes: 0 no drift, 1 error, 2 drift found.
     """
     settings = settings_from_options(cloud)
-    store = store_from_options(state, settings=settings, manifest_regions=manifest_regions(lambda: paths))
+    regions = manifest_regions(lambda: paths) if paths else None
+    store = store_from_options(state, settings=settings, manifest_regions=regions)
     report, accounting = run_detached(check_drift(paths, store, settings, refresh_concurrency(cloud, settings)))
     json_output = output_format.lower() == "json"
     if json_output:

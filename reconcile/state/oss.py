@@ -131,6 +131,7 @@ class OssStateStore:
         self._poll = poll_interval
         self._on_lease_lost = on_lease_lost
         self._lost = False  # the lease was lost: `watch_lease` calls a callback registered afterwards at once
+        self._lost_lock = threading.Lock()
         self._location = f"oss://{bucket}/{self.prefix}"
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="oss-state", daemon=True)
@@ -473,7 +474,11 @@ class OssStateStore:
             )
 
     def _lease_lost(self) -> None:
-        self._lost = True
+        """Tell the watcher, once per lease (the renewer and a write may both find it lost)."""
+        with self._lost_lock:  # the renewer's thread and a writer's
+            if self._lost:
+                return
+            self._lost = True
         callback = self._on_lease_lost
         if callback is not None:
             callback()
