@@ -19,9 +19,11 @@ generation: it is free when released, or when its age by the OSS server's own cl
 of the same answer: no clock of any runner is trusted) exceeds the lease. A holder killed with kill -9 thus
 blocks others for one lease at most, and no force-unlock is needed. A holder that has not renewed for
 lease - margin (measured from the start of its last successful renewal, which the server stamped later) stops
-writing: every write and append first checks it, and `on_lease_lost` is called (e.g. to stop the cloud
-session sending) - so it stops before any other runner may take over. The lease is `RECONCILE_LOCK_LEASE`
-(e.g. `10s`, `2m`; default 2 minutes).
+writing: every write and append first checks it, and its watcher (`on_lease_lost`, or `watch_lease`: apply
+stops its cloud session sending) is told once, by the renewer at that moment at the latest (a renewal still
+hanging then is given up) - so it stops before any other runner may take over. The lease is
+`RECONCILE_LOCK_LEASE` (e.g. `10s`, `2m`; default 2 minutes). A refused runner is told to wait for the lease
+with --lock-timeout, not to force-unlock.
 
 The `StateStore` interface is synchronous; OSS calls are async on the project's client. The store runs its
 own event loop on a worker thread (its session, pacing and retries, and the renewals, live there), so it
@@ -58,7 +60,14 @@ from reconcile.cloud.settings import ClientSettings
 from reconcile.state.journal import JournalEntry, replay
 from reconcile.state.lockfile import this_host
 from reconcile.state.model import STATE_FORMAT_VERSION, StateDocument
-from reconcile.state.store import JournalRecord, LockInfo, StateError, StateLockedError, next_version
+from reconcile.state.store import (
+    JournalRecord,
+    LockInfo,
+    StateError,
+    StateLockedError,
+    ci_run_url,
+    next_version,
+)
 
 log = logging.getLogger(__name__)
 
@@ -362,6 +371,7 @@ class OssStateStore:
                     host=this_host(),
                     command=command,
                     created=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    ci_run=ci_run_url(),
                 )
                 attempt_started = self._clock()
                 if self._run(self._create_only(self._lock_key(generation + 1), self._lock_body(info))):

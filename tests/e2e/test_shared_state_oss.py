@@ -115,7 +115,8 @@ def test_a_second_apply_is_refused_at_once_naming_the_holders_host(runners):
     media = videos("raw-a", 100)
     a.manifest(media=media)
     b.manifest(media=media, put_objects=False)
-    first = a.spawn(*APPLY, env={"RECONCILE_QPS": "RegisterMedia=10"})
+    github = {"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "team/media", "GITHUB_RUN_ID": "42"}
+    first = a.spawn(*APPLY, env={"RECONCILE_QPS": "RegisterMedia=10", **github})
     try:
         wait_for(lambda: len(state_objects(a.ws, "log")) >= 2)
         started = time.monotonic()
@@ -126,6 +127,9 @@ def test_a_second_apply_is_refused_at_once_naming_the_holders_host(runners):
         assert second.code == 1
         assert f"error: state {URL} is locked: lock " in second.err
         assert f"held by pid {first.pid} on {socket.gethostname()} ('apply') since " in second.err
+        assert ", CI run https://github.com/team/media/actions/runs/42. It is released when that command ends" in (
+            second.err
+        )
         assert "the lock frees itself once the lease (3s here, RECONCILE_LOCK_LEASE) runs out, so retry with " in (
             second.err
         )
