@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from reconcile.emulator.config import DEFAULT_ACCESS_KEY_SECRET
-from tests.e2e.conftest import REGION, Child, Result, Workspace, oss_url
+from tests.e2e.conftest import REGION, Workspace, oss_url
+from tests.e2e.shared_state import Runner, videos, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -26,66 +27,22 @@ APPLY = ("apply", "manifests/", "--auto-approve")
 BUCKET = "tf-state"
 URL = f"oss://{BUCKET}/reconcile/prod"
 LEASE = "3s"
-
-
-def videos(bucket: str, count: int) -> list[dict[str, object]]:
-    return [{"file_url": oss_url(bucket, f"v/{i:03}.mp4"), "title": f"Video {i}"} for i in range(count)]
-
-
-def no_secret(result: Result) -> Result:
-    assert DEFAULT_ACCESS_KEY_SECRET not in result.out + result.err, "the AccessKey secret was printed"
-    return result
-
-
-class Runner:
-    """One CI runner: its own working directory (manifests, no state of its own), the shared state's URL."""
-
-    def __init__(self, ws: Workspace, directory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        directory.mkdir(exist_ok=True)
-        self.ws = Workspace(directory, ws.emulator, ws.capsys)
-        self.monkeypatch = monkeypatch
-
-    def manifest(self, **entries: object) -> None:
-        self.ws.manifest(**entries)  # type: ignore[arg-type]
-
-    def reconcile(self, *args: str, env: dict[str, str] | None = None) -> Result:
-        self.monkeypatch.chdir(self.ws.directory)
-        with self.monkeypatch.context() as scoped:
-            scoped.setenv("RECONCILE_STATE", URL)
-            for key, value in (env or {}).items():
-                scoped.setenv(key, value)
-            return no_secret(self.ws.reconcile(*args))
-
-    def spawn(self, *args: str, env: dict[str, str] | None = None) -> Child:
-        return self.ws.spawn(*args, env={"RECONCILE_STATE": URL, "RECONCILE_LOCK_LEASE": LEASE, **(env or {})})
-
-    def files(self) -> list[str]:
-        return sorted(str(p.relative_to(self.ws.directory)) for p in self.ws.directory.rglob("*") if p.is_file())
+SECRETS = (DEFAULT_ACCESS_KEY_SECRET,)
 
 
 @pytest.fixture
 def runners(ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Runner]:
     monkeypatch.delenv("ALIBABA_CLOUD_REGION_ID", raising=False)
     monkeypatch.delenv("RECONCILE_OSS_ENDPOINT", raising=False)
-    monkeypatch.setenv("RECONCILE_LOCK_LEASE", LEASE)
     ws.control.put_objects([oss_url(BUCKET, "README")])  # creates the state bucket
-    return lambda name: Runner(ws, tmp_path / name, monkeypatch)
+    return lambda name: Runner(
+        ws, tmp_path / name, URL, monkeypatch, secrets=SECRETS, env={"RECONCILE_LOCK_LEASE": LEASE}
+    )
 
 
 def state_objects(ws: Workspace, kind: str, under: str = "reconcile/prod") -> list[str]:
     prefix = oss_url(BUCKET, f"{under}/{kind}/")
     return sorted(url[len(prefix) :] for url in ws.control.objects() if url.startswith(prefix))
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
-
-
-def checked(child: Child) -> Result:
-    return no_secret(child.wait(60))
 
 
 def test_runner_b_in_an_empty_directory_plans_no_changes_after_runner_a_applied(runners):
@@ -135,7 +92,7 @@ def test_a_second_apply_is_refused_at_once_naming_the_holders_host(runners):
         )
         assert "--lock-timeout 5s rather than force-unlock." in second.err
     finally:
-        finished = checked(first)
+        finished = a.checked(first)
     assert finished.code == 0, finished.err
     assert len(a.ws.media()) == 100
 
@@ -155,7 +112,7 @@ def test_after_kill_9_of_the_holder_another_runner_waiting_on_the_lock_takes_ove
     holder.wait()
     a.ws.control.set_faults({"rules": []})
 
-    took_over = checked(waiting)
+    took_over = b.checked(waiting)
 
     assert took_over.code == 0, took_over.out + took_over.err
     assert time.monotonic() - killed_at >= 3  # not before the dead holder's lease ran out

@@ -90,7 +90,8 @@ def test_ctrl_c_while_checking_a_saved_plan_exits_130(ctrl_c: CtrlCOn, account: 
     assert run(capsys, "plan", "manifests/", "--out", "release.plan")[0] == 0
     ctrl_c.action = "ListAllMediaBucket"
     assert run(capsys, "apply", "release.plan") == (130, "", NOTHING_APPLIED)
-    assert account.stats() == {"ListAllMediaBucket": 1}  # the plan's own read; the check's was interrupted
+    # The plan's own reads (its refresh, its object check); the saved plan's check was interrupted.
+    assert account.stats() == {"HeadObject": 1, "ListAllMediaBucket": 1}
 
 
 class CtrlCAtPrompt(io.StringIO):
@@ -106,7 +107,7 @@ def test_ctrl_c_at_the_confirmation_prompt_exits_130(
     code, out, err = run(capsys, "apply", "manifests/")
     assert (code, err) == (130, NOTHING_APPLIED)
     assert out.endswith("  Only 'yes' will be accepted to approve.\n\n  Enter a value: \n")
-    assert account.stats() == {"ListAllMediaBucket": 1}
+    assert account.stats() == {"HeadObject": 1, "ListAllMediaBucket": 1}  # refresh, and the object check
 
 
 def test_end_of_input_at_the_prompt_cancels_without_aborted(
@@ -116,7 +117,7 @@ def test_end_of_input_at_the_prompt_cancels_without_aborted(
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     code, _out, err = run(capsys, "apply", "manifests/")
     assert (code, err) == (1, "Apply cancelled: nothing was applied.\n")
-    assert account.stats() == {"ListAllMediaBucket": 1}
+    assert account.stats() == {"HeadObject": 1, "ListAllMediaBucket": 1}  # refresh, and the object check
 
 
 def test_ctrl_c_that_abandons_calls_in_flight_says_what_is_kept(ctrl_c: CtrlCOn, account: Account, capsys) -> None:
