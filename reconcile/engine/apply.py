@@ -167,6 +167,8 @@ class _ApplyRun:
                 leased.watch_lease(None)
             if self.state_writes and not self.state_lost:
                 serial = self._fold_journal()
+            elif self.state_lost:
+                serial = self.last_serial  # the last batch recorded before the state could not be written
         result = self._result(self.clock() - started, serial)
         self.hooks.finished(result)
         return result

@@ -127,6 +127,38 @@ def test_after_kill_9_of_the_holder_another_runner_waiting_on_the_lock_takes_ove
     assert "No changes." in b.reconcile(*APPLY).out
 
 
+def test_a_holder_that_cannot_renew_its_lease_stops_sending_before_it_runs_out_and_another_apply_finishes(runners):
+    a = runners("a")
+    media = videos("raw-a", 300)
+    a.manifest(media=media)
+    holder = a.spawn(*APPLY, env={"RECONCILE_QPS": "RegisterMedia=10"})
+    wait_for(lambda: len(state_objects(a.ws, "log")) >= 3)  # applying: the empty state and 2 batches at least
+    # Renewals list the lock generations first; appends do not list: from now on only renewals fail.
+    a.ws.control.set_faults({"rules": [{"action": "ListObjectsV2", "error": {"status": 403, "code": "AccessDenied"}}]})
+
+    stopped = a.checked(holder)
+
+    assert stopped.code == 1, stopped.out + stopped.err
+    assert (
+        f"Stopped early: stopped: the lock on state {URL} could not be renewed before its lease ran out, so another "
+        "runner may take the lock over: no new call was sent. Every batch recorded before is kept in the state; run "
+        "`reconcile apply` again (from any runner)" in stopped.out
+    )
+    sent = a.ws.successes()["RegisterMedia"]
+    assert sent < 30
+    recorded = len(state_objects(a.ws, "log"))  # the empty state, then one per batch recorded
+    assert f"State: {URL} (serial {recorded})." in stopped.out
+    time.sleep(0.3)
+    assert a.ws.successes()["RegisterMedia"] == sent  # nothing more went out after it stopped
+    a.ws.control.set_faults({"rules": []})
+
+    resumed = a.reconcile(*APPLY, "--lock-timeout", "10s")
+
+    assert resumed.code == 0, resumed.out + resumed.err
+    assert set(a.ws.media()) == {m["file_url"] for m in media}  # each registered once
+    assert "No changes." in a.reconcile(*APPLY).out
+
+
 def test_workspaces_are_sub_prefixes_listed_by_state_workspaces(runners):
     a = runners("a")
     a.manifest(media=videos("raw-a", 4))

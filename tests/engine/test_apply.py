@@ -689,6 +689,7 @@ async def test_a_lease_that_cannot_be_renewed_stops_the_apply_sending_before_it_
     assert stopped_sending == [True]
     assert [r.outcome for r in result.resources].count("done") == 10
     assert len(store.resources()) == 10 and store.writes == 0  # no final snapshot under a lost lease
+    assert result.serial == 1  # the batch recorded before
     assert store.watched == [True, False]  # watched for the apply only
 
 
