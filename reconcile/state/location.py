@@ -353,7 +353,11 @@ def oss_region(location: OssLocation, options: OpenOptions) -> str:
     if regions:
         found = f"the manifests name {len(regions)} regions ({', '.join(regions)})"
     else:
-        found = "the manifests name none" if options.manifest_regions is not None else "this command reads no manifests"
+        found = (
+            "no resource in the manifests has one"
+            if options.manifest_regions is not None
+            else "this command reads no manifests"
+        )
     raise StateError(
         f"cannot tell the region of the state bucket {location.bucket!r} ({location.display}): {found}. Give it as "
         f"?region= (e.g. oss://{location.bucket}/{location.prefix}?region=cn-shanghai), or set {REGION_ENV_VAR}, "

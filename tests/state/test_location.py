@@ -151,7 +151,9 @@ def test_the_buckets_region_is_the_parameter_then_the_environment_then_the_manif
         "(ap-southeast-1, cn-shanghai). Give it as ?region= (e.g. oss://tf-state/p?region=cn-shanghai), or set "
         "ALIBABA_CLOUD_REGION_ID, or run a command whose manifests declare one region."
     )
-    with pytest.raises(StateError, match=r"\(oss://tf-state/p\): the manifests name none\. Give it as \?region="):
+    with pytest.raises(
+        StateError, match=r"\(oss://tf-state/p\): no resource in the manifests has one\. Give it as \?region="
+    ):
         oss_store("oss://tf-state/p", options=manifests())
     with pytest.raises(StateError, match=r"^ALIBABA_CLOUD_REGION_ID 'shanghai' is not a region id such as cn-shanghai"):
         oss_store("oss://tf-state/p", options=OpenOptions(env={"ALIBABA_CLOUD_REGION_ID": "shanghai"}))
