@@ -20,7 +20,14 @@ import click
 
 from reconcile.cli.cloud_options import cloud_options, settings_from_options
 from reconcile.cli.common import EXIT_ERROR, EXIT_OK, FatalError, log_level_option, run_async, stdout_console, use_color
-from reconcile.cli.plan import ObjectCheck, object_lookup, open_session, oss_endpoint_of, planning_errors
+from reconcile.cli.plan import (
+    ObjectCheck,
+    manifest_regions,
+    object_lookup,
+    open_session,
+    oss_endpoint_of,
+    planning_errors,
+)
 from reconcile.cli.progress import JsonEvents, LiveProgress, PlainProgress, tick_every
 from reconcile.cli.state_options import StateChoice, state_errors_as_fatal, state_options, store_from_options
 from reconcile.cli.target_option import target_option
@@ -125,7 +132,8 @@ def command(
             "nothing was applied. Or save a reviewed plan with `reconcile plan PATH... --out FILE` and apply that file."
         )
     settings = settings_from_options(cloud)
-    store = store_from_options(state)
+    manifests = (lambda: _saved_plan_manifests(paths[0])) if saved else (lambda: paths)
+    store = store_from_options(state, settings=settings, manifest_regions=manifest_regions(manifests))
     request = ApplyRequest(
         paths=paths,
         saved=saved,
@@ -177,6 +185,14 @@ async def _interruptible(phase: ApplyPhase, work: Coroutine[Any, Any, int]) -> i
     A Ctrl-C that the event loop turns into cancelling the task reaches `command` as a KeyboardInterrupt."""
     with _interrupt_exits_130(phase):
         return await work
+
+
+def _saved_plan_manifests(path: str) -> tuple[str, ...]:
+    """The manifests a saved plan was made from (none when it cannot be read: applying it will say why)."""
+    try:
+        return load_plan(path).source.manifest_paths
+    except SavedPlanError:
+        return ()
 
 
 def _interactive() -> bool:

@@ -14,7 +14,7 @@ import click
 
 from reconcile.cli.cloud_options import cloud_options, settings_from_options
 from reconcile.cli.common import EXIT_CHANGES, EXIT_OK, log_level_option, use_color
-from reconcile.cli.plan import open_session, planning_errors, refresh_concurrency, run_detached
+from reconcile.cli.plan import manifest_regions, open_session, planning_errors, refresh_concurrency, run_detached
 from reconcile.cli.state_options import StateChoice, state_option, store_from_options
 from reconcile.cloud.settings import ClientSettings
 from reconcile.engine.drift import DriftReport, detect_drift
@@ -51,7 +51,8 @@ def command(paths: tuple[str, ...], output_format: str, state: StateChoice, **cl
     Exit codes: 0 no drift, 1 error, 2 drift found or a media unhealthy.
     """
     settings = settings_from_options(cloud)
-    store = store_from_options(state)
+    regions = manifest_regions(lambda: paths) if paths else None
+    store = store_from_options(state, settings=settings, manifest_regions=regions)
     report, accounting = run_detached(check_drift(paths, store, settings, refresh_concurrency(cloud, settings)))
     json_output = output_format.lower() == "json"
     if json_output:

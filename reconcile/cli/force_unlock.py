@@ -21,7 +21,8 @@ def command(lock_id: str, state: StateChoice) -> int:
     lets two commands write the state at once: make sure it is gone.
 
     On a postgresql:// state a holder that ended has already released the lock with its database session;
-    force-unlock ends the session of one that hangs (it can then write nothing more).
+    force-unlock ends the session of one that hangs (it can then write nothing more). On an oss:// state a lock
+    whose holder stopped renewing it is free once its lease runs out: wait with --lock-timeout instead.
     """
     store = store_from_options(state)
     with state_errors_as_fatal():

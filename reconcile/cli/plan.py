@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -29,7 +29,7 @@ from reconcile.engine.plan import Plan
 from reconcile.engine.planner import StateReader, build_plan
 from reconcile.engine.refresh import DEFAULT_CONCURRENCY
 from reconcile.engine.savedplan import save_plan
-from reconcile.manifest import ManifestError
+from reconcile.manifest import ManifestError, load_desired_state
 from reconcile.render.json import render_plan_json
 from reconcile.render.markdown import render_plan_markdown
 from reconcile.render.text import render_call_accounting, render_plan_text
@@ -105,7 +105,7 @@ def command(
     be made), 2 with --detailed-exitcode when there are changes.
     """
     settings = settings_from_options(cloud)
-    store = store_from_options(state)
+    store = store_from_options(state, settings=settings, manifest_regions=manifest_regions(lambda: paths))
     output_format = output_format.lower()
     reads = refresh_concurrency(cloud, settings)
     oss = oss_endpoint_of(settings) if refresh and not skip_object_check else None
@@ -229,6 +229,22 @@ def planning_errors() -> Iterator[None]:
         raise FatalError(f"the manifests have {len(exc.diagnostics)} problem(s), listed above") from None
     except CloudError as exc:
         raise FatalError(f"could not read the account: {exc}") from None
+
+
+def manifest_regions(paths: Callable[[], Sequence[str]]) -> Callable[[], list[str]]:
+    """The regions the manifests at `paths()` declare, read only when called: an oss:// state whose bucket's
+    region is given neither as ?region= nor in ALIBABA_CLOUD_REGION_ID takes the manifests' one region (they are
+    then read twice: once for it, once to plan). Manifest problems are reported as planning reports them."""
+
+    def regions() -> list[str]:
+        manifests = list(paths())
+        if not manifests:
+            return []
+        with planning_errors():
+            desired = load_desired_state(manifests)
+        return sorted({bucket.region for bucket in desired.buckets} | {media.region for media in desired.media})
+
+    return regions
 
 
 def save(plan: Plan, path: str) -> None:

@@ -230,7 +230,7 @@ def workspaces_command(state: StateChoice) -> int:
     "target",
     required=True,
     metavar="LOCATION",
-    help="Where to copy the state: a file path or a postgresql:// URL.",
+    help="Where to copy the state: a file path, a postgresql:// URL or oss://BUCKET/PREFIX.",
 )
 @click.option(
     "--to-workspace",

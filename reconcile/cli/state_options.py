@@ -13,8 +13,9 @@ def command(state: StateChoice, lock_timeout: float, ...) -> int:
 from __future__ import annotations
 
 import functools
+import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -22,12 +23,14 @@ from typing import Any, TypeVar, cast
 import click
 
 from reconcile.cli.common import FatalError
+from reconcile.cloud.settings import ClientSettings
 from reconcile.state import (
     DEFAULT_STATE_PATH,
     DEFAULT_WORKSPACE,
     STATE_ENV_VAR,
     WORKSPACE_ENV_VAR,
     Backend,
+    OpenOptions,
     StateStore,
     backend_for,
     open_store,
@@ -86,8 +89,8 @@ def state_option(func: F) -> F:
         envvar=STATE_ENV_VAR,
         default=None,
         metavar="LOCATION",
-        help=f"Where the state is: a file path (default {DEFAULT_STATE_PATH}) or a postgresql:// URL "
-        f"(env {STATE_ENV_VAR}).",
+        help=f"Where the state is: a file path (default {DEFAULT_STATE_PATH}), a postgresql:// URL or "
+        f"oss://BUCKET/PREFIX (env {STATE_ENV_VAR}).",
     )
     with_workspace = click.option(
         "--workspace",
@@ -119,11 +122,20 @@ def state_options(func: F) -> F:
     return state_option(lock_timeout_option(func))
 
 
-def store_from_options(state: StateChoice | str | None) -> StateStore:
-    """The store `--state` / `--workspace` chose; `error: ...` (exit 1) for a location that names none."""
+def store_from_options(
+    state: StateChoice | str | None,
+    *,
+    settings: ClientSettings | None = None,
+    manifest_regions: Callable[[], Sequence[str]] | None = None,
+) -> StateStore:
+    """The store `--state` / `--workspace` chose; `error: ...` (exit 1) for a location that names none.
+
+    A command that calls the cloud passes its `settings` (an OSS state follows its --endpoint) and the regions
+    of its manifests (read only for an oss:// state whose region is not given otherwise)."""
     choice = state if isinstance(state, StateChoice) else StateChoice(state)
+    options = OpenOptions(os.environ, settings, manifest_regions)
     with state_errors_as_fatal():
-        return open_store(choice.location, choice.workspace)
+        return open_store(choice.location, choice.workspace, options=options)
 
 
 def backend_from_options(state: StateChoice) -> tuple[Backend, str]:

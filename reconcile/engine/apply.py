@@ -14,6 +14,9 @@
   as not attempted.
 - A state that cannot be written any more (a shared state's database connection lost mid-apply) keeps what
   was recorded before; the result says so and how to resume, and the final snapshot is not attempted.
+- A store whose lock is a lease (OSS: `LeasedLock`) tells the apply when the lease can no longer be renewed,
+  before it runs out: the apply aborts then, like on a state write failure, and sends nothing more, so that it
+  never sends calls while another runner may hold the lock.
 
 The caller holds the state lock for the whole apply (`with store.lock("apply"): ...`).
 """
@@ -21,12 +24,14 @@ The caller holds the state lock for the whole apply (`with store.lock("apply"): 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol, runtime_checkable
 
 from reconcile.cloud.api import MediaApi
 from reconcile.cloud.credentials import CredentialsError
@@ -50,6 +55,15 @@ log = logging.getLogger(__name__)
 # Calls kept in flight per action, as seconds of that action's QPS: enough to run at the QPS ceiling while
 # each call takes up to this long (pacing waits excluded: the client's pacer spaces the sends).
 IN_FLIGHT_SECONDS = 2.0
+
+
+@runtime_checkable
+class LeasedLock(Protocol):
+    """A store whose lock is a lease its holder renews (OssStateStore)."""
+
+    def watch_lease(self, on_lost: Callable[[], None] | None) -> None:
+        """Call `on_lost`, from any thread, once the lease cannot be renewed in time; None: stop watching."""
+        ...
 
 
 class PlanNotApplicable(Exception):
@@ -139,14 +153,22 @@ class _ApplyRun:
         started = self.clock()
         indexed = list(enumerate(self.plan.calls))
         serial: int | None = None
+        leased = self.store if isinstance(self.store, LeasedLock) else None
+        if leased is not None:
+            loop = asyncio.get_running_loop()
+            leased.watch_lease(lambda: _call_soon_threadsafe(loop, self._lease_lost))
         try:
             await self._commit([state_only_record(change) for change in self.plan.state_only_changes])
             for phase in sorted({call.phase for call in self.plan.calls}):
                 await self._run_phase([(i, c) for i, c in indexed if c.phase == phase], workers)
         finally:
             # Fold the journal into one snapshot, also when interrupted: the journal alone is already durable.
+            if leased is not None:
+                leased.watch_lease(None)
             if self.state_writes and not self.state_lost:
                 serial = self._fold_journal()
+            elif self.state_lost:
+                serial = self.last_serial  # the last batch recorded before the state could not be written
         result = self._result(self.clock() - started, serial)
         self.hooks.finished(result)
         return result
@@ -216,6 +238,15 @@ class _ApplyRun:
             self.aborted = reason
             if self.stop_sending is not None:
                 self.stop_sending()
+
+    def _lease_lost(self) -> None:
+        self.state_lost = True
+        self._abort(
+            f"stopped: the lock on state {self.store.location} could not be renewed before its lease ran out, so "
+            "another runner may take the lock over: no new call was sent. Every batch recorded before is kept in the "
+            "state; run `reconcile apply` again (from any runner) to finish the rest: calls made but not recorded "
+            "are adopted, not repeated"
+        )
 
     async def _commit(self, records: Sequence[JournalRecord]) -> None:
         if not records:
@@ -312,3 +343,9 @@ class _ApplyRun:
             stopped_on_request=self.stopped_early and self.aborted is None,
             failures=tuple(self.failures),
         )
+
+
+def _call_soon_threadsafe(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    """Run `callback` on `loop` (the apply's), from the store's thread; nothing once that loop is closed."""
+    with contextlib.suppress(RuntimeError):  # the loop is closed: the apply is over
+        loop.call_soon_threadsafe(callback)

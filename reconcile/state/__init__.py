@@ -1,8 +1,8 @@
 """Where reconcile remembers what it manages: resources, remote ids, serial, lineage and the lock.
 
 `open_store()` picks the backend for a location (`location.py`): a file path is the local file store, the
-default; a `postgresql://` URL the shared PostgreSQL store. Both implement the `StateStore` protocol, and
-each keeps one state per workspace.
+default; a `postgresql://` URL the shared PostgreSQL store; an `oss://` URL the store in OSS. Each implements
+the `StateStore` protocol, and each keeps one state per workspace.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from reconcile.state.location import (
     STATE_ENV_VAR,
     WORKSPACE_ENV_VAR,
     Backend,
+    OpenOptions,
     backend_for,
     open_location,
     redact,
@@ -44,6 +45,7 @@ __all__ = [
     "JournalRecord",
     "LocalStateStore",
     "LockInfo",
+    "OpenOptions",
     "PutResource",
     "RemoveResource",
     "ResourceKind",
@@ -64,7 +66,9 @@ def open_store(
     location: str | os.PathLike[str] | None = None,
     workspace: str | None = None,
     env: Mapping[str, str] | None = None,
+    options: OpenOptions | None = None,
 ) -> StateStore:
     """The store of `location` (else $RECONCILE_STATE, else `.reconcile/state.json`) and `workspace` (else
-    $RECONCILE_WORKSPACE, else `default`). StateError for an unknown scheme or a malformed location."""
-    return open_location(location, workspace, env)
+    $RECONCILE_WORKSPACE, else `default`). StateError for an unknown scheme or a malformed location. `options`:
+    the command's cloud settings and manifests, for a backend that needs them (OSS)."""
+    return open_location(location, workspace, env, options)

@@ -19,9 +19,11 @@ generation: it is free when released, or when its age by the OSS server's own cl
 of the same answer: no clock of any runner is trusted) exceeds the lease. A holder killed with kill -9 thus
 blocks others for one lease at most, and no force-unlock is needed. A holder that has not renewed for
 lease - margin (measured from the start of its last successful renewal, which the server stamped later) stops
-writing: every write and append first checks it, and `on_lease_lost` is called (e.g. to stop the cloud
-session sending) - so it stops before any other runner may take over. The lease is `RECONCILE_LOCK_LEASE`
-(e.g. `10s`, `2m`; default 2 minutes).
+writing: every write and append first checks it, and its watcher (`on_lease_lost`, or `watch_lease`: apply
+stops its cloud session sending) is told once, by the renewer at that moment at the latest (a renewal still
+hanging then is given up) - so it stops before any other runner may take over. The lease is
+`RECONCILE_LOCK_LEASE` (e.g. `10s`, `2m`; default 2 minutes). A refused runner is told to wait for the lease
+with --lock-timeout, not to force-unlock.
 
 The `StateStore` interface is synchronous; OSS calls are async on the project's client. The store runs its
 own event loop on a worker thread (its session, pacing and retries, and the renewals, live there), so it
@@ -36,11 +38,13 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import math
 import os
 import re
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -56,7 +60,14 @@ from reconcile.cloud.settings import ClientSettings
 from reconcile.state.journal import JournalEntry, replay
 from reconcile.state.lockfile import this_host
 from reconcile.state.model import STATE_FORMAT_VERSION, StateDocument
-from reconcile.state.store import JournalRecord, LockInfo, StateError, StateLockedError, next_version
+from reconcile.state.store import (
+    JournalRecord,
+    LockInfo,
+    StateError,
+    StateLockedError,
+    ci_run_url,
+    next_version,
+)
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +139,8 @@ class OssStateStore:
         self._clock = clock
         self._poll = poll_interval
         self._on_lease_lost = on_lease_lost
+        self._lost = False  # the lease was lost: `watch_lease` calls a callback registered afterwards at once
+        self._lost_lock = threading.Lock()
         self._location = f"oss://{bucket}/{self.prefix}"
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="oss-state", daemon=True)
@@ -139,6 +152,8 @@ class OssStateStore:
         self._held: _Held | None = None
         self._renewer: concurrent.futures.Future[None] | None = None
         self._seen: _Seen | None = None
+        # A store nobody closed (a CLI command's) stops its loop when collected, or at exit.
+        self._finalizer = weakref.finalize(self, _shut_down, self._loop, self._thread, self._session)
 
     def __repr__(self) -> str:
         return f"OssStateStore({self._location!r})"
@@ -154,13 +169,15 @@ class OssStateStore:
         return self._location
 
     def close(self) -> None:
-        if self._loop.is_closed():
-            return
         self._stop_renewing()
-        self._run(self._session.aclose())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
+        self._finalizer()
+
+    def watch_lease(self, on_lost: Callable[[], None] | None) -> None:
+        """Call `on_lost` (from any thread) once the lock's lease can no longer be renewed in time, before it runs
+        out: the apply stops sending calls then. At once if it was lost already. None: stop watching."""
+        self._on_lease_lost = on_lost
+        if on_lost is not None and self._lost:
+            on_lost()
 
     def abandon(self) -> None:
         """Stop renewing and sending without releasing the lock: what kill -9 leaves behind (for tests)."""
@@ -354,11 +371,13 @@ class OssStateStore:
                     host=this_host(),
                     command=command,
                     created=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    ci_run=ci_run_url(),
                 )
                 attempt_started = self._clock()
                 if self._run(self._create_only(self._lock_key(generation + 1), self._lock_body(info))):
                     held = _Held(info, generation + 1, attempt_started + self.lease - self.margin)
                     self._held = held
+                    self._lost = False
                     self._seen = None
                     if generation:
                         self._run(self._delete_quietly(self._lock_key(generation)))
@@ -367,7 +386,8 @@ class OssStateStore:
                 continue  # another runner took this generation first: look again
             waited = self._clock() - started
             if waited >= timeout:
-                raise StateLockedError(holder, self._location, waited)
+                # "waited 30s" for --lock-timeout 30s; nothing for 0 (the listing's own time is no wait)
+                raise StateLockedError(holder, self._location, timeout, advice=self._lease_advice())
             time.sleep(min(self._poll, max(0.0, timeout - waited)))
 
     async def _newest_lock(self) -> tuple[int, LockInfo | None]:
@@ -393,6 +413,13 @@ class OssStateStore:
             return generation, None
         return generation, info
 
+    def _lease_advice(self) -> str:
+        return (
+            f"Its lock is a lease its holder renews while it runs: if the holder was killed or lost, the lock frees "
+            f"itself once the lease ({_seconds(self.lease)} here, {LEASE_ENV_VAR}) runs out, so retry with "
+            f"--lock-timeout {_seconds(self.lease + self.margin + 1)} rather than force-unlock."
+        )
+
     def _lock_body(self, info: LockInfo, renewals: int = 0, *, released: bool = False) -> bytes:
         record = {"holder": json.loads(info.model_dump_json()), "lease": self.lease, "renewals": renewals}
         if released:
@@ -400,21 +427,26 @@ class OssStateStore:
         return json.dumps(record).encode()
 
     async def _renew(self, held: _Held) -> None:
-        """Rewrite the lock every lease/3; once a renewal cannot succeed in time, stop everything."""
+        """Rewrite the lock every lease/3. A renewal that fails is tried again, but the lease is declared lost
+        (`on_lease_lost`) by `valid_until` at the latest: a renewal still hanging then is given up, and a wait
+        for the next attempt never sleeps past it."""
         while self._held is held:
-            await asyncio.sleep(self.lease / 3)
+            await asyncio.sleep(max(0.0, min(self.lease / 3, held.valid_until - self._clock())))
             if self._held is not held:
                 return
+            if self._clock() >= held.valid_until:
+                self._lease_lost()
+                return
             try:
-                await self._renew_once(held)
+                async with asyncio.timeout(held.valid_until - self._clock()):
+                    await self._renew_once(held)
             except StateError as exc:
                 log.warning("%s", exc)
                 return
-            except CloudError as exc:
-                log.warning("state %s: could not renew the lock's lease: %s", self._location, exc)
-                if self._clock() >= held.valid_until:
-                    self._lease_lost()
-                    return
+            except (CloudError, TimeoutError) as exc:
+                log.warning(
+                    "state %s: could not renew the lock's lease: %s", self._location, exc or "no answer in time"
+                )
 
     async def _renew_once(self, held: _Held) -> None:
         """Rewrite our generation, after checking it is still the newest: once another runner has taken over,
@@ -452,8 +484,14 @@ class OssStateStore:
             )
 
     def _lease_lost(self) -> None:
-        if self._on_lease_lost is not None:
-            self._on_lease_lost()
+        """Tell the watcher, once per lease (the renewer and a write may both find it lost)."""
+        with self._lost_lock:  # the renewer's thread and a writer's
+            if self._lost:
+                return
+            self._lost = True
+        callback = self._on_lease_lost
+        if callback is not None:
+            callback()
 
     def _release(self, held: _Held) -> None:
         self._stop_renewing()
@@ -490,6 +528,30 @@ class OssStateStore:
     def lock_holder(self) -> LockInfo | None:
         return self._run(self._newest_lock())[1]
 
+    # -- workspaces -----------------------------------------------------------------------------------------
+
+    def has_state(self, under: str = "") -> bool:
+        """Whether `<prefix>/<under>` holds a state (a version under its `log/`): one listing of one key."""
+        base = f"{self.prefix}/{under.strip('/')}/" if under.strip("/") else f"{self.prefix}/"
+        page = self._run(self._oss.list_objects_v2(self.bucket, self.region, prefix=f"{base}log/", max_keys=1))
+        return bool(page.objects)
+
+    def children(self, under: str) -> list[str]:
+        """The names one level below `<prefix>/<under>/` (ListObjectsV2 with delimiter `/`, every page)."""
+        base = f"{self.prefix}/{under.strip('/')}/"
+        names: list[str] = []
+        token: str | None = None
+        while True:
+            page = self._run(
+                self._oss.list_objects_v2(
+                    self.bucket, self.region, prefix=base, delimiter="/", continuation_token=token
+                )
+            )
+            names += [common[len(base) :].rstrip("/") for common in page.common_prefixes]
+            token = page.next_token
+            if token is None:
+                return sorted(names)
+
     # -- the worker loop ------------------------------------------------------------------------------------
 
     def _run(self, work: Coroutine[Any, Any, T]) -> T:
@@ -497,3 +559,21 @@ class OssStateStore:
             return asyncio.run_coroutine_threadsafe(work, self._loop).result()
         except CloudError as exc:
             raise StateError(f"state {self._location}: {exc}") from None
+
+
+def _seconds(value: float) -> str:
+    """A duration as --lock-timeout and RECONCILE_LOCK_LEASE take it, rounded up: 13s, 3m."""
+    return f"{math.ceil(value)}s" if value < 120 else f"{math.ceil(value / 60)}m"
+
+
+def _shut_down(loop: asyncio.AbstractEventLoop, thread: threading.Thread, session: CloudSession) -> None:
+    if loop.is_closed():
+        return
+    if threading.current_thread() is thread:  # collected on its own loop: it cannot wait for itself
+        loop.call_soon(loop.stop)
+        return
+    with contextlib.suppress(Exception):  # closing connections is tidying: the process may be exiting
+        asyncio.run_coroutine_threadsafe(session.aclose(), loop).result(timeout=5)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+    loop.close()

@@ -17,50 +17,14 @@ from urllib.parse import quote
 import pytest
 
 from reconcile.state.location import parse_postgres
-from tests.e2e.conftest import Result, Workspace, oss_url
+from tests.e2e.conftest import Workspace
+from tests.e2e.shared_state import Runner, videos, wait_for
 from tests.postgres_server import PASSWORD, PostgresServer
 
 pytestmark = pytest.mark.e2e
 
 APPLY = ("apply", "manifests/", "--auto-approve")
 SECRETS = (PASSWORD, quote(PASSWORD, safe=""))
-
-
-def videos(bucket: str, count: int) -> list[dict[str, object]]:
-    return [{"file_url": oss_url(bucket, f"v/{i:03}.mp4"), "title": f"Video {i}"} for i in range(count)]
-
-
-def no_secret(result: Result) -> Result:
-    for secret in SECRETS:
-        assert secret not in result.out and secret not in result.err, "the database password was printed"
-    return result
-
-
-class Runner:
-    """One CI runner: its own working directory (manifests, no state of its own), the shared state's URL."""
-
-    def __init__(self, ws: Workspace, directory: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-        directory.mkdir(exist_ok=True)
-        self.ws = Workspace(directory, ws.emulator, ws.capsys)
-        self.url = url
-        self.monkeypatch = monkeypatch
-
-    def manifest(self, **entries: object) -> None:
-        self.ws.manifest(**entries)  # type: ignore[arg-type]
-
-    def reconcile(self, *args: str, env: dict[str, str] | None = None) -> Result:
-        self.monkeypatch.chdir(self.ws.directory)
-        with self.monkeypatch.context() as scoped:
-            scoped.setenv("RECONCILE_STATE", self.url)
-            for key, value in (env or {}).items():
-                scoped.setenv(key, value)
-            return no_secret(self.ws.reconcile(*args))
-
-    def spawn(self, *args: str, env: dict[str, str] | None = None):
-        return self.ws.spawn(*args, env={"RECONCILE_STATE": self.url, **(env or {})})
-
-    def files(self) -> list[str]:
-        return sorted(str(p.relative_to(self.ws.directory)) for p in self.ws.directory.rglob("*") if p.is_file())
 
 
 @pytest.fixture
@@ -70,7 +34,7 @@ def url(postgres_server: PostgresServer) -> str:
 
 @pytest.fixture
 def runners(ws: Workspace, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], Runner]:
-    return lambda name: Runner(ws, tmp_path / name, url, monkeypatch)
+    return lambda name: Runner(ws, tmp_path / name, url, monkeypatch, secrets=SECRETS)
 
 
 def journal_rows(server: PostgresServer, url: str) -> int:
@@ -87,17 +51,6 @@ def _tables(server: PostgresServer, url: str) -> bool:
     with server.admin() as conn:
         row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [f"{parse_postgres(url).schema}.reconcile_journal"])
         return bool(row.fetchone()[0])  # type: ignore[index]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
-
-
-def checked(child) -> Result:  # type: ignore[no-untyped-def]
-    return no_secret(child.wait(60))
 
 
 def test_runner_b_in_an_empty_directory_plans_no_changes_after_runner_a_applied(runners):
@@ -158,7 +111,7 @@ def test_a_second_apply_is_refused_at_once_naming_the_holders_host(runners, post
         assert f"held by pid {first.pid} on {socket.gethostname()} ('apply') since " in second.err
         assert "releases it as soon as the database ends its session" in second.err
     finally:
-        finished = checked(first)
+        finished = a.checked(first)
     assert finished.code == 0, finished.err
     assert len(a.ws.media()) == 200
 
@@ -180,7 +133,7 @@ def test_after_kill_9_of_the_holder_another_runner_waiting_on_the_lock_takes_ove
     recorded_batches = journal_rows(postgres_server, url)  # 1 bucket + the RegisterMedia batches recorded
     a.ws.control.set_faults({"rules": []})
 
-    took_over = checked(waiting)
+    took_over = b.checked(waiting)
 
     assert took_over.code == 0, took_over.out + took_over.err
     registered = a.ws.media()  # asserts no file URL has two MediaIds
@@ -205,7 +158,7 @@ def test_a_connection_dropped_mid_apply_stops_new_calls_keeps_the_record_and_say
     with postgres_server.admin() as admin:
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'reconcile_ci'")
 
-    stopped = checked(child)
+    stopped = a.checked(child)
 
     assert stopped.code == 1
     assert "Stopped early: stopped: the state could not be written: lost the connection to state " in stopped.out

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -647,6 +648,49 @@ async def test_a_state_write_failure_stops_the_apply_and_says_the_next_apply_ado
     )
     assert stopped_sending == [True]  # calls waiting for their pacing turn are not sent either
     assert store.writes == 0 and result.serial is None  # no final snapshot on a state that cannot be written
+
+
+class LeasedStore(MemoryStore):
+    """A store whose lock is a lease, lost (as its renewal thread finds) once the first batch is recorded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_lost: Callable[[], None] | None = None
+        self.watched: list[bool] = []
+
+    def watch_lease(self, on_lost: Callable[[], None] | None) -> None:
+        self.on_lost = on_lost
+        self.watched.append(on_lost is not None)
+
+    def append(self, records: Sequence[JournalRecord]) -> int:
+        serial = super().append(records)
+        renewer = threading.Thread(target=self.on_lost or (lambda: None))  # not the apply's thread
+        renewer.start()
+        renewer.join()
+        return serial
+
+
+async def test_a_lease_that_cannot_be_renewed_stops_the_apply_sending_before_it_runs_out():
+    account, store = FakeAccount(), LeasedStore()
+    media, calls = registers([f"v{i:02}.mp4" for i in range(30)])
+    stopped_sending: list[bool] = []
+
+    result = await run(
+        plan_of(media, calls), account, store, in_flight_seconds=0.01, stop_sending=lambda: stopped_sending.append(True)
+    )
+
+    assert result.calls_made == {"RegisterMedia": 1}
+    assert result.aborted == (
+        "stopped: the lock on state memory could not be renewed before its lease ran out, so another runner may take "
+        "the lock over: no new call was sent. Every batch recorded before is kept in the state; run `reconcile "
+        "apply` again (from any runner) to finish the rest: calls made but not recorded are adopted, not repeated"
+    )
+    assert not result.stopped_on_request
+    assert stopped_sending == [True]
+    assert [r.outcome for r in result.resources].count("done") == 10
+    assert len(store.resources()) == 10 and store.writes == 0  # no final snapshot under a lost lease
+    assert result.serial == 1  # the batch recorded before
+    assert store.watched == [True, False]  # watched for the apply only
 
 
 async def test_state_only_changes_are_recorded_without_any_call():

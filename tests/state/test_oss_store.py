@@ -157,6 +157,38 @@ def test_a_holder_past_its_lease_stops_writing(make_store) -> None:
     assert [r.identity for r in store.read().resources] == ["raw/a.mp4"]  # type: ignore[union-attr]
 
 
+def test_a_watcher_of_the_lease_is_told_once_when_it_is_lost_and_at_once_when_it_was_lost_before(make_store) -> None:
+    clock = LocalClock()
+    store = make_store(clock)
+    told: list[str] = []
+    with store.lock("apply"):
+        store.watch_lease(lambda: told.append("apply"))
+        clock.now += LEASE
+        for _ in range(2):
+            with pytest.raises(StateError, match="lock lease ran out"):
+                store.write(StateDocument.empty())
+        assert told == ["apply"]
+        store.watch_lease(lambda: told.append("late"))
+        assert told == ["apply", "late"]
+        store.watch_lease(None)
+    with store.lock("apply"):  # a new lease
+        store.watch_lease(lambda: told.append("next"))
+        assert store.write(StateDocument.empty()).serial == 1
+    assert told == ["apply", "late"]
+
+
+def test_a_refused_runner_is_told_to_wait_for_the_lease_not_to_force_unlock(make_store) -> None:
+    holder, other = make_store(), make_store()
+    with holder.lock("apply") as info, pytest.raises(StateLockedError) as refused, other.lock("apply"):
+        pass
+    assert str(refused.value) == (
+        f"state oss://tf-state/reconcile/prod is locked: {info.describe()}. It is released when that command ends: "
+        "wait for it, or retry with --lock-timeout (e.g. 5m). Its lock is a lease its holder renews while it runs: if "
+        "the holder was killed or lost, the lock frees itself once the lease (10s here, RECONCILE_LOCK_LEASE) runs "
+        "out, so retry with --lock-timeout 12s rather than force-unlock."
+    )
+
+
 def test_create_only_writes_stop_a_holder_whose_lease_was_taken_over(make_store, server_clock) -> None:
     """Even a holder whose own clock says its lease is fine (a stalled, then resumed process) cannot write a serial
     someone else wrote: the create-only write is refused."""
