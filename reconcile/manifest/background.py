@@ -28,6 +28,7 @@ import logging
 import os
 import pickle
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -87,15 +88,19 @@ class BackgroundLoad:
         self.cpu: float | None = None  # CPU seconds the loading took (in the child, or here after a fallback)
         self._process: asyncio.subprocess.Process | None = None
         self._exchange: asyncio.Task[tuple[bytes, bytes]] | None = None
+        # The child writes its answer to a file, which is unpickled from there: through a pipe, the answer
+        # (14 MB at 50,000 media) would be gathered in a buffer and copied once more before unpickling.
+        self._answers: BinaryIO | None = None
 
     async def __aenter__(self) -> BackgroundLoad:
         """Start the child (`env` None: it loads with the environment it inherits, as load_desired_state would)."""
         self.started = time.perf_counter()
         request = pickle.dumps((self.paths, self.env), protocol=pickle.HIGHEST_PROTOCOL)
         try:
+            self._answers = tempfile.TemporaryFile()  # noqa: SIM115 (closed by aclose)
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable, "-c", _CHILD_BOOTSTRAP, _PACKAGE_ROOT,
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                stdin=asyncio.subprocess.PIPE, stdout=self._answers, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
         except OSError as exc:
             log.debug("cannot start a process to load the manifests (%s): loading them here", exc)
@@ -129,11 +134,11 @@ class BackgroundLoad:
     async def _answer(self) -> tuple[str, Any, float] | None:
         if self._process is None or self._exchange is None:
             return None
-        out, err = await self._exchange
-        self._exchange = None  # the task would keep the answer's bytes (tens of MB) as long as this load lives
-        if self._process.returncode == 0:
+        _, err = await self._exchange
+        if self._process.returncode == 0 and self._answers is not None:
             try:
-                answer: tuple[str, Any, float] = pickle.loads(out)
+                self._answers.seek(0)
+                answer: tuple[str, Any, float] = pickle.load(self._answers)
                 return answer
             except Exception as exc:  # an answer cut short: the fallback gives the real one
                 log.debug("the manifest process answered garbage (%s): loading the manifests here", exc)
@@ -144,6 +149,8 @@ class BackgroundLoad:
 
     async def aclose(self) -> None:
         """Stop the child if it is still working (the caller failed first, or was cancelled) and reap it."""
+        if self._answers is not None:
+            self._answers.close()
         if self._process is None:
             return
         if self._process.returncode is None:
