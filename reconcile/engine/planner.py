@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 from reconcile.cloud.errors import CloudError
@@ -116,7 +117,7 @@ async def read_inputs_side_by_side(
                 )
             with gc_new_objects_only(), timed("refresh") as done:
                 reading = asyncio.create_task(refresh(api_for_region, None, state, concurrency=concurrency))
-                desired = await _manifests_cancelling(manifests, reading)
+                desired = await _manifests_cancelling(manifests, reading, state)
                 log.info(
                     "load manifests: %.2f s (%.2f s CPU): %d files, %d input buckets, %d media; in a child process, "
                     "alongside the state read and refresh",
@@ -138,11 +139,29 @@ async def read_inputs_side_by_side(
     return PlanInputs(desired=desired, state=state, live=live)
 
 
-async def _manifests_cancelling(manifests: BackgroundLoad, reading: asyncio.Task[LiveState]) -> DesiredState:
+def known_text(state: StateDocument | None) -> dict[str, str]:
+    """The state's media addresses, identities, file URLs and titles, each mapped to itself: a converged
+    manifest declares the same text, which the desired state then shares instead of holding a second copy
+    (18 MB at 50,000 media)."""
+    known: dict[str, str] = {}
+    for resource in state.resources if state else ():
+        if resource.kind == "media":
+            known[resource.address] = resource.address
+            known[resource.identity] = resource.identity
+            for name in ("file_url", "title"):
+                value = resource.attributes.get(name)
+                if type(value) is str:
+                    known[value] = value
+    return known
+
+
+async def _manifests_cancelling(
+    manifests: BackgroundLoad, reading: asyncio.Task[LiveState], state: StateDocument | None
+) -> DesiredState:
     """The manifests' desired state; when they cannot be had (a ManifestError, a cancellation), the refresh
     in flight is cancelled before the error goes on: a plan of invalid manifests makes no more calls."""
     try:
-        return await manifests.result()
+        return await manifests.result(partial(known_text, state))
     except BaseException:
         reading.cancel()
         await asyncio.gather(reading, return_exceptions=True)

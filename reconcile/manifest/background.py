@@ -30,7 +30,7 @@ import pickle
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
@@ -114,8 +114,12 @@ class BackgroundLoad:
     ) -> None:
         await self.aclose()
 
-    async def result(self) -> DesiredState:
-        """The manifests' DesiredState; raises ManifestError as load_desired_state does."""
+    async def result(self, known: Callable[[], Mapping[str, str]] | None = None) -> DesiredState:
+        """The manifests' DesiredState; raises ManifestError as load_desired_state does.
+
+        `known` gives text the caller already holds, mapped to itself (a state's addresses, identities, URLs
+        and titles), once the answer is in: equal text in the answer is replaced by the caller's copy, so it
+        is held once, not twice."""
         answer = await self._answer()
         if answer is None:
             cpu = time.process_time()
@@ -129,7 +133,7 @@ class BackgroundLoad:
         if kind == "invalid":
             raise ManifestError(payload)
         with gc_paused():
-            return unpack(payload)
+            return unpack(payload, known() if known else None)
 
     async def _answer(self) -> tuple[str, Any, float] | None:
         if self._process is None or self._exchange is None:
@@ -183,10 +187,29 @@ def pack(desired: DesiredState) -> Packed:
     return desired.buckets, rows, desired.files, desired.digest, desired.warnings
 
 
-def unpack(packed: Packed) -> DesiredState:
+def unpack(packed: Packed, known: Mapping[str, str] | None = None) -> DesiredState:
+    """The DesiredState `pack` packed (its rows are used up); a media's address, file URL, identity and title
+    that `known` holds are taken from it (see `BackgroundLoad.result`)."""
     buckets, rows, files, digest, warnings = packed
-    media = tuple(DesiredMedia(*row[:-3], SourceLocation(*row[-3:])) for row in rows)
-    return DesiredState(buckets=buckets, media=media, files=files, digest=digest, warnings=warnings)
+    same = (known or {}).get
+    media: list[DesiredMedia] = []
+    rows.reverse()
+    while rows:  # each row is freed once its media is built: the rows never all coexist with the media
+        r = rows.pop()
+        media.append(
+            DesiredMedia(
+                same(r[0], r[0]),
+                r[1],
+                same(r[2], r[2]),
+                same(r[3], r[3]),
+                r[4],
+                r[5],
+                same(r[6], r[6]),
+                *r[7:-3],
+                SourceLocation(*r[-3:]),
+            )
+        )
+    return DesiredState(buckets=buckets, media=tuple(media), files=files, digest=digest, warnings=warnings)
 
 
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:
