@@ -36,7 +36,7 @@ from reconcile.gcpause import gc_new_objects_only, gc_paused
 from reconcile.manifest import load_desired_state
 from reconcile.manifest.background import BackgroundLoad, worth_loading_aside
 from reconcile.manifest.desired import DesiredState
-from reconcile.state.model import StateDocument
+from reconcile.state.model import ResourceState, StateDocument
 from reconcile.state.store import StateError
 
 log = logging.getLogger("reconcile.plan")
@@ -139,20 +139,10 @@ async def read_inputs_side_by_side(
     return PlanInputs(desired=desired, state=state, live=live)
 
 
-def known_text(state: StateDocument | None) -> dict[str, str]:
-    """The state's media addresses, identities, file URLs and titles, each mapped to itself: a converged
-    manifest declares the same text, which the desired state then shares instead of holding a second copy
-    (18 MB at 50,000 media)."""
-    known: dict[str, str] = {}
-    for resource in state.resources if state else ():
-        if resource.kind == "media":
-            known[resource.address] = resource.address
-            known[resource.identity] = resource.identity
-            for name in ("file_url", "title"):
-                value = resource.attributes.get(name)
-                if type(value) is str:
-                    known[value] = value
-    return known
+def managed_media(state: StateDocument | None) -> dict[str, ResourceState]:
+    """The state's media by identity: a converged manifest declares the same text, which the desired state
+    then shares instead of holding a second copy (18 MB at 50,000 media)."""
+    return {r.identity: r for r in state.resources if r.kind == "media"} if state else {}
 
 
 async def _manifests_cancelling(
@@ -161,7 +151,7 @@ async def _manifests_cancelling(
     """The manifests' desired state; when they cannot be had (a ManifestError, a cancellation), the refresh
     in flight is cancelled before the error goes on: a plan of invalid manifests makes no more calls."""
     try:
-        return await manifests.result(partial(known_text, state))
+        return await manifests.result(partial(managed_media, state))
     except BaseException:
         reading.cancel()
         await asyncio.gather(reading, return_exceptions=True)

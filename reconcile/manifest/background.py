@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from reconcile.gcpause import gc_paused
 from reconcile.manifest.desired import DesiredBucket, DesiredMedia, DesiredState, SourceLocation, Warning_
@@ -114,12 +114,12 @@ class BackgroundLoad:
     ) -> None:
         await self.aclose()
 
-    async def result(self, known: Callable[[], Mapping[str, str]] | None = None) -> DesiredState:
+    async def result(self, known: Callable[[], Mapping[str, KnownMedia]] | None = None) -> DesiredState:
         """The manifests' DesiredState; raises ManifestError as load_desired_state does.
 
-        `known` gives text the caller already holds, mapped to itself (a state's addresses, identities, URLs
-        and titles), once the answer is in: equal text in the answer is replaced by the caller's copy, so it
-        is held once, not twice."""
+        `known` gives, once the answer is in, the media the caller already holds by identity (a state's):
+        a media's text equal to theirs (address, identity, file URL, title) is taken from them, so it is
+        held once, not twice."""
         answer = await self._answer()
         if answer is None:
             cpu = time.process_time()
@@ -187,28 +187,37 @@ def pack(desired: DesiredState) -> Packed:
     return desired.buckets, rows, desired.files, desired.digest, desired.warnings
 
 
-def unpack(packed: Packed, known: Mapping[str, str] | None = None) -> DesiredState:
-    """The DesiredState `pack` packed (its rows are used up); a media's address, file URL, identity and title
-    that `known` holds are taken from it (see `BackgroundLoad.result`)."""
+class KnownMedia(Protocol):
+    """A media the caller holds already (a state's resource), whose text the desired state may share."""
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def identity(self) -> str: ...
+
+    @property
+    def attributes(self) -> Mapping[str, Any]: ...
+
+
+def unpack(packed: Packed, known: Mapping[str, KnownMedia] | None = None) -> DesiredState:
+    """The DesiredState `pack` packed (its rows are used up); a media's address, identity, file URL and title
+    equal to those of the media `known` holds under its identity are taken from there (see `result`)."""
     buckets, rows, files, digest, warnings = packed
-    same = (known or {}).get
+    find = (known or {}).get
     media: list[DesiredMedia] = []
     rows.reverse()
     while rows:  # each row is freed once its media is built: the rows never all coexist with the media
         r = rows.pop()
-        media.append(
-            DesiredMedia(
-                same(r[0], r[0]),
-                r[1],
-                same(r[2], r[2]),
-                same(r[3], r[3]),
-                r[4],
-                r[5],
-                same(r[6], r[6]),
-                *r[7:-3],
-                SourceLocation(*r[-3:]),
-            )
-        )
+        address, file_url, identity, title = r[0], r[2], r[3], r[6]
+        held = find(identity)
+        if held is not None:
+            identity, recorded = held.identity, held.attributes
+            address = held.address if held.address == address else address
+            file_url = recorded["file_url"] if recorded.get("file_url") == file_url else file_url
+            title = recorded["title"] if recorded.get("title") == title else title
+        location = SourceLocation(*r[-3:])
+        media.append(DesiredMedia(address, r[1], file_url, identity, r[4], r[5], title, *r[7:-3], location))
     return DesiredState(buckets=buckets, media=tuple(media), files=files, digest=digest, warnings=warnings)
 
 

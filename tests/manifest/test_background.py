@@ -6,6 +6,7 @@ from __future__ import annotations
 import stat
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -67,6 +68,25 @@ async def test_the_child_loads_what_this_process_would(write: Write) -> None:
         assert await load.result() == expected
     assert load.cpu is not None and load.cpu > 0
     assert load.elapsed is not None and load.elapsed > 0
+
+
+async def test_text_the_caller_holds_for_a_media_is_shared_not_copied(write: Write) -> None:
+    write("a.yaml", RICH)
+    expected = load_desired_state(["a.yaml"], env=ENV)
+    intro = expected.media[0]
+    # What a state would hold for the intro: equal text in other objects, and a title it no longer has.
+    held = SimpleNamespace(
+        address="".join(intro.address),
+        identity="".join(intro.identity),
+        attributes={"file_url": "".join(intro.file_url), "title": "Intro (old)"},
+    )
+    async with BackgroundLoad(["a.yaml"], ENV) as load:
+        desired = await load.result(lambda: {intro.identity: held})
+    assert desired == expected
+    shared = desired.media[0]
+    assert shared.address is held.address and shared.identity is held.identity
+    assert shared.file_url is held.attributes["file_url"]
+    assert shared.title == "Intro staging"  # differs from what is held: its own
 
 
 async def test_without_env_the_child_reads_the_environment_it_inherits(
