@@ -30,7 +30,7 @@ import pickle
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, Protocol
@@ -60,8 +60,15 @@ MediaRow = tuple[
     str, str, str, str, str, str, str, str | None, tuple[str, ...] | None, str | None, int | None, str | None,
     str | None, str | None, bool, str | None, str, int, int,
 ]  # fmt: skip
-# A DesiredState as the child sends it: buckets, media rows, files, digest, warnings.
+# A DesiredState as the child sends it: buckets, media rows, files, digest, warnings. The rows follow the
+# answer in chunks of ROWS_PER_CHUNK, each its own pickle, so the parent never holds all of them at once.
 Packed = tuple[tuple[DesiredBucket, ...], list[MediaRow], tuple[str, ...], str, tuple[Warning_, ...]]
+Header = tuple[tuple[DesiredBucket, ...], int, tuple[str, ...], str, tuple[Warning_, ...]]  # rows: their count
+ROWS_PER_CHUNK = 10_000
+
+
+class _CutShort(Exception):
+    """The child's answer ended before all its rows."""
 
 
 def worth_loading_aside(paths: Sequence[str | os.PathLike[str]]) -> bool:
@@ -132,8 +139,23 @@ class BackgroundLoad:
         self.elapsed = time.perf_counter() - self.started
         if kind == "invalid":
             raise ManifestError(payload)
-        with gc_paused():
-            return unpack(payload, known() if known else None)
+        try:
+            with gc_paused():
+                return unpack(payload, self._chunks(payload[1]), known() if known else None)
+        except _CutShort as exc:
+            log.debug("the manifest process answered garbage (%s): loading the manifests here", exc.__cause__)
+            return load_desired_state(self.paths, env=self.env)
+
+    def _chunks(self, count: int) -> Iterator[list[MediaRow]]:
+        """The answer's rows, a chunk at a time, read from the file as they are wanted."""
+        assert self._answers is not None
+        while count > 0:
+            try:
+                chunk: list[MediaRow] = pickle.load(self._answers)
+            except Exception as exc:
+                raise _CutShort from exc
+            count -= len(chunk)
+            yield chunk
 
     async def _answer(self) -> tuple[str, Any, float] | None:
         if self._process is None or self._exchange is None:
@@ -200,25 +222,30 @@ class KnownMedia(Protocol):
     def attributes(self) -> Mapping[str, Any]: ...
 
 
-def unpack(packed: Packed, known: Mapping[str, KnownMedia] | None = None) -> DesiredState:
+def unpack(
+    header: Header, chunks: Iterable[list[MediaRow]], known: Mapping[str, KnownMedia] | None = None
+) -> DesiredState:
     """The DesiredState `pack` packed (its rows are used up); a media's address, identity, file URL and title
     equal to those of the media `known` holds under its identity are taken from there (see `result`)."""
-    buckets, rows, files, digest, warnings = packed
+    buckets, _, files, digest, warnings = header
     find = (known or {}).get
     media: list[DesiredMedia] = []
-    rows.reverse()
-    while rows:  # each row is freed once its media is built: the rows never all coexist with the media
-        r = rows.pop()
-        address, file_url, identity, title = r[0], r[2], r[3], r[6]
-        held = find(identity)
-        if held is not None:
-            identity, recorded = held.identity, held.attributes
-            address = held.address if held.address == address else address
-            file_url = recorded["file_url"] if recorded.get("file_url") == file_url else file_url
-            title = recorded["title"] if recorded.get("title") == title else title
-        location = SourceLocation(*r[-3:])
-        media.append(DesiredMedia(address, r[1], file_url, identity, r[4], r[5], title, *r[7:-3], location))
+    for rows in chunks:
+        rows.reverse()
+        while rows:  # each row is freed once its media is built: its memory is the next rows'
+            media.append(_media(rows.pop(), find))
     return DesiredState(buckets=buckets, media=tuple(media), files=files, digest=digest, warnings=warnings)
+
+
+def _media(r: MediaRow, find: Callable[[str], KnownMedia | None]) -> DesiredMedia:
+    address, file_url, identity, title = r[0], r[2], r[3], r[6]
+    held = find(identity)
+    if held is not None:
+        identity, recorded = held.identity, held.attributes
+        address = held.address if held.address == address else address
+        file_url = recorded["file_url"] if recorded.get("file_url") == file_url else file_url
+        title = recorded["title"] if recorded.get("title") == title else title
+    return DesiredMedia(address, r[1], file_url, identity, r[4], r[5], title, *r[7:-3], SourceLocation(*r[-3:]))
 
 
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:
@@ -228,9 +255,13 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
         desired = load_desired_state(paths, env=env)
     except ManifestError as exc:
         answer: tuple[str, Any, float] = ("invalid", exc.diagnostics, time.process_time())
+        pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
     else:
-        answer = ("loaded", pack(desired), time.process_time())
-    pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
+        buckets, rows, files, digest, warnings = pack(desired)
+        header: Header = (buckets, len(rows), files, digest, warnings)
+        pickle.dump(("loaded", header, time.process_time()), answers, protocol=pickle.HIGHEST_PROTOCOL)
+        for start in range(0, len(rows), ROWS_PER_CHUNK):
+            pickle.dump(rows[start : start + ROWS_PER_CHUNK], answers, protocol=pickle.HIGHEST_PROTOCOL)
     answers.flush()
 
 
