@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 LOCK   := requirements.lock
 
-.PHONY: install lock test lint typecheck pytest demo bench schema clean lint-tools
+.PHONY: install lock test lint typecheck pytest demo bench bench-large schema clean lint-tools
 
 install: $(STAMP)
 
@@ -54,6 +54,10 @@ demo: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# The no-op plan over 1,000,000 media as well (minutes of set-up): prints the plan section, BENCHMARKS.md is kept.
+bench-large: install
+	RECONCILE_BENCH_LARGE=1 $(BIN)/python -m bench plan
 
 schema: install
 	$(BIN)/reconcile schema > schema/manifest.schema.json

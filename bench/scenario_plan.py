@@ -52,9 +52,13 @@ GOAL_CPU_GROWTH = 12.0
 GOAL_LARGE_RSS_MIB = 2.0 * 1000**3 / 2**20  # 2 GB
 GOAL_LARGE_GROWTH = 11.0
 READ_ACTIONS = ("SearchMedia", "GetVideoInfos", "ListAllMediaBucket")
-# Figures of the same scenario before the SearchMedia read path (GetVideoInfos only), measured on this machine
-# with this file's set-up: (wall s, CPU s, peak RSS MiB, GetVideoInfos calls).
-BEFORE_REAL: dict[int, tuple[float, float, float, int]] = {}
+# Figures of the same scenario before the SearchMedia read path and the memory work (commit d1ee5e1: GetVideoInfos
+# only), measured on this machine with this file's set-up: (wall s, CPU s, peak RSS MiB, GetVideoInfos calls).
+BEFORE_REAL: dict[int, tuple[float, float, float, int]] = {
+    20_000: (11.31, 4.44, 163, 1000),
+    50_000: (27.74, 10.30, 328, 2500),
+}
+BEFORE_CPU: dict[int, tuple[float, float, float, int]] = {100_000: (45.26, 16.17, 604, 5000)}
 
 _ACCOUNTING = re.compile(r"API calls made while planning: (\d+) \(([^)]*)\)")
 _PHASE = re.compile(r"reconcile\.plan: (load manifests|read state|refresh|diff): ([\d.]+) s \(([\d.]+) s CPU\)")
@@ -242,15 +246,22 @@ def real_table(results: list[Measure]) -> list[str]:
     ]
 
 
-def cpu_table(results: list[Measure]) -> list[str]:
+def cpu_table(results: list[Measure], before: Mapping[int, tuple[float, float, float, int]]) -> list[str]:
+    rows = []
+    for m in results:
+        rows.append(
+            f"| {m.size:,} | {m.wall:.2f} s | {m.cpu:.2f} s | {_mb(m.peak_mib)} | {m.calls()} | "
+            f"{'yes' if m.exact else 'NO'} |"
+        )
+        if m.size in before:
+            wall, cpu, rss, calls = before[m.size]
+            rows.append(
+                f"| {m.size:,} before | {wall:.2f} s | {cpu:.2f} s | {_mb(rss)} | GetVideoInfos {calls:,} | yes |"
+            )
     return [
         "| media | wall | CPU | peak RSS | read calls (emulator's count) | as planned |",
         "|---|---|---|---|---|---|",
-        *[
-            f"| {m.size:,} | {m.wall:.2f} s | {m.cpu:.2f} s | {_mb(m.peak_mib)} | {m.calls()} | "
-            f"{'yes' if m.exact else 'NO'} |"
-            for m in results
-        ],
+        *rows,
     ]
 
 
@@ -266,7 +277,7 @@ def run_large(workdir: Path) -> list[str]:
     return [
         f"### 1,000,000 media (`make bench-large`; CPU-bound, emulator x{CPU_QPS_SCALE:g})",
         "",
-        *cpu_table(results),
+        *cpu_table(results, {}),
         "",
         "| media | " + " | ".join(PHASES) + " | rest |",
         "|---|" + "---|" * (len(PHASES) + 1),
@@ -324,7 +335,7 @@ def run(workdir: Path) -> str:
             "",
             f"### CPU-bound (emulator `--qps-scale {CPU_QPS_SCALE:g}`, client limits raised to match)",
             "",
-            *cpu_table(cpu),
+            *cpu_table(cpu, BEFORE_CPU),
             "",
             f"Output of the no-op plan: `{big.output}`",
             "",

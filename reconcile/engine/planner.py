@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 from reconcile.cloud.errors import CloudError
@@ -38,7 +39,7 @@ from reconcile.gcpause import gc_new_objects_only, gc_paused
 from reconcile.manifest import load_desired_state
 from reconcile.manifest.background import BackgroundLoad, worth_loading_aside
 from reconcile.manifest.desired import DesiredState
-from reconcile.state.model import StateDocument
+from reconcile.state.model import ResourceState, StateDocument
 from reconcile.state.store import StateError
 
 log = logging.getLogger("reconcile.plan")
@@ -119,7 +120,7 @@ async def read_inputs_side_by_side(
                 )
             with gc_new_objects_only(), timed("refresh") as done:
                 reading = asyncio.create_task(refresh(api_for_region, None, state, concurrency=concurrency))
-                desired = await _manifests_cancelling(manifests, reading)
+                desired = await _manifests_cancelling(manifests, reading, state)
                 log.info(
                     "load manifests: %.2f s (%.2f s CPU): %d files, %d input buckets, %d media; in a child process, "
                     "alongside the state read and refresh",
@@ -141,11 +142,19 @@ async def read_inputs_side_by_side(
     return PlanInputs(desired=desired, state=state, live=live)
 
 
-async def _manifests_cancelling(manifests: BackgroundLoad, reading: asyncio.Task[LiveState]) -> DesiredState:
+def managed_media(state: StateDocument | None) -> dict[str, ResourceState]:
+    """The state's media by identity: a converged manifest declares the same text, which the desired state
+    then shares instead of holding a second copy (18 MB at 50,000 media)."""
+    return {r.identity: r for r in state.resources if r.kind == "media"} if state else {}
+
+
+async def _manifests_cancelling(
+    manifests: BackgroundLoad, reading: asyncio.Task[LiveState], state: StateDocument | None
+) -> DesiredState:
     """The manifests' desired state; when they cannot be had (a ManifestError, a cancellation), the refresh
     in flight is cancelled before the error goes on: a plan of invalid manifests makes no more calls."""
     try:
-        return await manifests.result()
+        return await manifests.result(partial(managed_media, state))
     except BaseException:
         reading.cancel()
         await asyncio.gather(reading, return_exceptions=True)

@@ -33,12 +33,17 @@ class Prevalidated(Generic[M]):
         self._fields_set = set(self.field_names)
 
     def __call__(self, fields: dict[str, Any]) -> M:
-        """The instance holding `fields` as they are (not copied): every field, in declaration order, which
-        is the order validation fills `__dict__` in, so dumps list them alike. All count as explicitly set."""
+        """The instance holding the values of `fields` (not copied): every field, in declaration order, which
+        is the order validation fills `__dict__` in, so dumps list them alike. All count as explicitly set.
+
+        The values are set one by one rather than handing over `fields` as the instance's `__dict__`: then
+        every instance of the model shares one table of the field names (CPython's key-sharing instance
+        dicts), and holds only its values: a 14-field change takes about 200 bytes instead of 650."""
         if tuple(fields) != self.field_names:
             raise TypeError(f"{self.model.__name__} needs every field in this order: {', '.join(self.field_names)}")
         instance = self.model.__new__(self.model)
-        _set_attribute(instance, "__dict__", fields)
+        for name, value in fields.items():
+            _set_attribute(instance, name, value)
         _set_attribute(instance, "__pydantic_fields_set__", self._fields_set)
         _set_attribute(instance, "__pydantic_extra__", None)
         _set_attribute(instance, "__pydantic_private__", None)

@@ -21,6 +21,7 @@ import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from reconcile.cloud.api import MediaApi
 from reconcile.cloud.limits import SEARCH_VIDEO_IDS_MAX, VIDEO_IDS_BATCH
@@ -107,8 +108,9 @@ async def read_media(
         found = {video.video_id: video for video in result.videos}
         for video_id in batch:
             video = found.get(video_id)
-            if video is not None and live_media_matches(video, recorded[video_id].attributes):
-                into.videos[video_id] = video
+            declared = recorded[video_id].attributes
+            if video is not None and live_media_matches(video, declared):
+                into.videos[video_id] = _held_once(video, video_id, declared)
             else:
                 confirm.append(video_id)
 
@@ -125,6 +127,21 @@ async def read_media(
         partial(get, confirm[start : start + VIDEO_IDS_BATCH]) for start in range(0, len(confirm), VIDEO_IDS_BATCH)
     ]
     await run_bounded(confirmations, concurrency)
+
+
+def _held_once(video: VideoInfo, video_id: str, declared: Mapping[str, Any]) -> VideoInfo:
+    """`video`, holding the state's copies of its id and of the text equal to the state's: at scale the live
+    state would otherwise hold a second copy of each (150 MB at 1,000,000 media)."""
+
+    def same(name: str, value: str | None) -> str | None:
+        mine = declared.get(name)
+        return mine if mine == value else value
+
+    return VideoInfo(
+        video_id, same("title", video.title) or video.title, same("description", video.description), video.tags,
+        same("cover_url", video.cover_url), video.cate_id, video.status, video.storage_location,
+        video.template_group_id, video.creation_time, video.modification_time,
+    )  # fmt: skip
 
 
 async def _side_by_side(searches: list[Job], gets: list[Job], concurrency: int) -> None:

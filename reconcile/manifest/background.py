@@ -28,11 +28,12 @@ import logging
 import os
 import pickle
 import sys
+import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from reconcile.gcpause import gc_paused
 from reconcile.manifest.desired import DesiredBucket, DesiredMedia, DesiredState, SourceLocation, Warning_
@@ -59,8 +60,15 @@ MediaRow = tuple[
     str, str, str, str, str, str, str, str | None, tuple[str, ...] | None, str | None, int | None, str | None,
     str | None, str | None, bool, str | None, str, int, int,
 ]  # fmt: skip
-# A DesiredState as the child sends it: buckets, media rows, files, digest, warnings.
+# A DesiredState as the child sends it: buckets, media rows, files, digest, warnings. The rows follow the
+# answer in chunks of ROWS_PER_CHUNK, each its own pickle, so the parent never holds all of them at once.
 Packed = tuple[tuple[DesiredBucket, ...], list[MediaRow], tuple[str, ...], str, tuple[Warning_, ...]]
+Header = tuple[tuple[DesiredBucket, ...], int, tuple[str, ...], str, tuple[Warning_, ...]]  # rows: their count
+ROWS_PER_CHUNK = 10_000
+
+
+class _CutShort(Exception):
+    """The child's answer ended before all its rows."""
 
 
 def worth_loading_aside(paths: Sequence[str | os.PathLike[str]]) -> bool:
@@ -87,15 +95,19 @@ class BackgroundLoad:
         self.cpu: float | None = None  # CPU seconds the loading took (in the child, or here after a fallback)
         self._process: asyncio.subprocess.Process | None = None
         self._exchange: asyncio.Task[tuple[bytes, bytes]] | None = None
+        # The child writes its answer to a file, which is unpickled from there: through a pipe, the answer
+        # (14 MB at 50,000 media) would be gathered in a buffer and copied once more before unpickling.
+        self._answers: BinaryIO | None = None
 
     async def __aenter__(self) -> BackgroundLoad:
         """Start the child (`env` None: it loads with the environment it inherits, as load_desired_state would)."""
         self.started = time.perf_counter()
         request = pickle.dumps((self.paths, self.env), protocol=pickle.HIGHEST_PROTOCOL)
         try:
+            self._answers = tempfile.TemporaryFile()  # noqa: SIM115 (closed by aclose)
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable, "-c", _CHILD_BOOTSTRAP, _PACKAGE_ROOT,
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                stdin=asyncio.subprocess.PIPE, stdout=self._answers, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
         except OSError as exc:
             log.debug("cannot start a process to load the manifests (%s): loading them here", exc)
@@ -109,8 +121,12 @@ class BackgroundLoad:
     ) -> None:
         await self.aclose()
 
-    async def result(self) -> DesiredState:
-        """The manifests' DesiredState; raises ManifestError as load_desired_state does."""
+    async def result(self, known: Callable[[], Mapping[str, KnownMedia]] | None = None) -> DesiredState:
+        """The manifests' DesiredState; raises ManifestError as load_desired_state does.
+
+        `known` gives, once the answer is in, the media the caller already holds by identity (a state's):
+        a media's text equal to theirs (address, identity, file URL, title) is taken from them, so it is
+        held once, not twice."""
         answer = await self._answer()
         if answer is None:
             cpu = time.process_time()
@@ -123,17 +139,32 @@ class BackgroundLoad:
         self.elapsed = time.perf_counter() - self.started
         if kind == "invalid":
             raise ManifestError(payload)
-        with gc_paused():
-            return unpack(payload)
+        try:
+            with gc_paused():
+                return unpack(payload, self._chunks(payload[1]), known() if known else None)
+        except _CutShort as exc:
+            log.debug("the manifest process answered garbage (%s): loading the manifests here", exc.__cause__)
+            return load_desired_state(self.paths, env=self.env)
+
+    def _chunks(self, count: int) -> Iterator[list[MediaRow]]:
+        """The answer's rows, a chunk at a time, read from the file as they are wanted."""
+        assert self._answers is not None
+        while count > 0:
+            try:
+                chunk: list[MediaRow] = pickle.load(self._answers)
+            except Exception as exc:
+                raise _CutShort from exc
+            count -= len(chunk)
+            yield chunk
 
     async def _answer(self) -> tuple[str, Any, float] | None:
         if self._process is None or self._exchange is None:
             return None
-        out, err = await self._exchange
-        self._exchange = None  # the task would keep the answer's bytes (tens of MB) as long as this load lives
-        if self._process.returncode == 0:
+        _, err = await self._exchange
+        if self._process.returncode == 0 and self._answers is not None:
             try:
-                answer: tuple[str, Any, float] = pickle.loads(out)
+                self._answers.seek(0)
+                answer: tuple[str, Any, float] = pickle.load(self._answers)
                 return answer
             except Exception as exc:  # an answer cut short: the fallback gives the real one
                 log.debug("the manifest process answered garbage (%s): loading the manifests here", exc)
@@ -144,6 +175,8 @@ class BackgroundLoad:
 
     async def aclose(self) -> None:
         """Stop the child if it is still working (the caller failed first, or was cancelled) and reap it."""
+        if self._answers is not None:
+            self._answers.close()
         if self._process is None:
             return
         if self._process.returncode is None:
@@ -176,10 +209,43 @@ def pack(desired: DesiredState) -> Packed:
     return desired.buckets, rows, desired.files, desired.digest, desired.warnings
 
 
-def unpack(packed: Packed) -> DesiredState:
-    buckets, rows, files, digest, warnings = packed
-    media = tuple(DesiredMedia(*row[:-3], SourceLocation(*row[-3:])) for row in rows)
-    return DesiredState(buckets=buckets, media=media, files=files, digest=digest, warnings=warnings)
+class KnownMedia(Protocol):
+    """A media the caller holds already (a state's resource), whose text the desired state may share."""
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def identity(self) -> str: ...
+
+    @property
+    def attributes(self) -> Mapping[str, Any]: ...
+
+
+def unpack(
+    header: Header, chunks: Iterable[list[MediaRow]], known: Mapping[str, KnownMedia] | None = None
+) -> DesiredState:
+    """The DesiredState `pack` packed (its rows are used up); a media's address, identity, file URL and title
+    equal to those of the media `known` holds under its identity are taken from there (see `result`)."""
+    buckets, _, files, digest, warnings = header
+    find = (known or {}).get
+    media: list[DesiredMedia] = []
+    for rows in chunks:
+        rows.reverse()
+        while rows:  # each row is freed once its media is built: its memory is the next rows'
+            media.append(_media(rows.pop(), find))
+    return DesiredState(buckets=buckets, media=tuple(media), files=files, digest=digest, warnings=warnings)
+
+
+def _media(r: MediaRow, find: Callable[[str], KnownMedia | None]) -> DesiredMedia:
+    address, file_url, identity, title = r[0], r[2], r[3], r[6]
+    held = find(identity)
+    if held is not None:
+        identity, recorded = held.identity, held.attributes
+        address = held.address if held.address == address else address
+        file_url = recorded["file_url"] if recorded.get("file_url") == file_url else file_url
+        title = recorded["title"] if recorded.get("title") == title else title
+    return DesiredMedia(address, r[1], file_url, identity, r[4], r[5], title, *r[7:-3], SourceLocation(*r[-3:]))
 
 
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:
@@ -189,9 +255,13 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
         desired = load_desired_state(paths, env=env)
     except ManifestError as exc:
         answer: tuple[str, Any, float] = ("invalid", exc.diagnostics, time.process_time())
+        pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
     else:
-        answer = ("loaded", pack(desired), time.process_time())
-    pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
+        buckets, rows, files, digest, warnings = pack(desired)
+        header: Header = (buckets, len(rows), files, digest, warnings)
+        pickle.dump(("loaded", header, time.process_time()), answers, protocol=pickle.HIGHEST_PROTOCOL)
+        for start in range(0, len(rows), ROWS_PER_CHUNK):
+            pickle.dump(rows[start : start + ROWS_PER_CHUNK], answers, protocol=pickle.HIGHEST_PROTOCOL)
     answers.flush()
 
 

@@ -18,7 +18,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from reconcile.gcpause import gc_paused
-from reconcile.state.model import STATE_FORMAT_VERSION, ResourceState, StateDocument, share_fields_sets
+from reconcile.state.model import (
+    STATE_FORMAT_VERSION,
+    ResourceState,
+    SharedFieldsSets,
+    StateDocument,
+    share_fields_sets,
+)
 from reconcile.state.store import StateError
 
 _RESOURCE_JSON = ResourceState.__pydantic_serializer__
@@ -57,8 +63,10 @@ def decode_snapshot(data: bytes, location: str, restore_hint: str) -> StateDocum
         )
     try:
         with gc_paused():
-            doc = StateDocument.model_validate_json(data)
-            share_fields_sets(doc.resources)
+            doc = _decode_by_lines(data)
+            if doc is None:
+                doc = StateDocument.model_validate_json(data)
+                share_fields_sets(doc.resources)
     except ValidationError as exc:
         raise _explain(exc, data, location, restore_hint) from None
     check_version(doc.version, location)
@@ -115,6 +123,43 @@ def _where(data: bytes, location: str, index: int) -> str:
     """`path:line` of resource `index`, or `path (resources[index])` in a file laid out otherwise."""
     line = _line_of(data, ("resources", index))
     return f"{location}:{line}" if line is not None else f"{location} (resources[{index}])"
+
+
+def _decode_by_lines(data: bytes) -> StateDocument | None:
+    """The document `encode_snapshot` writes, read one resource line at a time; None for any other layout or
+    any problem, which the whole-document parse then reports precisely (or reads, when only the layout differs).
+
+    The same result as validating the whole document, in less memory: that first builds a tree of the entire
+    file, about three times its size (at 50,000 media, 21 MB of JSON peaked at 135 MB over the objects' 55)."""
+    end = data.find(b"\n")
+    header = data[:end]
+    if end < 0 or not header.endswith(b'"resources":['):
+        return None
+    try:
+        doc = StateDocument.model_validate_json(header + b"]}")
+    except ValidationError:
+        return None
+    if doc.version != STATE_FORMAT_VERSION:
+        return None
+    resources = doc.resources
+    validate, share = ResourceState.model_validate_json, SharedFieldsSets()
+    start = end + 1
+    ended = False  # the last resource read had no trailing comma: the list is over
+    while True:
+        end = data.find(b"\n", start)
+        if end < 0:
+            return None
+        line = data[start:end]
+        start = end + 1
+        if line == b"]}":
+            return doc if (ended or not resources) and not data[start:].strip() else None
+        if ended:
+            return None
+        ended = not line.endswith(b",")
+        try:
+            resources.append(share(validate(line if ended else line[:-1])))
+        except ValidationError:
+            return None
 
 
 def check_version(version: object, location: str) -> None:

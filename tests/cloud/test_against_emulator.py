@@ -15,6 +15,7 @@ from reconcile.cloud.client import CloudSession
 from reconcile.cloud.credentials import StaticCredentials
 from reconcile.cloud.errors import AuthenticationError, NotFoundError
 from reconcile.cloud.models import MediaBucket, RegisterMediaRequest, RegisterMetadata, VideoUpdate
+from reconcile.cloud.operations import video_ids_match
 from reconcile.cloud.settings import ClientSettings
 from reconcile.emulator.app import EmulatorApp, create_app, emulator_transport
 from reconcile.emulator.config import EmulatorConfig
@@ -110,6 +111,34 @@ async def test_every_operation_round_trips(session_on: SessionOn, version: str) 
     assert await region.list_all_media_buckets() == []
     with pytest.raises(NotFoundError):
         await region.unbind_input_bucket("media-in")
+
+
+@pytest.mark.parametrize("version", ["v3", "v1"])
+async def test_search_media_by_ids_and_by_storage_location_with_scroll_tokens(
+    session_on: SessionOn, version: str
+) -> None:
+    session = session_on(signature_version=version)
+    region = session.client("cn-shanghai")
+    ids: list[str] = []
+    for start in range(0, 250, 10):
+        files = tuple(
+            RegisterMetadata(f"{MEDIA}/v/{n:03d}.mp4", f"V {n}", tags=("a",)) for n in range(start, start + 10)
+        )
+        ids += [m.media_id for m in (await region.register_media(RegisterMediaRequest(files))).registered]
+
+    found = await region.search_media(video_ids_match([*ids[:99], "0" * 32]), page_size=100)
+    assert (found.total, sorted(v.video_id for v in found.videos)) == (99, sorted(ids[:99]))
+    assert found.videos[0].tags == ("a",) and found.videos[0].storage_location == MEDIA.removeprefix("https://")
+
+    match = f"StorageLocation in ('{MEDIA.removeprefix('https://')}')"
+    walked: list[str] = []
+    page = await region.search_media(match, page_size=100)
+    while page.videos:
+        walked += [v.video_id for v in page.videos]
+        page = await region.search_media(match, page_size=100, scroll_token=page.scroll_token)
+    assert page.total == 250 and sorted(walked) == sorted(ids)
+    with pytest.raises(ValueError, match="SearchMedia takes 1 to 100 video ids in a Match per call, not 101"):
+        video_ids_match(ids[:101])
 
 
 async def test_list_follows_the_emulators_pages(session_on: SessionOn) -> None:

@@ -8,7 +8,7 @@ from reconcile.emulator.backend import EmulatorBackend
 from reconcile.emulator.clock import ManualClock
 from reconcile.emulator.exceptions import ServiceError
 from reconcile.emulator.search import SearchQuery, parse_sort_by
-from reconcile.emulator.vod import RegisterItem
+from reconcile.emulator.vod import RegisterItem, VideoPatch
 
 HOST = "media.oss-cn-shanghai.aliyuncs.com"
 
@@ -147,3 +147,85 @@ def test_paging_limits(backend: EmulatorBackend, field: str, kwargs: dict[str, i
 def test_bad_sort_by_is_invalid(value: str) -> None:
     with pytest.raises(ServiceError):
         parse_sort_by(value)
+
+
+def test_a_video_id_condition_takes_at_most_100_ids(backend: EmulatorBackend) -> None:
+    ids = ",".join(f"'{i:032x}'" for i in range(101))
+    with pytest.raises(ServiceError) as excinfo:
+        titles(backend, f"VideoId in ({ids})")
+    assert excinfo.value.message == 'The specified parameter "Match" is not valid.'
+    assert titles(backend, f"VideoId in ({ids[: ids.rindex(',')]})") == []  # 100 unknown ids: no hit, no error
+
+
+def test_a_video_id_condition_inside_or_still_matches_the_other_side(backend: EmulatorBackend) -> None:
+    ids = ids_by_title(backend)
+    assert titles(backend, f"(VideoId = '{ids['Birds']}' or Title = 'cats')") == ["Birds", "Intro to Cats"]
+    assert titles(backend, f"VideoId = '{ids['Birds']}' and Title = 'cats'") == []
+
+
+def test_a_scroll_token_moves_at_most_1200_records_from_its_page(backend: EmulatorBackend) -> None:
+    first = backend.vod.search_media(SearchQuery(page_size=1))
+    offset = int(first.scroll_token, 16)
+    second_page = backend.vod.search_media(SearchQuery(page_size=1, page_no=2, scroll_offset=offset))
+    assert [m.title for m in second_page.media] == ["All about DOGS"]  # the page after the next
+    assert backend.vod.search_media(SearchQuery(page_size=100, page_no=12, scroll_offset=offset)).media == []
+    with pytest.raises(ServiceError) as excinfo:
+        backend.vod.search_media(SearchQuery(page_size=100, page_no=13, scroll_offset=offset))
+    assert excinfo.value.message == 'The specified parameter "PageNo" is not valid.'
+    with pytest.raises(ServiceError) as excinfo:
+        backend.vod.search_media(SearchQuery(search_type="image", scroll_offset=offset))
+    assert excinfo.value.message == 'The specified parameter "ScrollToken" is not valid.'
+
+
+def test_a_scroll_walks_every_hit_past_the_first_5000_once() -> None:
+    clock = ManualClock()
+    backend = EmulatorBackend(clock, auto_objects=True, seed=5)
+    for start in range(0, 5050, 10):
+        items = [RegisterItem(f"https://{HOST}/v/{i:05d}.mp4", f"V {i}") for i in range(start, start + 10)]
+        backend.vod.register_media(items)
+    seen: list[str] = []
+    page = backend.vod.search_media(SearchQuery(page_size=100, sort_by=("creation_time", False)))
+    while page.media:
+        seen += [m.title for m in page.media]
+        offset = int(page.scroll_token, 16)
+        page = backend.vod.search_media(
+            SearchQuery(page_size=100, scroll_offset=offset, sort_by=("creation_time", False))
+        )
+    assert page.total == 5050 and seen == [f"V {i}" for i in range(5050)]
+
+
+def test_with_a_search_lag_the_index_shows_the_account_as_it_was() -> None:
+    clock = ManualClock()
+    backend = EmulatorBackend(clock, auto_objects=True, seed=5, search_lag=30)
+    url = f"https://{HOST}/a.mp4"
+    media_id = backend.vod.register_media([RegisterItem(url, "First")]).registered[0].media_id
+
+    def search() -> list[str]:
+        return [m.title for m in backend.vod.search_media(SearchQuery(match=f"VideoId = '{media_id}'")).media]
+
+    assert search() == []  # registered a moment ago: not indexed yet
+    clock.advance(31)
+    assert search() == ["First"]
+    backend.vod.update_video_infos([VideoPatch(video_id=media_id, title="Second")])
+    assert search() == ["First"]
+    clock.advance(10)
+    backend.vod.delete_video([media_id])
+    assert search() == ["First"]  # deleted, but the index still has it
+    assert backend.vod.get_video_infos([media_id]).non_exist_video_ids == [media_id]  # reads by id are current
+    clock.advance(25)
+    assert search() == ["Second"]  # 35 s after the update, 25 s after the delete
+    clock.advance(10)
+    assert search() == []
+    assert titles(backend, None) == []
+
+
+def test_the_search_lag_is_a_setting_of_the_running_emulator() -> None:
+    clock = ManualClock()
+    backend = EmulatorBackend(clock, auto_objects=True, seed=5)
+    backend.vod.search_lag = 60
+    backend.vod.register_media([RegisterItem(f"https://{HOST}/a.mp4", "A")])
+    assert titles(backend, None) == []
+    backend.vod.search_lag = 0  # immediately consistent again
+    assert titles(backend, None) == ["A"]
+    with pytest.raises(ValueError, match="cannot be negative"):
+        backend.vod.search_lag = -1

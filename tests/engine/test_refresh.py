@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import re
 from collections.abc import Sequence
 
@@ -144,3 +146,17 @@ def test_live_digest_ignores_unrelated_buckets_and_status():
     assert base.digest({"mine"}) == with_stranger.digest({"mine"})
     assert base.digest({"mine"}) != retitled.digest({"mine"})
     assert base.digest({"mine"}) != LiveState(buckets={REGION: {}}, media=base.media).digest({"mine"})
+
+
+def test_live_digest_hashes_the_same_dump_as_one_json_document():
+    """Hashed in chunks, the digest is still sha256 of the one canonical document (saved plans compare it)."""
+    declared = media("a.mp4", title='标题 "q"', description="d\u2028", tags=("b", "a"))
+    videos = {f"{i:032x}": video(f"{i:032x}", declared, cate_id=i or None) for i in range(2500)}
+    live = LiveState(buckets={REGION: {"mine": bound("mine")}}, media=videos, gone=frozenset({"g1", "g0"}))
+    document = {
+        "bindings": [[REGION, "mine", "Input", ""]],
+        "media": [[i, '标题 "q"', "d\u2028", ["a", "b"], "", int(i, 16) or None] for i in sorted(videos)],
+        "gone": ["g0", "g1"],
+    }
+    canonical = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    assert live.digest({"mine"}) == hashlib.sha256(canonical).hexdigest()

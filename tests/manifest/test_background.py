@@ -3,9 +3,12 @@ problems included; a child that cannot answer is made up for in-process; a child
 
 from __future__ import annotations
 
+import io
+import pickle
 import stat
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -67,6 +70,39 @@ async def test_the_child_loads_what_this_process_would(write: Write) -> None:
         assert await load.result() == expected
     assert load.cpu is not None and load.cpu > 0
     assert load.elapsed is not None and load.elapsed > 0
+
+
+async def test_text_the_caller_holds_for_a_media_is_shared_not_copied(write: Write) -> None:
+    write("a.yaml", RICH)
+    expected = load_desired_state(["a.yaml"], env=ENV)
+    intro = expected.media[0]
+    # What a state would hold for the intro: equal text in other objects, and a title it no longer has.
+    held = SimpleNamespace(
+        address="".join(intro.address),
+        identity="".join(intro.identity),
+        attributes={"file_url": "".join(intro.file_url), "title": "Intro (old)"},
+    )
+    async with BackgroundLoad(["a.yaml"], ENV) as load:
+        desired = await load.result(lambda: {intro.identity: held})
+    assert desired == expected
+    shared = desired.media[0]
+    assert shared.address is held.address and shared.identity is held.identity
+    assert shared.file_url is held.attributes["file_url"]
+    assert shared.title == "Intro staging"  # differs from what is held: its own
+
+
+def test_the_rows_come_in_chunks_that_make_the_same_desired_state(
+    write: Write, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write("a.yaml", RICH)
+    monkeypatch.setattr(background, "ROWS_PER_CHUNK", 2)
+    answers = io.BytesIO()
+    background.serve(io.BytesIO(pickle.dumps((["a.yaml"], ENV))), answers)
+    answers.seek(0)
+    kind, header, _ = pickle.load(answers)
+    chunks = [pickle.load(answers), pickle.load(answers)]
+    assert (kind, header[1], [len(c) for c in chunks], answers.read()) == ("loaded", 3, [2, 1], b"")
+    assert background.unpack(header, chunks) == load_desired_state(["a.yaml"], env=ENV)
 
 
 async def test_without_env_the_child_reads_the_environment_it_inherits(
