@@ -140,9 +140,10 @@ def render_plan(plan: Plan, output_format: str) -> str:
 
 
 def refresh_concurrency(options: Mapping[str, Any], settings: ClientSettings) -> int:
-    """Reads kept in flight: --max-concurrency / RECONCILE_MAX_CONCURRENCY when given, else at most 8.
+    """Reads kept in flight per read action (SearchMedia and GetVideoInfos each): --max-concurrency /
+    RECONCILE_MAX_CONCURRENCY when given, else at most 8.
 
-    Refresh only reads, paced at 100 GetVideoInfos/s: 8 in flight reach that rate up to 80 ms of latency.
+    Refresh only reads, each action paced at 100/s: 8 in flight reach that rate up to 80 ms of latency.
     More cost CPU for nothing on a fast link (the HTTP pool checks every idle connection on each request);
     on a slow link, raise --max-concurrency."""
     explicit = options.get("max_concurrency") is not None or bool(os.environ.get(ENV_MAX_CONCURRENCY, "").strip())
