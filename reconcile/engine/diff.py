@@ -33,9 +33,9 @@ from reconcile.engine.attributes import (
     live_media_matches,
     media_attributes,
 )
+from reconcile.engine.live import LiveState
 from reconcile.engine.plan import ChangeAction, Location, PlanWarning, ResourceChange, UnmanagedBucket
 from reconcile.engine.prevalidated import Prevalidated
-from reconcile.engine.refresh import LiveState
 from reconcile.manifest.desired import DesiredBucket, DesiredMedia, DesiredState, SourceLocation, media_address
 from reconcile.state.model import ResourceState, StateDocument
 

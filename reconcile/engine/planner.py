@@ -18,16 +18,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
+from reconcile.cloud.api import ApiForRegion
 from reconcile.cloud.errors import CloudError
 from reconcile.engine.batching import plan_calls
 from reconcile.engine.diff import plan_changes
 from reconcile.engine.health import unhealthy_media
+from reconcile.engine.live import LiveState
 from reconcile.engine.objectcheck import ObjectLookup, check_objects
 from reconcile.engine.plan import Location, Plan, PlanSource, PlanWarning
 from reconcile.engine.refresh import (
     DEFAULT_CONCURRENCY,
-    ApiForRegion,
-    LiveState,
     bucket_names,
     bucket_regions,
     list_buckets,

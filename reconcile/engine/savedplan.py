@@ -31,9 +31,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from reconcile.engine.batching import plan_calls
+from reconcile.engine.live import LiveState
 from reconcile.engine.plan import PLAN_FORMAT_VERSION, Plan, PlannedCall, PlanSource
 from reconcile.engine.planner import PlanInputs, plan_from_inputs
-from reconcile.engine.refresh import LiveState, bucket_names
+from reconcile.engine.refresh import bucket_names
 from reconcile.manifest.desired import DesiredState
 from reconcile.state.files import READ_FLAGS, FileRefused, check_regular, read_regular_file
 from reconcile.state.model import StateDocument
