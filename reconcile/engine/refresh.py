@@ -29,6 +29,7 @@ from reconcile.state.model import ResourceState, StateDocument
 # loopback, 16 in flight cost 40% more CPU than 8).
 DEFAULT_CONCURRENCY = 8
 
+
 def bucket_regions(desired: DesiredState | None, state: StateDocument | None) -> list[str]:
     """Regions whose bucket bindings the plan needs: where a desired or a managed bucket lives."""
     regions = {b.region for b in desired.buckets} if desired else set()
