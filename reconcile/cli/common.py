@@ -36,10 +36,6 @@ def stdout_console() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
 
-def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
 def use_color(stream: Any = None) -> bool:
     stream = stream or sys.stdout
     return bool(getattr(stream, "isatty", lambda: False)()) and not os.environ.get("NO_COLOR")
