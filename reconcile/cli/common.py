@@ -15,6 +15,7 @@ from rich.console import Console
 EXIT_OK = 0  # success; for plan/drift: no changes
 EXIT_ERROR = 1  # any error: bad input, failed call, refused apply
 EXIT_CHANGES = 2  # with --detailed-exitcode: success and there are changes (or drift)
+EXIT_INTERRUPTED = 130  # stopped by Ctrl-C (128 + SIGINT, as shells report it)
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 

@@ -12,9 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PLAN_FORMAT_VERSION = "1.1"  # 1.1: source.targets, unhealthy_media (docs/plan-json.md)
+from reconcile.state.model import ResourceKind
 
-ResourceKind = Literal["input_bucket", "media"]
+PLAN_FORMAT_VERSION = "1.1"  # 1.1: source.targets, unhealthy_media (docs/plan-json.md)
 
 # What happens to one resource.
 #   bind / register  → created (register adopts an already-registered file: NewRegister=false)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from reconcile.cli.apply import EXIT_INTERRUPTED
+from reconcile.cli.common import EXIT_INTERRUPTED
 from reconcile.cloud.client import CloudSession
 from reconcile.cloud.credentials import StaticCredentials
 from reconcile.cloud.limits import parse_oss_url
