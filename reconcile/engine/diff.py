@@ -169,23 +169,11 @@ class _Diff:
         if changed:
             self.replace_bucket(bucket, common, current, owned=managed is not None)
         elif managed is None:
-            self.add(
-                **common,
-                action="no-op",
-                before=current,
-                state_only="put",
-                reason=ADOPT_BINDING,
-                reason_code=ActionReason.ADOPTED,
-            )
+            self.add(**common, action="no-op", before=current, state_only="put", reason=ADOPT_BINDING,
+                     reason_code=ActionReason.ADOPTED)  # fmt: skip
         elif _state_outdated(managed, bucket.address, after, bucket.prevent_destroy):
-            self.add(
-                **common,
-                action="no-op",
-                before=current,
-                state_only="put",
-                reason=RECORD_STATE,
-                reason_code=ActionReason.STATE_OUTDATED,
-            )
+            self.add(**common, action="no-op", before=current, state_only="put", reason=RECORD_STATE,
+                     reason_code=ActionReason.STATE_OUTDATED)  # fmt: skip
         else:
             self.add(**common, action="no-op", before=current)
 
@@ -205,14 +193,8 @@ class _Diff:
                 bucket.location,
             )
             return
-        self.add(
-            **common,
-            action="replace",
-            before=dict(current),
-            changed=("referer",),
-            reason=reason,
-            reason_code=ActionReason.REFERER_CHANGED if owned else ActionReason.REFERER_DIFFERS,
-        )
+        self.add(**common, action="replace", before=dict(current), changed=("referer",), reason=reason,
+                 reason_code=ActionReason.REFERER_CHANGED if owned else ActionReason.REFERER_DIFFERS)  # fmt: skip
 
     # Declared media
 
@@ -347,13 +329,8 @@ class _Diff:
             )
             return
         if self.already_gone(resource):
-            self.add(
-                **common,
-                action="no-op",
-                state_only="remove",
-                reason=ALREADY_GONE,
-                reason_code=ActionReason.ALREADY_GONE,
-            )
+            self.add(**common, action="no-op", state_only="remove", reason=ALREADY_GONE,
+                     reason_code=ActionReason.ALREADY_GONE)  # fmt: skip
         elif resource.kind == "input_bucket":
             self.add(**common, action="unbind", reason=UNBIND_REASON, reason_code=ActionReason.PRUNED)
         else:
