@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 LOCK   := requirements.lock
 
-.PHONY: install lock test lint typecheck pytest demo bench bench-large schema clean lint-tools
+.PHONY: install lock test lint fmt typecheck pytest demo bench bench-large schema clean lint-tools
 
 install: $(STAMP)
 
@@ -29,6 +29,11 @@ lint: install
 	$(BIN)/ruff check reconcile tests bench scripts
 	$(BIN)/ruff format --check reconcile tests bench scripts
 	$(BIN)/lint-imports
+
+# Fixes what `make lint` reports and ruff can fix: import order, the autofixable rules, the formatting.
+fmt: install
+	$(BIN)/ruff check --fix reconcile tests bench scripts
+	$(BIN)/ruff format reconcile tests bench scripts
 
 typecheck: install
 	$(BIN)/mypy

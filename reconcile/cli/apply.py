@@ -19,7 +19,16 @@ from typing import Any
 import click
 
 from reconcile.cli.cloud_options import cloud_options, settings_from_options
-from reconcile.cli.common import EXIT_ERROR, EXIT_OK, FatalError, log_level_option, run_async, stdout_console, use_color
+from reconcile.cli.common import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    FatalError,
+    log_level_option,
+    run_async,
+    stdout_console,
+    use_color,
+)
 from reconcile.cli.plan import (
     ObjectCheck,
     manifest_regions,
@@ -52,7 +61,6 @@ from reconcile.render.apply_result import plan_event_json, render_apply_text
 from reconcile.render.text import render_call_accounting, render_plan_text
 from reconcile.state import StateStore
 
-EXIT_INTERRUPTED = 130
 APPROVAL_PROMPT = (
     "Do you want to perform these actions?\n"
     "  Reconcile will perform the API calls described above.\n"

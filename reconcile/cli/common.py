@@ -15,6 +15,7 @@ from rich.console import Console
 EXIT_OK = 0  # success; for plan/drift: no changes
 EXIT_ERROR = 1  # any error: bad input, failed call, refused apply
 EXIT_CHANGES = 2  # with --detailed-exitcode: success and there are changes (or drift)
+EXIT_INTERRUPTED = 130  # stopped by Ctrl-C (128 + SIGINT, as shells report it)
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -34,10 +35,6 @@ class FatalError(Exception):
 def stdout_console() -> Console:
     """Colour only on a TTY and never with NO_COLOR (rich honours both)."""
     return Console(highlight=False, soft_wrap=True)
-
-
-def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def use_color(stream: Any = None) -> bool:

@@ -18,9 +18,7 @@ from reconcile.cli.plan import manifest_regions, open_session, planning_errors, 
 from reconcile.cli.state_options import StateChoice, state_option, store_from_options
 from reconcile.cloud.settings import ClientSettings
 from reconcile.engine.drift import DriftReport, detect_drift
-from reconcile.engine.planner import StateReader
-from reconcile.engine.refresh import refresh
-from reconcile.gcpause import gc_new_objects_only
+from reconcile.engine.planner import StateReader, read_live
 from reconcile.manifest import load_desired_state
 from reconcile.render.drift import render_drift_json, render_drift_text
 from reconcile.render.text import render_call_accounting
@@ -70,6 +68,5 @@ async def check_drift(
         with planning_errors():
             desired = load_desired_state(list(paths)) if paths else None
             state = store.read()
-            with gc_new_objects_only():
-                live = await refresh(session.client, desired, state, concurrency=reads)
+            live = await read_live(session.client, desired, state, concurrency=reads)
         return detect_drift(state, live, desired), render_call_accounting(session.stats, activity="checking drift")

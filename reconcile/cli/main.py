@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import click
 
 from reconcile import __version__
-from reconcile.cli.common import EXIT_ERROR, FatalError, log_level_option
+from reconcile.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, FatalError, log_level_option
 
 # command name → module holding `command`; imported only when used, so `reconcile validate` stays fast.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        return 130
+        return EXIT_INTERRUPTED
     return int(result) if isinstance(result, int) else 0
 
 

@@ -6,7 +6,7 @@ raises the `reconcile.cloud.errors` tree after the client's retries are exhauste
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from reconcile.cloud.models import (
@@ -71,3 +71,7 @@ class MediaApi(Protocol):
     async def get_mezzanine_info(self, video_id: str) -> Mezzanine:
         """GetMezzanineInfo with OutputType=oss."""
         ...
+
+
+# The client for a region: what plan and apply are given, so that each call goes to its resource's region.
+ApiForRegion = Callable[[str], MediaApi]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -46,7 +46,7 @@ from reconcile.cloud.errors import (
 from reconcile.cloud.limits import MTS_VERSION, VOD_VERSION
 from reconcile.cloud.models import ActionStats, CallStats
 from reconcile.cloud.pacing import ActionPacing, Pacer, SendGate
-from reconcile.cloud.region_client import RegionClient
+from reconcile.cloud.region_client import RegionClient, Settle
 from reconcile.cloud.responses import REQUEST_ID_HEADER, decode
 from reconcile.cloud.retry import RetryPolicy, retry_after_seconds
 from reconcile.cloud.settings import ClientSettings
@@ -56,7 +56,6 @@ log = logging.getLogger("reconcile.cloud")
 
 API_VERSIONS = {"mts": MTS_VERSION, "vod": VOD_VERSION}
 # Decides whether a call's final error was its own earlier attempt's effect: the body to succeed with, or None.
-Settle = Callable[[CloudError], Awaitable[dict[str, Any] | None]]
 USER_AGENT = f"reconcile/{__version__}"
 
 

@@ -99,11 +99,6 @@ FORBIDDEN_CODES = frozenset(
 )
 
 
-def error_message(code: str, **fields: str) -> str:
-    """The catalogue's message for `code` with its placeholders filled."""
-    return CATALOGUE[code].message.format(**fields)
-
-
 class CloudError(Exception):
     """Anything that went wrong talking to the cloud."""
 

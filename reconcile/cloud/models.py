@@ -5,6 +5,7 @@ These are the client's public vocabulary: the engine sees these, never raw JSON.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -18,6 +19,29 @@ class MediaBucket:
     bucket: str  # Bucket
     type: BucketType  # Type
     referer: str | None = None  # Referer; None when absent or empty
+
+
+def input_binding_refusal(listing: Iterable[MediaBucket], bucket: str, referer: str | None) -> str | None:
+    """None when ListAllMediaBucket's `listing` shows `bucket` bound as BindInputBucket(bucket, referer) binds
+    it; otherwise why not, for the user. The one rule for a Bucket.AlreadyBind answer: the client settles a
+    retried bind with it, apply a bind that meets a binding made before it."""
+    found = next((b for b in listing if b.bucket == bucket), None)
+    if found is None:
+        return (
+            f"BindInputBucket answered Bucket.AlreadyBind, but ListAllMediaBucket does not list {bucket!r}; "
+            "run `reconcile plan` again"
+        )
+    if found.type != "Input":
+        return (
+            f"bucket {bucket!r} is bound to MPS as an {found.type.lower()} bucket, not as an input bucket; "
+            "reconcile never unbinds it implicitly: unbind it (UnbindOutputBucket) or remove it from the manifests"
+        )
+    if (found.referer or None) != (referer or None):
+        return (
+            f"bucket {bucket!r} is already bound as an input bucket with referer {found.referer or '(none)'!r}, "
+            f"not {referer or '(none)'!r}: it changed outside reconcile since the plan; run `reconcile plan` again"
+        )
+    return None
 
 
 @dataclass(frozen=True, slots=True)

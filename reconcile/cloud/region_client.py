@@ -25,6 +25,7 @@ from reconcile.cloud.models import (
     SearchMediaResult,
     UpdateVideoInfosResult,
     VideoUpdate,
+    input_binding_refusal,
 )
 from reconcile.cloud.settings import ClientSettings
 
@@ -83,18 +84,13 @@ class RegionClient:
 
     async def bind_input_bucket(self, bucket: str, referer: str | None = None) -> str:
         async def settle(error: CloudError) -> dict[str, Any] | None:
-            if isinstance(error, ConflictError) and await self._is_bound_as_asked(bucket, referer):
-                return {"RequestId": error.request_id or ""}
-            return None
+            if not isinstance(error, ConflictError):
+                return None
+            refusal = input_binding_refusal(await self.list_all_media_buckets(), bucket, referer)
+            return {"RequestId": error.request_id or ""} if refusal is None else None
 
         body = await self._mts("BindInputBucket", ops.bind_input_bucket_params(bucket, referer), settle)
         return ops.request_id(body)
-
-    async def _is_bound_as_asked(self, bucket: str, referer: str | None) -> bool:
-        for bound in await self.list_all_media_buckets():
-            if bound.bucket == bucket:
-                return bound.type == "Input" and (bound.referer or None) == (referer or None)
-        return False
 
     async def unbind_input_bucket(self, bucket: str) -> str:
         async def settle(error: CloudError) -> dict[str, Any] | None:

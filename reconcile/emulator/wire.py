@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from reconcile.cloud.wire import FORM_CONTENT_TYPE
+
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"
-FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
 @dataclass(slots=True)

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
-from reconcile.cloud.api import MediaApi
+from reconcile.cloud.api import ApiForRegion
 from reconcile.cloud.credentials import CredentialsError
 from reconcile.cloud.errors import AuthenticationError, CloudError, RequestNotSent
 from reconcile.cloud.limits import qps_limit
@@ -47,8 +47,6 @@ from reconcile.engine.execute_result import (
 from reconcile.engine.plan import Plan, PlannedCall, ResourceChange
 from reconcile.engine.progress import ApplyHooks, BatchDone, BatchFailed, BatchStarted, NoHooks
 from reconcile.state.store import JournalRecord, StateError, StateStore
-
-ApiForRegion = Callable[[str], MediaApi]
 
 log = logging.getLogger(__name__)
 

@@ -33,9 +33,9 @@ from reconcile.engine.attributes import (
     live_media_matches,
     media_attributes,
 )
-from reconcile.engine.plan import ChangeAction, Location, PlanWarning, ResourceChange, UnmanagedBucket
+from reconcile.engine.live import LiveState
+from reconcile.engine.plan import ActionReason, ChangeAction, Location, PlanWarning, ResourceChange, UnmanagedBucket
 from reconcile.engine.prevalidated import Prevalidated
-from reconcile.engine.refresh import LiveState
 from reconcile.manifest.desired import DesiredBucket, DesiredMedia, DesiredState, SourceLocation, media_address
 from reconcile.state.model import ResourceState, StateDocument
 
@@ -143,7 +143,12 @@ class _Diff:
         if self.live is not None:
             binding = self.live.binding(bucket.region, bucket.bucket)
             if binding is None:
-                self.add(**common, action="bind", reason=BIND_NEW if managed is None else BIND_GONE)
+                self.add(
+                    **common,
+                    action="bind",
+                    reason=BIND_NEW if managed is None else BIND_GONE,
+                    reason_code=ActionReason.NOT_IN_STATE if managed is None else ActionReason.GONE_OUTSIDE,
+                )
                 return
             if binding.type != "Input":
                 self.error(
@@ -156,7 +161,7 @@ class _Diff:
                 return
             current = live_bucket_attributes(binding)
         elif managed is None:
-            self.add(**common, action="bind", reason=BIND_NEW)
+            self.add(**common, action="bind", reason=BIND_NEW, reason_code=ActionReason.NOT_IN_STATE)
             return
         else:
             current = managed.attributes
@@ -164,9 +169,11 @@ class _Diff:
         if changed:
             self.replace_bucket(bucket, common, current, owned=managed is not None)
         elif managed is None:
-            self.add(**common, action="no-op", before=current, state_only="put", reason=ADOPT_BINDING)
+            self.add(**common, action="no-op", before=current, state_only="put", reason=ADOPT_BINDING,
+                     reason_code=ActionReason.ADOPTED)  # fmt: skip
         elif _state_outdated(managed, bucket.address, after, bucket.prevent_destroy):
-            self.add(**common, action="no-op", before=current, state_only="put", reason=RECORD_STATE)
+            self.add(**common, action="no-op", before=current, state_only="put", reason=RECORD_STATE,
+                     reason_code=ActionReason.STATE_OUTDATED)  # fmt: skip
         else:
             self.add(**common, action="no-op", before=current)
 
@@ -186,7 +193,8 @@ class _Diff:
                 bucket.location,
             )
             return
-        self.add(**common, action="replace", before=dict(current), changed=("referer",), reason=reason)
+        self.add(**common, action="replace", before=dict(current), changed=("referer",), reason=reason,
+                 reason_code=ActionReason.REFERER_CHANGED if owned else ActionReason.REFERER_DIFFERS)  # fmt: skip
 
     # Declared media
 
@@ -199,13 +207,13 @@ class _Diff:
             return
         after = media_attributes(media)
         if managed is None or not managed.remote_id:
-            self.add_media(media, "register", after=after, reason=REGISTER_NEW)
+            self.add_media(media, "register", after=after, reason=REGISTER_NEW, reason_code=ActionReason.NOT_IN_STATE)
             return
         remote_id = managed.remote_id
         recorded = managed.attributes
         video = self.live.media.get(remote_id) if self.live is not None else None
         if self.live is not None and video is None:
-            self.add_media(media, "register", after=after, reason=REGISTER_GONE)
+            self.add_media(media, "register", after=after, reason=REGISTER_GONE, reason_code=ActionReason.GONE_OUTSIDE)
             return
         if (
             recorded == after
@@ -226,6 +234,7 @@ class _Diff:
                         "after": after,
                         "changed": (),
                         "reason": None,
+                        "reason_code": None,
                         "remote_id": remote_id,
                         "location": _location(media.location),
                         "prevent_destroy": media.prevent_destroy,
@@ -243,10 +252,11 @@ class _Diff:
         if changed:
             reason = _update_reason(changed, recorded, current, after)
             self.add_media(media, "update", remote_id=remote_id, before=current, after=after, changed=changed,
-                           reason=reason, moved_from=moved)  # fmt: skip
+                           reason=reason, reason_code=ActionReason.CHANGED, moved_from=moved)  # fmt: skip
         elif moved or recorded != after or managed.prevent_destroy != media.prevent_destroy:
             reason = f"moved from {moved}, no call" if moved else RECORD_STATE
             self.add_media(media, "no-op", remote_id=remote_id, before=after, after=after, reason=reason,
+                           reason_code=ActionReason.MOVED if moved else ActionReason.STATE_OUTDATED,
                            moved_from=moved, state_only="put")  # fmt: skip
         else:
             self.add_media(media, "no-op", remote_id=remote_id, before=after, after=after)
@@ -310,14 +320,21 @@ class _Diff:
                 reason += f" (its address {moved} now names another file)"
             self.warn(address, reason)
             kept = {"after": dict(resource.attributes), "state_only": "put"} if moved else {}
-            self.add(**common, **kept, action="orphan", reason=reason)
+            self.add(
+                **common,
+                **kept,
+                action="orphan",
+                reason=reason,
+                reason_code=ActionReason.PROTECTED if resource.prevent_destroy else ActionReason.ORPHANED,
+            )
             return
         if self.already_gone(resource):
-            self.add(**common, action="no-op", state_only="remove", reason=ALREADY_GONE)
+            self.add(**common, action="no-op", state_only="remove", reason=ALREADY_GONE,
+                     reason_code=ActionReason.ALREADY_GONE)  # fmt: skip
         elif resource.kind == "input_bucket":
-            self.add(**common, action="unbind", reason=UNBIND_REASON)
+            self.add(**common, action="unbind", reason=UNBIND_REASON, reason_code=ActionReason.PRUNED)
         else:
-            self.add(**common, action="delete", reason=DELETE_REASON)
+            self.add(**common, action="delete", reason=DELETE_REASON, reason_code=ActionReason.PRUNED)
 
     def removed_before(self, resource: ResourceState) -> dict[str, Any]:
         if self.live is not None and resource.kind == "input_bucket":

@@ -19,8 +19,8 @@ from reconcile.engine.attributes import (
 )
 from reconcile.engine.diff import changed_fields, declared_identities
 from reconcile.engine.health import unhealthy_media
+from reconcile.engine.live import LiveState
 from reconcile.engine.plan import UnhealthyMedia
-from reconcile.engine.refresh import LiveState
 from reconcile.manifest.desired import DesiredState
 from reconcile.state.model import ResourceKind, ResourceState, StateDocument
 

@@ -15,7 +15,7 @@ from typing import Any, assert_never
 from reconcile.cloud.api import MediaApi
 from reconcile.cloud.errors import ConflictError, NotFoundError
 from reconcile.cloud.limits import parse_oss_url
-from reconcile.cloud.models import RegisterMediaRequest, RegisterMetadata, VideoUpdate
+from reconcile.cloud.models import RegisterMediaRequest, RegisterMetadata, VideoUpdate, input_binding_refusal
 from reconcile.engine.execute_result import ResourceFailure
 from reconcile.engine.plan import PlannedCall, ResourceChange
 from reconcile.state.model import ResourceState
@@ -107,23 +107,9 @@ async def _bind(api: MediaApi, change: ResourceChange) -> CallOutcome:
 
 
 async def _verify_bound_as_input(api: MediaApi, bucket: str, referer: str | None) -> None:
-    bound = {b.bucket: b for b in await api.list_all_media_buckets()}
-    found = bound.get(bucket)
-    if found is None:
-        raise CallRefused(
-            f"BindInputBucket answered Bucket.AlreadyBind, but ListAllMediaBucket does not list {bucket!r}; "
-            "run `reconcile plan` again"
-        )
-    if found.type != "Input":
-        raise CallRefused(
-            f"bucket {bucket!r} is bound to MPS as an {found.type.lower()} bucket, not as an input bucket; "
-            "reconcile never unbinds it implicitly: unbind it (UnbindOutputBucket) or remove it from the manifests"
-        )
-    if _referer(found.referer) != referer:
-        raise CallRefused(
-            f"bucket {bucket!r} is already bound as an input bucket with referer {found.referer or '(none)'!r}, "
-            f"not {referer or '(none)'!r}: it changed outside reconcile since the plan; run `reconcile plan` again"
-        )
+    refusal = input_binding_refusal(await api.list_all_media_buckets(), bucket, referer)
+    if refusal is not None:
+        raise CallRefused(refusal)
 
 
 async def _unbind(api: MediaApi, change: ResourceChange, *, replace: bool) -> CallOutcome:

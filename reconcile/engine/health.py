@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from reconcile.engine.live import LiveState
 from reconcile.engine.plan import Location, UnhealthyMedia
-from reconcile.engine.refresh import LiveState
 from reconcile.manifest.desired import DesiredState
 from reconcile.state.model import StateDocument
 

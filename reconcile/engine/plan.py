@@ -8,13 +8,14 @@ calls apply will make, already batched (`PlannedCall`). Apply makes those calls 
 from __future__ import annotations
 
 from collections import Counter
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PLAN_FORMAT_VERSION = "1.1"  # 1.1: source.targets, unhealthy_media (docs/plan-json.md)
+from reconcile.state.model import ResourceKind
 
-ResourceKind = Literal["input_bucket", "media"]
+PLAN_FORMAT_VERSION = "1.2"  # 1.1: source.targets, unhealthy_media; 1.2: reason_code (docs/plan-json.md)
 
 # What happens to one resource.
 #   bind / register  → created (register adopts an already-registered file: NewRegister=false)
@@ -36,6 +37,25 @@ ACTION_LIST: dict[ChangeAction, tuple[str, ...]] = {
     "orphan": ("no-op",),
     "no-op": ("no-op",),
 }
+
+
+class ActionReason(StrEnum):
+    """Why a resource change is planned, as a closed set of codes for programs to switch on (Terraform's
+    ActionReason is the model). The plan's `reason` says the same in words, with the particulars."""
+
+    NOT_IN_STATE = "not_in_state"  # bind / register: reconcile has no record of it (register adopts a file)
+    GONE_OUTSIDE = "gone_outside"  # bind / register again: unbound or deleted outside reconcile since the last apply
+    CHANGED = "changed"  # update: fields differ, changed in the manifests, outside reconcile, or both
+    REFERER_CHANGED = "referer_changed"  # replace: the declared referer changed; MPS cannot change it in place
+    REFERER_DIFFERS = "referer_differs"  # replace: bound outside reconcile with another referer than declared
+    ADOPTED = "adopted"  # no-op, state put: already bound as declared, recorded in state
+    STATE_OUTDATED = "state_outdated"  # no-op, state put: the state's record brought up to date
+    MOVED = "moved"  # no-op, state put: the manifest `name` changed; the state address follows
+    ORPHANED = "orphaned"  # orphan: removed from the manifests, kept without --prune
+    PROTECTED = "protected"  # orphan: removed from the manifests, kept by prevent_destroy (even with --prune)
+    PRUNED = "pruned"  # unbind / delete: removed from the manifests, and --prune
+    ALREADY_GONE = "already_gone"  # no-op, state remove: pruned, but already gone from the account
+
 
 ApiAction = Literal["BindInputBucket", "UnbindInputBucket", "RegisterMedia", "UpdateVideoInfos", "DeleteVideo"]
 
@@ -72,6 +92,7 @@ class ResourceChange(BaseModel):
     after: dict[str, Any] | None = None  # desired attributes; None when destroyed
     changed: tuple[str, ...] = ()  # attribute paths that differ, e.g. ("title", "tags")
     reason: str | None = None  # why, in words: "referer changed", "not registered, or adopt if ..."
+    reason_code: ActionReason | None = None  # why, as a code; None exactly when `reason` is None
     remote_id: str | None = None  # MediaId, when known
     location: Location | None = None  # where the manifest declares it (None for orphans/prunes)
     prevent_destroy: bool = False

@@ -19,28 +19,28 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
+from reconcile.cloud.api import ApiForRegion
 from reconcile.cloud.errors import CloudError
 from reconcile.engine.batching import plan_calls
 from reconcile.engine.diff import plan_changes
 from reconcile.engine.health import unhealthy_media
+from reconcile.engine.live import LiveState
 from reconcile.engine.objectcheck import ObjectLookup, check_objects
 from reconcile.engine.plan import Location, Plan, PlanSource, PlanWarning
 from reconcile.engine.refresh import (
     DEFAULT_CONCURRENCY,
-    ApiForRegion,
-    LiveState,
     bucket_names,
     bucket_regions,
     list_buckets,
     refresh,
 )
 from reconcile.engine.targeting import narrow_diff, narrow_unhealthy
-from reconcile.gcpause import gc_new_objects_only, gc_paused
 from reconcile.manifest import load_desired_state
 from reconcile.manifest.background import BackgroundLoad, worth_loading_aside
 from reconcile.manifest.desired import DesiredState
 from reconcile.state.model import ResourceState, StateDocument
 from reconcile.state.store import StateError
+from reconcile.util.gc import gc_new_objects_only, gc_paused
 
 log = logging.getLogger("reconcile.plan")
 
@@ -87,11 +87,28 @@ async def read_inputs(
         done(f"{store.location}: serial {state.serial}, {len(state.resources)} resources" if state else "no state yet")
     live: LiveState | None = None
     if api_for_region is not None and refresh_live:
-        with gc_new_objects_only(), timed("refresh") as done:
-            live = await refresh(api_for_region, desired, state, concurrency=concurrency)
-            listed = sum(len(b) for b in live.buckets.values())
-            done(f"{listed} bindings in {len(live.buckets)} regions, {len(live.media)} media, {len(live.gone)} gone")
+        live = await read_live(api_for_region, desired, state, concurrency=concurrency)
     return PlanInputs(desired=desired, state=state, live=live)
+
+
+async def read_live(
+    api_for_region: ApiForRegion,
+    desired: DesiredState | None,
+    state: StateDocument | None,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> LiveState:
+    """Refresh, with the collector on for the objects it creates only (they hold cycles; the manifests and the
+    state do not), and its figures logged: how plan, apply and drift read the account."""
+    with gc_new_objects_only(), timed("refresh") as done:
+        live = await refresh(api_for_region, desired, state, concurrency=concurrency)
+        done(_live_figures(live))
+    return live
+
+
+def _live_figures(live: LiveState) -> str:
+    listed = sum(len(b) for b in live.buckets.values())
+    return f"{listed} bindings in {len(live.buckets)} regions, {len(live.media)} media, {len(live.gone)} gone"
 
 
 async def read_inputs_side_by_side(
@@ -131,10 +148,7 @@ async def read_inputs_side_by_side(
                 more = [region for region in bucket_regions(desired, None) if region not in live.buckets]
                 if more:
                     live = live.with_buckets(await list_buckets(api_for_region, more, concurrency=concurrency))
-                listed = sum(len(b) for b in live.buckets.values())
-                done(
-                    f"{listed} bindings in {len(live.buckets)} regions, {len(live.media)} media, {len(live.gone)} gone"
-                )
+                done(_live_figures(live))
         except (StateError, CloudError):
             if desired is None:
                 await manifests.result()  # raises their ManifestError, if they have problems

@@ -31,14 +31,15 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from reconcile.engine.batching import plan_calls
+from reconcile.engine.live import LiveState
 from reconcile.engine.plan import PLAN_FORMAT_VERSION, Plan, PlannedCall, PlanSource
 from reconcile.engine.planner import PlanInputs, plan_from_inputs
-from reconcile.engine.refresh import LiveState, bucket_names
+from reconcile.engine.refresh import bucket_names
 from reconcile.manifest.desired import DesiredState
+from reconcile.manifest.document import SAVED_PLAN_KEY, is_plan_view_keys
 from reconcile.state.files import READ_FLAGS, FileRefused, check_regular, read_regular_file
 from reconcile.state.model import StateDocument
 
-SAVED_PLAN_KEY = "reconcile_saved_plan"
 SAVED_PLAN_VERSION = 2  # 2: a sha256 of the plan body, checked on load; version 1 files are refused (plan again)
 DIGEST_KEY = "sha256"
 DESTROYING = frozenset({"unbind", "delete"})
@@ -110,9 +111,7 @@ def is_plan_view(path: str | os.PathLike[str]) -> bool:
 
 def is_plan_view_document(document: object) -> bool:
     """The JSON view's top-level keys (docs/plan-json.md), or a Plan dumped as it is."""
-    if not isinstance(document, dict) or "format_version" not in document:
-        return False
-    return "resource_changes" in document or ("changes" in document and "calls" in document)
+    return isinstance(document, dict) and is_plan_view_keys(document.keys())
 
 
 def load_plan(path: str | os.PathLike[str]) -> Plan:

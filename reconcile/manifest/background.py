@@ -35,11 +35,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, Protocol
 
-from reconcile.gcpause import gc_paused
 from reconcile.manifest.desired import DesiredBucket, DesiredMedia, DesiredState, SourceLocation, Warning_
 from reconcile.manifest.diagnostics import ManifestError
 from reconcile.manifest.loader import load_desired_state
 from reconcile.manifest.sources import find_manifest_files
+from reconcile.util.gc import gc_paused
 
 log = logging.getLogger("reconcile.manifest")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,19 @@ _HOMES: tuple[tuple[Section, str], ...] = (
 )
 _SHAPES = {"input_buckets": "such as `- bucket: <name>`", "media": "with `file_url:` and `title:`"}
 
+# The top-level keys that tell reconcile's own files apart; `reconcile.engine.savedplan` reads them too.
+SAVED_PLAN_KEY = "reconcile_saved_plan"
+PLAN_VIEW_KEYS = (
+    frozenset({"format_version", "resource_changes"}),  # the JSON view (docs/plan-json.md)
+    frozenset({"format_version", "calls", "changes"}),  # a Plan dumped as is (model_dump_json)
+)
+
+
+def is_plan_view_keys(keys: AbstractSet[str]) -> bool:
+    """True when a JSON document with these top-level keys is a plan's JSON view (or a Plan dumped as is)."""
+    return any(needed <= keys for needed in PLAN_VIEW_KEYS)
+
+
 PLAN_VIEW = (
     "this is the JSON view of a plan (`reconcile plan --format json`), not a manifest or a saved plan; to apply "
     "a reviewed plan, save it with `reconcile plan PATH... --out FILE` and run `reconcile apply FILE`"
@@ -35,12 +49,11 @@ PLAN_VIEW = (
 # sentence saying what it is, not an "unknown key" per key. A file matches when it has every key of a set.
 _NOT_MANIFESTS: tuple[tuple[frozenset[str], str], ...] = (
     (
-        frozenset({"reconcile_saved_plan"}),
+        frozenset({SAVED_PLAN_KEY}),
         "this is a saved plan (`reconcile plan --out FILE`), not a manifest: `reconcile apply FILE` applies it "
         "and `reconcile show FILE` shows it",
     ),
-    (frozenset({"format_version", "resource_changes"}), PLAN_VIEW),
-    (frozenset({"format_version", "calls", "changes"}), PLAN_VIEW),  # a Plan dumped as is (model_dump_json)
+    *((keys, PLAN_VIEW) for keys in PLAN_VIEW_KEYS),
     (
         frozenset({"format_version", "drifts"}),
         "this is the JSON view of a drift report (`reconcile drift --format json`), not a manifest",

@@ -8,13 +8,13 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from reconcile.gcpause import gc_paused
 from reconcile.manifest.desired import DesiredMedia, DesiredState, SourceLocation, Warning_
 from reconcile.manifest.diagnostics import Diagnostic, ManifestError
 from reconcile.manifest.document import Declarations, DeclaredBucket, DeclaredMedia, read_document
 from reconcile.manifest.reader import ExpansionLimitExceeded, NodeReader
 from reconcile.manifest.sources import ManifestFile, find_manifest_files, read_manifest_file
 from reconcile.manifest.yaml_nodes import compose_documents
+from reconcile.util.gc import gc_paused
 
 _ADDRESS = operator.attrgetter("address")
 _EMPTY_FILE = (

@@ -60,6 +60,7 @@ def _change(change: ResourceChange) -> dict[str, Any]:
             "changed": list(change.changed),
         },
         "reason": change.reason,
+        "reason_code": change.reason_code,
         "location": _location(change.location),
         "prevent_destroy": change.prevent_destroy,
         "moved_from": change.moved_from,

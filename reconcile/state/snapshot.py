@@ -17,7 +17,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from reconcile.gcpause import gc_paused
 from reconcile.state.model import (
     STATE_FORMAT_VERSION,
     ResourceState,
@@ -26,6 +25,7 @@ from reconcile.state.model import (
     share_fields_sets,
 )
 from reconcile.state.store import StateError
+from reconcile.util.gc import gc_paused
 
 _RESOURCE_JSON = ResourceState.__pydantic_serializer__
 _ADDRESS = attrgetter("address")

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from reconcile.cli.apply import EXIT_INTERRUPTED
+from reconcile.cli.common import EXIT_INTERRUPTED
 from reconcile.cloud.client import CloudSession
 from reconcile.cloud.credentials import StaticCredentials
 from reconcile.cloud.limits import parse_oss_url
@@ -328,7 +328,7 @@ def test_json_streams_the_plan_each_batch_and_the_summary(ws: Workspace):
     kinds = [e["type"] for e in events]
     assert kinds[0] == "plan" and kinds[-1] == "summary"
     assert sorted(kinds[1:-1]) == ["batch_done"] * 3 + ["batch_started"] * 3
-    assert events[0]["plan"]["format_version"] == "1.1"
+    assert events[0]["plan"]["format_version"] == "1.2"
     summary = events[-1]
     assert summary["ok"] is True
     assert summary["counts"] == {"done": 16, "adopted": 0, "failed": 0, "not_attempted": 0}

@@ -9,7 +9,7 @@ from typing import Any
 
 from reconcile.cloud.limits import parse_oss_url
 from reconcile.cloud.models import MediaBucket, VideoInfo
-from reconcile.engine.refresh import LiveState
+from reconcile.engine.live import LiveState
 from reconcile.manifest.desired import (
     DesiredBucket,
     DesiredMedia,

@@ -523,3 +523,48 @@ def test_live_media_matches_agrees_with_changed_fields(field, declared_value, li
     current = VideoInfo(video_id="v1", **({"title": "A"} | {field: live_value}))
     expected = changed_fields(live_media_attributes(current), declared, MEDIA_MUTABLE_FIELDS) == ()
     assert live_media_matches(current, declared) is expected
+
+
+# Reason codes (plan JSON 1.2): what a program switches on, one per rule
+
+
+def test_each_bucket_rule_gives_its_reason_code():
+    result = plan_changes(
+        desired(
+            bucket("adopted", referer="r"),
+            bucket("outdated", prevent_destroy=True),
+            bucket("stranger", referer="mine"),
+            bucket("unbound-outside"),
+        ),
+        state(
+            managed_bucket("outdated"),
+            managed_bucket("unbound-outside"),
+            managed_bucket("kept"),
+            managed_bucket("guarded", prevent_destroy=True),
+        ),
+        live(bound("adopted", "r"), bound("outdated"), bound("stranger", "theirs"), bound("kept"), bound("guarded")),
+        prune=False,
+    )
+    assert {c.address: (c.action, c.reason_code) for c in result.changes} == {
+        "input_bucket.adopted": ("no-op", "adopted"),
+        "input_bucket.outdated": ("no-op", "state_outdated"),
+        "input_bucket.stranger": ("replace", "referer_differs"),
+        "input_bucket.unbound-outside": ("bind", "gone_outside"),
+        "input_bucket.kept": ("orphan", "orphaned"),
+        "input_bucket.guarded": ("orphan", "protected"),
+    }
+
+
+def test_pruning_gives_pruned_or_already_gone_and_a_converged_resource_no_code():
+    declared = media("a.mp4")
+    result = plan_changes(
+        desired(declared),
+        state(managed_media(declared, "v1"), managed_bucket("bound"), managed_bucket("gone")),
+        live(video("v1", declared), bound("bound")),
+        prune=True,
+    )
+    assert {c.address: (c.action, c.reason_code, c.reason is None) for c in result.changes} == {
+        declared.address: ("no-op", None, True),
+        "input_bucket.bound": ("unbind", "pruned", False),
+        "input_bucket.gone": ("no-op", "already_gone", False),
+    }

@@ -15,9 +15,9 @@ from reconcile.engine.planner import read_inputs
 from reconcile.manifest import ManifestError, background, load_desired_state
 from reconcile.state.model import ResourceState, StateDocument
 from reconcile.state.store import StateError
+from tests.cli.test_plan import MANIFEST, cli  # noqa: F401  (the `cli` fixture)
 from tests.engine.builders import LINEAGE, write_manifest
 from tests.engine.conftest import MemoryState
-from tests.engine.test_cli_plan import MANIFEST, cli  # noqa: F401  (the `cli` fixture)
 
 OSS = "https://media-in.oss-cn-shanghai.aliyuncs.com"
 VALID = f"""

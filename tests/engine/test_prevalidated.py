@@ -18,6 +18,7 @@ FIELDS = {
     "after": {"file_url": "https://media.oss-cn-shanghai.aliyuncs.com/a.mp4", "title": "A", "tags": ["x"]},
     "changed": (),
     "reason": None,
+    "reason_code": None,
     "remote_id": "v1",
     "location": Location(path="manifests/prod.yaml", line=10, col=7),
     "prevent_destroy": True,

@@ -13,7 +13,8 @@ import pytest
 from reconcile.cloud.errors import ForbiddenError
 from reconcile.cloud.models import GetVideoInfosResult, MediaBucket, SearchMediaResult
 from reconcile.emulator.faults import FaultRules
-from reconcile.engine.refresh import LiveState, refresh
+from reconcile.engine.live import LiveState
+from reconcile.engine.refresh import refresh
 from tests.engine.builders import REGION, bound, bucket, desired, managed_bucket, managed_media, media, state, video
 
 

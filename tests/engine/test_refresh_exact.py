@@ -24,7 +24,8 @@ from reconcile.emulator.config import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_
 from reconcile.emulator.search import SearchQuery
 from reconcile.engine.apply import apply_plan
 from reconcile.engine.attributes import live_media_attributes
-from reconcile.engine.refresh import LiveState, refresh
+from reconcile.engine.live import LiveState
+from reconcile.engine.refresh import refresh
 from reconcile.state import open_store
 from reconcile.state.model import StateDocument
 from tests.cloud.fakes import VirtualClock

@@ -21,7 +21,8 @@ from reconcile.engine.plan import Plan
 from reconcile.engine.planner import PlanInputs, plan_from_inputs
 from reconcile.engine.refresh import refresh
 from reconcile.engine.savedplan import SavedPlanError, check_fresh, is_saved_plan, load_plan, save_plan
-from tests.engine import test_cli_plan
+from tests.cli import test_plan as test_cli_plan
+from tests.cli.test_plan import MANIFEST
 from tests.engine.builders import (
     bound,
     bucket,
@@ -33,7 +34,6 @@ from tests.engine.builders import (
     state,
     video,
 )
-from tests.engine.test_cli_plan import MANIFEST
 from tests.state.conftest import run_cli, special_file
 
 CREATED = dt.datetime(2026, 5, 1, 8, 0, tzinfo=dt.UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from reconcile.engine.plan import Location, Plan, PlannedCall, PlanSource, ResourceChange
+from reconcile.engine.plan import ActionReason, Location, Plan, PlannedCall, PlanSource, ResourceChange
 from reconcile.engine.planner import PlanInputs, plan_from_inputs
 from tests.engine.builders import bound, bucket, desired, live, managed_bucket, managed_media, media, state, video
 
@@ -66,6 +66,7 @@ def title_updates(n: int) -> Plan:
             after={"title": f"Clip {i} (final cut)"},
             changed=("title",),
             reason="title changed in the manifests: UpdateVideoInfos sends only the changed fields",
+            reason_code=ActionReason.CHANGED,
             remote_id=f"id{i:05d}",
             location=Location(path="manifests/clips.yaml", line=3 + 2 * i, col=5),
         )

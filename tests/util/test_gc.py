@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconcile.gcpause import YOUNG_THRESHOLD, gc_new_objects_only, gc_paused
+from reconcile.util.gc import YOUNG_THRESHOLD, gc_new_objects_only, gc_paused
 
 
 class Node:

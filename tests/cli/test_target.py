@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.engine.test_cli_plan import MANIFEST, cli  # noqa: F401 - the fixture
+from tests.cli.test_plan import MANIFEST, cli  # noqa: F401 - the fixture
 
 TWO = (
     MANIFEST
