@@ -20,8 +20,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.child import run_child
 from bench.scenario_apply import FLOOR_SECONDS, GOAL_RATIO, MEDIA, run_ours
-from bench.scenario_plan import QPS_SCALE, converge, run_measured, write_manifests
+from bench.scenario_plan import CPU_QPS_SCALE, converge, write_manifests
 from reconcile.cloud.limits import QPS_LIMITS
 from reconcile.emulator.config import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 from reconcile.emulator.process import start_emulator
@@ -60,7 +61,7 @@ def plan_runs(workdir: Path, server: PostgresServer) -> tuple[list[PlanRun], lis
     local_store, shared_store = open_store(str(state_path)), open_store(url)
     with local_store.lock("bench"), shared_store.lock("bench"):
         copied = migrate_state(local_store, shared_store)
-    qps = ",".join(f"{action}={limit * QPS_SCALE:g}" for action, limit in QPS_LIMITS.items())
+    qps = ",".join(f"{action}={limit * CPU_QPS_SCALE:g}" for action, limit in QPS_LIMITS.items())
     env = {
         **os.environ,
         "ALIBABA_CLOUD_ACCESS_KEY_ID": DEFAULT_ACCESS_KEY_ID,
@@ -69,16 +70,18 @@ def plan_runs(workdir: Path, server: PostgresServer) -> tuple[list[PlanRun], lis
         "NO_COLOR": "1",
     }
     runs: dict[str, list[PlanRun]] = {"local": [], "pg": []}
-    with start_emulator(state_file=emulator_state, qps_scale=QPS_SCALE, auto_objects=True) as emulator:
+    with start_emulator(state_file=emulator_state, qps_scale=CPU_QPS_SCALE, auto_objects=True) as emulator:
         for _ in range(PLAN_ROUNDS):
             for label, state in (("local", str(state_path)), ("pg", url)):
                 command = [sys.executable, "-m", "reconcile", "plan", str(manifests), "--endpoint", emulator.url,
                            "--detailed-exitcode", "--log-level", "info"]  # fmt: skip
-                out, err, code, wall, _ = run_measured(command, {**env, "RECONCILE_STATE": state}, directory)
-                if code != 0:
-                    raise RuntimeError(f"the no-op plan ({label}) exited {code}:\n{out[-2000:]}\n{redact(err[-2000:])}")
-                line = next(x for x in err.splitlines() if _READ_STATE in x)
-                runs[label].append(PlanRun(wall, float(line.split(_READ_STATE, 1)[1].split(" s ", 1)[0])))
+                done = run_child(command, cwd=directory, env={**env, "RECONCILE_STATE": state})
+                if done.code != 0:
+                    raise RuntimeError(
+                        f"the no-op plan ({label}) exited {done.code}:\n{done.out[-2000:]}\n{redact(done.err[-2000:])}"
+                    )
+                line = next(x for x in done.err.splitlines() if _READ_STATE in x)
+                runs[label].append(PlanRun(done.wall_seconds, float(line.split(_READ_STATE, 1)[1].split(" s ", 1)[0])))
     return runs["local"], runs["pg"], len(copied.state.resources)
 
 
