@@ -141,9 +141,13 @@ def test_after_kill_9_of_the_holder_another_runner_waiting_on_the_lock_takes_ove
     recorded_media = (recorded_batches - 1) * 10
     assert f"Apply complete! Resources: {300 - recorded_media} registered (" in took_over.out
     # Only what A had in flight when it died is sent again, and adopted (RegisterMedia returns the existing id).
+    # A request A sent just before dying may still be in the emulator's injected latency when B re-sends its
+    # files: then B registers them and A's late request is the duplicate the emulator answers with the same id.
+    # Either way each file has one MediaId (asserted above), and no more is re-sent than A had in flight.
     resent = a.ws.successes()["RegisterMedia"] - 30
     adopted = int(took_over.out.split(" registered (")[1].split(" adopted")[0])
-    assert 0 < adopted == resent * 10 <= 40 * 10  # at most A's 40 calls kept in flight (20/s x 2 s)
+    assert 0 < resent <= 40  # at most A's 40 calls kept in flight (20/s x 2 s)
+    assert adopted <= resent * 10
     assert "No changes." in b.reconcile(*APPLY).out
 
 
