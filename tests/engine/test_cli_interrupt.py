@@ -7,6 +7,8 @@ signal: on the wire, by the transport, when a given action is sent; or by stdin 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 from pathlib import Path
 
@@ -132,3 +134,26 @@ def test_ctrl_c_that_abandons_calls_in_flight_says_what_is_kept(ctrl_c: CtrlCOn,
     assert code == 0, err
     assert "Apply complete! Resources: " in out
     assert account.stats()["RegisterMedia"] == 1
+
+
+@pytest.mark.parametrize("command", [("plan", "manifests/"), ("drift", "manifests/")])
+def test_ctrl_c_in_a_command_that_only_reads_exits_130_not_1(
+    ctrl_c: CtrlCOn, monkeypatch: pytest.MonkeyPatch, capsys, command: tuple[str, ...]
+) -> None:
+    # click turns a KeyboardInterrupt into Abort ("Aborted.", exit 1): a pipeline would read 1 as "the plan has
+    # errors". The README gives 130 for an interrupted command. On SIGINT asyncio.run cancels the main task and
+    # raises KeyboardInterrupt itself, as here.
+    def interrupted(work):  # type: ignore[no-untyped-def]
+        async def cancelled_once_started() -> None:
+            task = asyncio.ensure_future(work)
+            await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        asyncio.run(cancelled_once_started())
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plan_cli, "run_async", interrupted)
+    code, out, err = run(capsys, *command)
+    assert (code, out, err) == (130, "", "\nInterrupted.\n")
