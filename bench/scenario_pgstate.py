@@ -20,8 +20,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.child import run_child
 from bench.scenario_apply import FLOOR_SECONDS, GOAL_RATIO, MEDIA, run_ours
-from bench.scenario_plan import QPS_SCALE, converge, run_measured, write_manifests
+from bench.scenario_plan import CPU_QPS_SCALE as QPS_SCALE
+from bench.scenario_plan import converge, write_manifests
 from reconcile.cloud.limits import QPS_LIMITS
 from reconcile.emulator.config import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 from reconcile.emulator.process import start_emulator
@@ -74,7 +76,8 @@ def plan_runs(workdir: Path, server: PostgresServer) -> tuple[list[PlanRun], lis
             for label, state in (("local", str(state_path)), ("pg", url)):
                 command = [sys.executable, "-m", "reconcile", "plan", str(manifests), "--endpoint", emulator.url,
                            "--detailed-exitcode", "--log-level", "info"]  # fmt: skip
-                out, err, code, wall, _ = run_measured(command, {**env, "RECONCILE_STATE": state}, directory)
+                run = run_child(command, cwd=directory, env={**env, "RECONCILE_STATE": state})
+                out, err, code, wall = run.out, run.err, run.code, run.wall_seconds
                 if code != 0:
                     raise RuntimeError(f"the no-op plan ({label}) exited {code}:\n{out[-2000:]}\n{redact(err[-2000:])}")
                 line = next(x for x in err.splitlines() if _READ_STATE in x)
