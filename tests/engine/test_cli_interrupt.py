@@ -7,8 +7,6 @@ signal: on the wire, by the transport, when a given action is sent; or by stdin 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import io
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import httpx
 import pytest
 
 from reconcile.cli import apply as apply_cli
+from reconcile.cli import drift as drift_cli
 from reconcile.cli import plan as plan_cli
 from reconcile.cli.main import main
 from reconcile.cloud.client import CloudSession
@@ -142,18 +141,12 @@ def test_ctrl_c_in_a_command_that_only_reads_exits_130_not_1(
 ) -> None:
     # click turns a KeyboardInterrupt into Abort ("Aborted.", exit 1): a pipeline would read 1 as "the plan has
     # errors". The README gives 130 for an interrupted command. On SIGINT asyncio.run cancels the main task and
-    # raises KeyboardInterrupt itself, as here.
+    # raises KeyboardInterrupt out of it, as here.
     def interrupted(work):  # type: ignore[no-untyped-def]
-        async def cancelled_once_started() -> None:
-            task = asyncio.ensure_future(work)
-            await asyncio.sleep(0)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-        asyncio.run(cancelled_once_started())
+        work.close()  # never started: nothing was read
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(plan_cli, "run_async", interrupted)
+    monkeypatch.setattr(plan_cli, "run_detached", interrupted)
+    monkeypatch.setattr(drift_cli, "run_detached", interrupted)
     code, out, err = run(capsys, *command)
     assert (code, out, err) == (130, "", "\nInterrupted.\n")
