@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Coroutine, Iterator
@@ -135,6 +136,12 @@ def command(
             "made; plan again to change them"
         )
     if not saved and not auto_approve and (json_output or not _interactive()):
+        missing = [path for path in paths if not os.path.lexists(path)]
+        if missing:  # e.g. the reviewed plan's artifact was not downloaded: say so, not "needs --auto-approve"
+            raise FatalError(
+                f"{missing[0]}: no such file or directory; apply takes a saved plan (`reconcile plan PATH... --out "
+                "FILE`) or manifest files and directories. Nothing was applied."
+            )
         raise FatalError(
             "apply needs --auto-approve when it cannot ask for confirmation (stdin is not a terminal, or --json); "
             "nothing was applied. Or save a reviewed plan with `reconcile plan PATH... --out FILE` and apply that file."

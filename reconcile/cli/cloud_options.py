@@ -106,7 +106,8 @@ def cloud_options(func: F) -> F:
             "--max-concurrency",
             type=click.IntRange(min=1),
             default=None,
-            help="Requests in flight at once, all actions together (default 32; env RECONCILE_MAX_CONCURRENCY).",
+            help="Requests in flight at once, all actions together (default 32 for apply's calls, 8 for the reads "
+            "of a refresh or an import; env RECONCILE_MAX_CONCURRENCY).",
         ),
     ]
     for option in reversed(options):

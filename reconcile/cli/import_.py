@@ -107,6 +107,13 @@ def import_errors() -> Iterator[None]:
         yield
     except ImportRefused as exc:
         raise FatalError(str(exc)) from None
+    except OSError as exc:  # writing in DIR failed: a full disk, a read-only or special directory
+        if exc.filename is None:
+            raise
+        where = Path(exc.filename).parent
+        raise FatalError(
+            f"cannot write in {where}: {exc.strerror or exc}; name a writable directory with --out"
+        ) from None
 
 
 class _Progress:

@@ -11,15 +11,21 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 import httpx
 
 from reconcile.cli.common import EXIT_OK, FatalError, log_level_option
-from reconcile.forge.ci import PLATFORMS, CiConfigError, Platform, from_options
+from reconcile.cloud.endpoints import is_loopback
+from reconcile.forge.ci import PLATFORMS, CiConfigError, CiContext, Platform, from_options
 from reconcile.forge.comments import COMMENT_LIMIT, KEY_PATTERN, ForgeError, StickyComments, compose
+from reconcile.state.files import FileRefused, read_regular_file
 
 WORKSPACE_ENV = "RECONCILE_WORKSPACE"
+# FILE is a Markdown plan (which keeps under 65,000 characters) or a note: far below this. A bigger file, a FIFO
+# or a device is refused before it is read (a FIFO would wait for a writer for ever, /dev/zero never ends).
+MAX_BODY_FILE_BYTES = 64 * 1024**2
 
 
 @click.command(name="pr-comment")
@@ -71,7 +77,9 @@ def command(
             f"--key {key!r}: use up to 100 letters, digits, '.', '_', '/' or '-', starting with one of the first two"
         )
     try:
-        body = Path(file).read_text(encoding="utf-8")
+        body = read_regular_file(Path(file), MAX_BODY_FILE_BYTES)[0].decode("utf-8")
+    except FileRefused as exc:
+        raise FatalError(f"{file}: cannot read the comment body: it {exc.reason}") from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise FatalError(f"{file}: cannot read the comment body: {reason}") from None
@@ -79,6 +87,8 @@ def command(
         target = from_options(os.environ, platform=platform, api_url=api_url, project=repository, number=number)
     except CiConfigError as exc:
         raise FatalError(str(exc)) from None
+    if target is not None:
+        _check_api_url(target)
     if target is None:
         click.echo("Not running in GitHub Actions or GitLab CI, and no --platform given: nothing posted.", err=True)
         return EXIT_OK
@@ -98,6 +108,27 @@ def command(
         f"({len(text)} of {COMMENT_LIMIT} characters{cut})."
     )
     return EXIT_OK
+
+
+def _check_api_url(target: CiContext) -> None:
+    """The token goes to the API root in a header: only over https, or plain http to a literal loopback address
+    (a local stand-in), and never with user information in the URL (which an error message would repeat)."""
+    origin = "--api-url / " + ("GITHUB_API_URL" if target.platform == "github" else "CI_API_V4_URL")
+    if "@" in target.api_url:
+        raise FatalError(f"{origin}: the URL contains '@' (user information, not shown here); give just the API root")
+    try:
+        parts = urlsplit(target.api_url)
+        host = parts.hostname or ""
+    except ValueError as exc:
+        raise FatalError(f"{origin}: {target.api_url!r} is not a valid URL ({exc})") from None
+    if parts.scheme == "https" and host:
+        return
+    if parts.scheme == "http" and is_loopback(host):
+        return
+    raise FatalError(
+        f"{origin}: {target.api_url!r} is not an https:// URL; the token is sent only over https "
+        "(plain http only to a literal loopback address such as 127.0.0.1)"
+    )
 
 
 def comment_transport() -> httpx.BaseTransport | None:

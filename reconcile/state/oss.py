@@ -135,6 +135,7 @@ class OssStateStore:
         self.prefix = prefix.strip("/")
         self.lease = lease if lease is not None else lease_seconds()
         self.margin = max(1.0, self.lease / 10)
+        self._holder_lease = self.lease  # the lease of the holder last seen holding the lock
         self.history = history
         self._clock = clock
         self._poll = poll_interval
@@ -411,13 +412,16 @@ class OssStateStore:
             log.info("state %s: the lease of %s ran out %.0f s ago; taking over", self._location, info.describe(),
                      age - float(record.get("lease", 0)))  # fmt: skip
             return generation, None
+        with contextlib.suppress(TypeError, ValueError):
+            self._holder_lease = float(record.get("lease", self.lease))  # the holder's, not this process's
         return generation, info
 
     def _lease_advice(self) -> str:
+        lease = self._holder_lease  # the lease the holder took (its RECONCILE_LOCK_LEASE), which may not be ours
         return (
             f"Its lock is a lease its holder renews while it runs: if the holder was killed or lost, the lock frees "
-            f"itself once the lease ({_seconds(self.lease)} here, {LEASE_ENV_VAR}) runs out, so retry with "
-            f"--lock-timeout {_seconds(self.lease + self.margin + 1)} rather than force-unlock."
+            f"itself once the lease ({_seconds(lease)}, the holder's {LEASE_ENV_VAR}) runs out, so retry with "
+            f"--lock-timeout {_seconds(lease + max(1.0, lease / 10) + 1)} rather than force-unlock."
         )
 
     def _lock_body(self, info: LockInfo, renewals: int = 0, *, released: bool = False) -> bytes:

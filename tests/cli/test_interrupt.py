@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from reconcile.cli import apply as apply_cli
+from reconcile.cli import drift as drift_cli
 from reconcile.cli import plan as plan_cli
 from reconcile.cli.main import main
 from reconcile.cloud.client import CloudSession
@@ -132,3 +133,20 @@ def test_ctrl_c_that_abandons_calls_in_flight_says_what_is_kept(ctrl_c: CtrlCOn,
     assert code == 0, err
     assert "Apply complete! Resources: " in out
     assert account.stats()["RegisterMedia"] == 1
+
+
+@pytest.mark.parametrize("command", [("plan", "manifests/"), ("drift", "manifests/")])
+def test_ctrl_c_in_a_command_that_only_reads_exits_130_not_1(
+    ctrl_c: CtrlCOn, monkeypatch: pytest.MonkeyPatch, capsys, command: tuple[str, ...]
+) -> None:
+    # click turns a KeyboardInterrupt into Abort ("Aborted.", exit 1): a pipeline would read 1 as "the plan has
+    # errors". The README gives 130 for an interrupted command. On SIGINT asyncio.run cancels the main task and
+    # raises KeyboardInterrupt out of it, as here.
+    def interrupted(work):  # type: ignore[no-untyped-def]
+        work.close()  # never started: nothing was read
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plan_cli, "run_detached", interrupted)
+    monkeypatch.setattr(drift_cli, "run_detached", interrupted)
+    code, out, err = run(capsys, *command)
+    assert (code, out, err) == (130, "", "\nInterrupted.\n")

@@ -428,3 +428,13 @@ def test_an_explicit_log_level_beats_the_environment(cli, monkeypatch, env, args
     result = cli.run(*args)
     assert result.code == 0
     assert logged_phases(result.err) == (PLAN_PHASES if logs else [])
+
+
+def test_apply_of_a_missing_plan_file_says_it_is_missing_not_that_it_needs_auto_approve(cli):
+    # A merge job whose reviewed-plan artifact was not downloaded runs `reconcile apply release.plan` without a TTY
+    assert cli.run("apply", "release.plan") == Result(
+        1,
+        "",
+        "error: release.plan: no such file or directory; apply takes a saved plan (`reconcile plan PATH... --out "
+        "FILE`) or manifest files and directories. Nothing was applied.\n",
+    )

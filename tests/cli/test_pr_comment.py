@@ -4,6 +4,8 @@ pull request, the documented exit codes, and the token never in the output."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import httpx
 import pytest
@@ -192,3 +194,53 @@ def test_a_network_failure_is_reported_without_the_token(monkeypatch, tmp_path, 
     assert code == 1
     assert err == f"error: cannot reach GitHub at {GITHUB_API}: connection refused while sending Bearer ***\n"
     assert (len(attempts), slept) == (3, [2.0, 4.0])
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_file_that_is_not_regular_is_refused_at_once(monkeypatch, tmp_path, capsys, kind):
+    github_actions(monkeypatch, tmp_path, PULL_REQUEST)
+    server = ForgeStandIn("github")
+    serve(monkeypatch, server)
+    if kind == "fifo":
+        path = tmp_path / "plan.md"
+        os.mkfifo(path)  # reading it would wait for a writer for ever
+        expected = "a FIFO (named pipe), not a regular file"
+    else:
+        path = Path("/dev/zero")  # reading it would never end
+        expected = "a character device, not a regular file"
+    assert run(capsys, str(path)) == (1, "", f"error: {path}: cannot read the comment body: it is {expected}\n")
+    assert server.calls == []
+
+
+def test_a_file_above_the_cap_is_refused_before_it_is_read(monkeypatch, tmp_path, capsys):
+    github_actions(monkeypatch, tmp_path, PULL_REQUEST)
+    server = ForgeStandIn("github")
+    serve(monkeypatch, server)
+    path = tmp_path / "plan.md"
+    with path.open("wb") as file:
+        file.truncate(pr_comment.MAX_BODY_FILE_BYTES + 1)  # sparse: nothing is written
+    code, out, err = run(capsys, str(path))
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: {path}: cannot read the comment body: it is larger than 67,108,864 bytes")
+    assert server.calls == []
+
+
+@pytest.mark.parametrize(
+    ("api_url", "shown"),
+    [
+        ("http://api.github.example", "'http://api.github.example' is not an https:// URL"),
+        ("http://evil.localhost:8080", "'http://evil.localhost:8080' is not an https:// URL"),
+        ("ftp://api.github.example", "'ftp://api.github.example' is not an https:// URL"),
+        ("https://me:hunter2@api.github.example", "the URL contains '@'"),
+    ],
+)
+def test_the_token_is_sent_only_over_https_or_to_loopback(monkeypatch, tmp_path, capsys, api_url, shown):
+    github_actions(monkeypatch, tmp_path, PULL_REQUEST)
+    server = ForgeStandIn("github")
+    serve(monkeypatch, server)
+    (tmp_path / "plan.md").write_text("plan")
+    code, out, err = run(capsys, str(tmp_path / "plan.md"), "--api-url", api_url)
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: --api-url / GITHUB_API_URL: {shown}")
+    assert "hunter2" not in err
+    assert server.calls == []

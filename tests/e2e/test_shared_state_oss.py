@@ -87,9 +87,8 @@ def test_a_second_apply_is_refused_at_once_naming_the_holders_host(runners):
         assert ", CI run https://github.com/team/media/actions/runs/42. It is released when that command ends" in (
             second.err
         )
-        assert "the lock frees itself once the lease (3s here, RECONCILE_LOCK_LEASE) runs out, so retry with " in (
-            second.err
-        )
+        lease = "the lock frees itself once the lease (3s, the holder's RECONCILE_LOCK_LEASE) runs out, so retry with "
+        assert lease in second.err
         assert "--lock-timeout 5s rather than force-unlock." in second.err
     finally:
         finished = a.checked(first)

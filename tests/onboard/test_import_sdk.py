@@ -255,3 +255,14 @@ def test_import_skips_what_the_state_manages_and_refuses_to_overwrite(emulator, 
     assert "    … and 94 more\n" in rest.out
     assert "API calls made while importing: 204 (GetMezzanineInfo×200," in rest.out
     assert reconcile("plan", "harbor", "rest", "--detailed-exitcode").code == 0
+
+
+def test_a_directory_that_cannot_be_written_is_an_error_not_a_traceback(emulator, reconcile, tmp_path):
+    # /proc/self is a directory that holds no manifests, in which no file can be created, even by root
+    result = reconcile("import", "--region", "cn-shanghai", "--out", "/proc/self")
+    assert (result.code, result.out) == (1, "")
+    assert result.err.endswith(
+        "error: cannot write in /proc/self: No such file or directory; name a writable directory with --out\n"
+    )
+    assert "Traceback" not in result.err
+    assert mutating_calls(emulator) == {}

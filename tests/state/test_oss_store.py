@@ -58,7 +58,7 @@ def make_store(app: EmulatorApp, server_clock: ManualClock) -> Iterator[object]:
             endpoint=ENDPOINT,
             credentials=StaticCredentials(DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET),
             transport=kwargs.pop("transport", None) or emulator_transport(app),  # type: ignore[arg-type]
-            lease=LEASE,
+            lease=kwargs.pop("lease", LEASE),  # type: ignore[arg-type]
             clock=clock or LocalClock(),
             oss_timestamp=lambda: dt.datetime.fromtimestamp(server_clock.time(), dt.UTC).strftime("%Y%m%dT%H%M%SZ"),
             **kwargs,  # type: ignore[arg-type]
@@ -184,8 +184,20 @@ def test_a_refused_runner_is_told_to_wait_for_the_lease_not_to_force_unlock(make
     assert str(refused.value) == (
         f"state oss://tf-state/reconcile/prod is locked: {info.describe()}. It is released when that command ends: "
         "wait for it, or retry with --lock-timeout (e.g. 5m). Its lock is a lease its holder renews while it runs: if "
-        "the holder was killed or lost, the lock frees itself once the lease (10s here, RECONCILE_LOCK_LEASE) runs "
-        "out, so retry with --lock-timeout 12s rather than force-unlock."
+        "the holder was killed or lost, the lock frees itself once the lease (10s, the holder's RECONCILE_LOCK_LEASE) "
+        "runs out, so retry with --lock-timeout 12s rather than force-unlock."
+    )
+
+
+def test_the_advice_gives_the_holders_lease_not_the_refused_runners(make_store) -> None:
+    # The holder took a 1-minute lease; the refused runner's own RECONCILE_LOCK_LEASE (10s) says nothing of when
+    # the holder's lock frees itself: "--lock-timeout 12s" would time out again.
+    holder, other = make_store(lease=60.0), make_store()
+    with holder.lock("apply"), pytest.raises(StateLockedError) as refused, other.lock("apply"):
+        pass
+    assert str(refused.value).endswith(
+        "the lock frees itself once the lease (60s, the holder's RECONCILE_LOCK_LEASE) runs out, so retry with "
+        "--lock-timeout 67s rather than force-unlock."
     )
 
 
