@@ -61,9 +61,6 @@ def cli() -> None:
     """
 
 
-EXIT_INTERRUPTED = 130
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
