@@ -277,7 +277,7 @@ async def _fresh_saved_plan(path: str, store: StateStore, session: CloudSession)
         refresh_live=source.refreshed,
         concurrency=session.settings.max_concurrency,
     )
-    reasons = check_fresh(plan, inputs.desired, inputs.state, inputs.live)
+    reasons = check_fresh(plan, inputs.desired, inputs.state, inputs.live, store.location)
     if reasons:
         listed = "".join(f"\n  - {reason}" for reason in reasons)
         raise FatalError(

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reconcile.state.model import ResourceKind
 
-PLAN_FORMAT_VERSION = "1.2"  # 1.1: source.targets, unhealthy_media; 1.2: reason_code (docs/plan-json.md)
+PLAN_FORMAT_VERSION = "1.3"  # 1.1: source.targets, unhealthy_media; 1.2: reason_code; 1.3: source.state_location (docs/plan-json.md)
 
 # What happens to one resource.
 #   bind / register  → created (register adopts an already-registered file: NewRegister=false)
@@ -167,6 +167,7 @@ class PlanSource(BaseModel):
     manifest_digest: str = ""  # DesiredState.digest
     state_lineage: str | None = None  # None: planned on empty state (first plan)
     state_serial: int | None = None
+    state_location: str | None = None  # 1.3: where the empty state was read, for a plan made on empty state
     live_digest: str | None = None  # sha256 of the refreshed live resources; None with --refresh=false
     refreshed: bool = True
     prune: bool = False

@@ -61,6 +61,7 @@ class PlanInputs:
     desired: DesiredState
     state: StateDocument | None
     live: LiveState | None  # None when planning from state alone (--refresh=false)
+    state_location: str | None = None  # where the state was read (never a secret): ties a first plan to it
 
 
 async def read_inputs(
@@ -88,7 +89,7 @@ async def read_inputs(
     live: LiveState | None = None
     if api_for_region is not None and refresh_live:
         live = await read_live(api_for_region, desired, state, concurrency=concurrency)
-    return PlanInputs(desired=desired, state=state, live=live)
+    return PlanInputs(desired=desired, state=state, live=live, state_location=store.location)
 
 
 async def read_live(
@@ -153,7 +154,7 @@ async def read_inputs_side_by_side(
             if desired is None:
                 await manifests.result()  # raises their ManifestError, if they have problems
             raise
-    return PlanInputs(desired=desired, state=state, live=live)
+    return PlanInputs(desired=desired, state=state, live=live, state_location=store.location)
 
 
 def managed_media(state: StateDocument | None) -> dict[str, ResourceState]:
@@ -196,6 +197,9 @@ def plan_from_inputs(
         manifest_digest=desired.digest,
         state_lineage=state.lineage if state else None,
         state_serial=state.serial if state else None,
+        # A state's lineage identifies it wherever it is read from (even after `state migrate`); an empty state
+        # has none, so a first plan remembers where it looked instead.
+        state_location=inputs.state_location if state is None else None,
         live_digest=live_digest,
         refreshed=live is not None,
         prune=prune,

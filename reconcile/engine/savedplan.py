@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shlex
 import tempfile
 from collections.abc import Sequence
@@ -220,11 +221,19 @@ def _listed(addresses: Sequence[str]) -> str:
     return ", ".join(addresses[:3]) + (f" and {len(addresses) - 3} more" if len(addresses) > 3 else "")
 
 
-def check_fresh(plan: Plan, desired: DesiredState, state: StateDocument | None, live: LiveState | None) -> list[str]:
+def check_fresh(
+    plan: Plan,
+    desired: DesiredState,
+    state: StateDocument | None,
+    live: LiveState | None,
+    state_location: str | None = None,
+) -> list[str]:
     """Why `plan` may no longer be applied, one sentence each; empty when it is still fresh.
 
-    `live` is the account refreshed now (None skips the live check). A plan made on empty state is refused
-    as soon as any state exists (Terraform #24078: applying the first plan twice must not act twice)."""
+    `live` is the account refreshed now (None skips the live check); `state_location` is where this apply
+    reads and writes the state. A plan made on empty state is refused as soon as any state exists (Terraform
+    #24078: applying the first plan twice must not act twice), and at another state location than the one it
+    was made against (it would record everything there, and the state the pipeline shares would stay empty)."""
     source = plan.source
     reasons: list[str] = []
     if desired.digest != source.manifest_digest:
@@ -234,6 +243,12 @@ def check_fresh(plan: Plan, desired: DesiredState, state: StateDocument | None, 
             reasons.append(
                 f"the plan was made on empty state, but state now exists (lineage {state.lineage}, serial "
                 f"{state.serial}): a plan made before the first apply can be applied once only"
+            )
+        elif not _same_location(source.state_location, state_location):
+            reasons.append(
+                f"the plan was made against the empty state at {source.state_location}, but this apply would "
+                f"record it at {state_location}: give apply the same --state and --workspace (or RECONCILE_STATE "
+                "and RECONCILE_WORKSPACE) as the plan"
             )
     elif state is None:
         reasons.append(f"the plan was made against state lineage {source.state_lineage}, but there is no state now")
@@ -252,6 +267,17 @@ def check_fresh(plan: Plan, desired: DesiredState, state: StateDocument | None, 
     if not reasons and (live is not None or not source.refreshed):
         reasons += _replanned_differently(plan, PlanInputs(desired, state, live if source.refreshed else None))
     return reasons
+
+
+_REDACTED_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@]*):\*\*\*@")
+
+
+def _same_location(planned: str | None, now: str | None) -> bool:
+    """One state location, written with its password or without it (PGPASSWORD, ~/.pgpass): both are shown
+    redacted, so the password's `:***` is all that may differ. Unknown on either side (an older plan): same."""
+    if planned is None or now is None:
+        return True
+    return _REDACTED_PASSWORD.sub(r"\1@", planned) == _REDACTED_PASSWORD.sub(r"\1@", now)
 
 
 def _replanned_differently(plan: Plan, inputs: PlanInputs) -> list[str]:

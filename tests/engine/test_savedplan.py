@@ -194,6 +194,24 @@ def test_a_first_plan_applies_once_only():
     ]
 
 
+def test_a_first_plan_applies_only_to_the_state_location_it_was_made_against():
+    inputs = PlanInputs(desired(media("a.mp4")), None, live(), state_location="postgresql://ci:***@db/media")
+    plan = plan_from_inputs(inputs, manifest_paths=["m.yaml"], created=CREATED)
+    assert plan.source.state_location == "postgresql://ci:***@db/media"
+    # The same database, its password from PGPASSWORD this time: the same location.
+    for same in ("postgresql://ci:***@db/media", "postgresql://ci@db/media"):
+        assert check_fresh(plan, inputs.desired, None, live(), same) == []
+    assert check_fresh(plan, inputs.desired, None, live(), ".reconcile/state.json") == [
+        "the plan was made against the empty state at postgresql://ci:***@db/media, but this apply would record it "
+        "at .reconcile/state.json: give apply the same --state and --workspace (or RECONCILE_STATE and "
+        "RECONCILE_WORKSPACE) as the plan"
+    ]
+    # A state's lineage identifies it wherever it lives (state migrate keeps it): no location is recorded.
+    existing = state(managed_media(media("a.mp4"), "v1"), serial=1)
+    again = plan_from_inputs(PlanInputs(inputs.desired, existing, live(), "x"), manifest_paths=["m.yaml"])
+    assert again.source.state_location is None
+
+
 def test_live_changes_make_it_stale():
     plan, inputs = a_plan()
     edited = live(
@@ -453,3 +471,25 @@ def test_show_and_apply_refuse_a_plan_path_that_is_a_device_or_a_fifo(tmp_path, 
         "to one is fine): remove it, or name the manifest files themselves\n"
         "error: the manifests have 1 problem(s), listed above\n"
     )
+
+
+def test_a_first_plan_is_refused_at_another_state_location_and_applies_at_its_own(cli):
+    cli.write(MANIFEST)
+    assert cli.run("plan", "manifests", "--state", "shared/state.json", "--out", "first.plan").code == 0
+    planning = cli.account.stats()
+
+    elsewhere = cli.run("apply", "first.plan")  # RECONCILE_STATE forgotten: the default local file
+
+    assert (elsewhere.code, elsewhere.out) == (1, "")
+    assert elsewhere.err == (
+        "error: saved plan first.plan is stale; nothing was applied:\n"
+        "  - the plan was made against the empty state at shared/state.json, but this apply would record it at "
+        ".reconcile/state.json: give apply the same --state and --workspace (or RECONCILE_STATE and "
+        "RECONCILE_WORKSPACE) as the plan\n"
+        "Run `reconcile plan manifests --out first.plan` again, review it, then apply it.\n"
+    )
+    checked = cli.account.stats()
+    assert checked == {**planning, "ListAllMediaBucket": planning["ListAllMediaBucket"] + 1}  # one read, no change
+    assert not Path(".reconcile/state.json").exists()
+    applied = cli.run("apply", "first.plan", "--state", "shared/state.json")
+    assert applied.code == 0, applied.err
