@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reconcile.state.model import ResourceKind
 
-PLAN_FORMAT_VERSION = "1.3"  # 1.1: source.targets, unhealthy_media; 1.2: reason_code; 1.3: source.state_location (docs/plan-json.md)
+PLAN_FORMAT_VERSION = "1.3"  # docs/plan-json.md: 1.1 targets, health; 1.2 reason_code; 1.3 source.state_location
 
 # What happens to one resource.
 #   bind / register  → created (register adopts an already-registered file: NewRegister=false)
