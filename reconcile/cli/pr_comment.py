@@ -2,7 +2,9 @@
 
 One comment per pull request and `--key` (default: the workspace, RECONCILE_WORKSPACE, else `default`), so
 two environments planned in one repository get two comments. The first run creates it; every later run
-edits that same comment, found by a hidden marker on its first line. GitHub Actions and GitLab CI are
+edits that same comment, found by a hidden marker on its first line and by its author: only a comment written
+by the token's own identity (on GitHub with GITHUB_TOKEN, the github-actions[bot]) is edited; a marked comment
+by anyone else is left alone and reported. GitHub Actions and GitLab CI are
 detected from their variables; options override them. The token comes only from the environment
 (GITHUB_TOKEN / GITLAB_TOKEN) and is never printed.
 """
@@ -101,6 +103,12 @@ def command(
             posted = comments.post(key, text)
     except ForgeError as exc:
         raise FatalError(f"{exc}") from None
+    if posted.ignored:
+        click.echo(
+            f"Ignored the '{key}' marker in comments by {', '.join(posted.ignored)}: only a comment written by "
+            f"{posted.owner}, whose token this run uses, is edited; theirs were left untouched.",
+            err=True,
+        )
     where = f": {posted.url}" if posted.url else ""
     cut = "" if text.endswith(body) else " (cut to fit)"
     click.echo(

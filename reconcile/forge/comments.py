@@ -14,6 +14,20 @@ Rate limits are waited out as each API documents: GitHub answers 403 or 429 with
 with `x-ratelimit-remaining: 0` and `x-ratelimit-reset` (epoch seconds), else asks for at least a minute;
 GitLab answers 429 with `Retry-After`. The clock and the sleeper are arguments, so tests never sleep. The
 token goes in a header only, is never followed to another host, and is scrubbed from every message.
+
+Only a comment written by the token's own identity is taken over: anyone may post a comment that starts with
+the marker, and editing theirs would fail (403) or put the plan in a comment they can rewrite afterwards.
+    GitHub: `GET {api}/user`. When it answers 200 (a personal or fine-grained token), a comment is ours when
+            its `user.id` and `user.login` are the token's. The Actions GITHUB_TOKEN cannot call it (403
+            "Resource not accessible by integration"): then a comment is ours only when its author is the
+            Actions bot (`user.login` "github-actions[bot]" and `user.type` "Bot"), the identity that token
+            writes as. (A GitHub App's installation token is refused the same way and writes as its own bot:
+            its earlier comments are not recognised, so each run creates a new one.)
+    GitLab: `GET {api}/user` (personal, project and group access tokens; the latter two answer with their bot
+            user): a note is ours when its `author.id` is that user's id.
+The identity is asked once per run, and only when a marked comment is found. Marked comments by anyone else
+are never edited nor deleted; they are reported (by author) and a new comment is created when no marked
+comment of ours exists.
 """
 
 from __future__ import annotations
@@ -36,6 +50,7 @@ MAX_ATTEMPTS = 5  # for rate limits
 MAX_FAILURES = 3  # for a host that cannot be reached or answers 5xx (2 + 4 s of backoff)
 MAX_WAIT = 600.0  # seconds of rate-limit waiting one run accepts in all, before it gives up
 _SECONDARY_WAIT = 60.0  # GitHub: "wait at least one minute" when a rate limit gives no time
+ACTIONS_BOT = "github-actions[bot]"  # the author of every comment GITHUB_TOKEN writes (`user.type` "Bot")
 _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 Posted = Literal["created", "updated"]
@@ -51,6 +66,37 @@ class PostResult:
     comment_id: int
     url: str | None
     requests: int  # HTTP requests made, retries included
+    ignored: tuple[str, ...] = ()  # authors of comments with the marker that are not the token's, left alone
+    owner: str = ""  # whose comments may be taken over, e.g. "github-actions[bot]" (empty: never asked)
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """Who wrote a comment, as the API names them (GitHub `user`, GitLab `author`)."""
+
+    id: int | None
+    login: str | None  # GitHub `login`, GitLab `username`
+    type: str | None  # GitHub `type` ("User", "Bot"); GitLab: None
+
+    @property
+    def name(self) -> str:
+        return self.login or (f"user id {self.id}" if self.id is not None else "an unknown author")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenOwner:
+    """The identity whose comments this token may take over."""
+
+    login: str
+    id: int | None  # None: the GitHub Actions bot, recognised by login and type (GITHUB_TOKEN cannot ask /user)
+    platform: str = "github"
+
+    def wrote(self, author: Author) -> bool:
+        if self.id is None:
+            return author.login == ACTIONS_BOT and author.type == "Bot"
+        if self.platform == "gitlab":
+            return author.id == self.id
+        return author.id == self.id and author.login == self.login
 
 
 def marker(key: str) -> str:
@@ -94,6 +140,7 @@ class StickyComments:
         self._waited = 0.0
         self._budget = max_wait
         self.requests = 0
+        self._owner: TokenOwner | None = None
         origin = urlsplit(target.api_url)
         self._origin = (origin.scheme, origin.netloc)
         self._http = httpx.Client(
@@ -107,10 +154,10 @@ class StickyComments:
         self._http.close()
 
     def post(self, key: str, body: str) -> PostResult:
-        """Edit the comment marked for `key` if there is one, else create it. `body` must already fit."""
+        """Edit our comment marked for `key` if there is one, else create it. `body` must already fit."""
         if len(body) > COMMENT_LIMIT:
             raise ValueError(f"a comment body of {len(body)} characters exceeds {COMMENT_LIMIT}")
-        existing = self.find(key)
+        existing, ignored = self.find(key)
         if existing is None:
             answer = self._send("POST", self._collection_url(), body)
             action: Posted = "created"
@@ -121,19 +168,58 @@ class StickyComments:
         comment_id = data.get("id") if isinstance(data, dict) else None
         if not isinstance(comment_id, int):
             raise ForgeError(f"{self._name()} answered {answer.status_code} without a comment id")
-        return PostResult(action, comment_id, _html_url(data), self.requests)
+        owner = self._owner.login if self._owner is not None else ""
+        return PostResult(action, comment_id, _html_url(data), self.requests, ignored, owner)
 
-    def find(self, key: str) -> int | None:
-        """The id of the oldest comment that starts with `key`'s marker, searching every page."""
+    def find(self, key: str) -> tuple[int | None, tuple[str, ...]]:
+        """The id of the oldest comment that starts with `key`'s marker and was written by the token's identity,
+        searching every page; and the authors of the marked comments by anyone else seen before it."""
         wanted = marker(key)
+        ignored: list[str] = []
         for comment in self._all_comments():
             body = comment.get("body")
-            if comment.get("system") is True or not isinstance(body, str):
+            if comment.get("system") is True or not isinstance(body, str) or not isinstance(comment.get("id"), int):
                 continue
-            if body.lstrip().startswith(wanted) and isinstance(comment.get("id"), int):
+            if not body.lstrip().startswith(wanted):
+                continue
+            author = self._author(comment)
+            if self.token_owner().wrote(author):
                 found: int = comment["id"]
-                return found
-        return None
+                return found, tuple(ignored)
+            if author.name not in ignored:
+                ignored.append(author.name)
+        return None, tuple(ignored)
+
+    def token_owner(self) -> TokenOwner:
+        """Whose comments may be taken over: the token's user, or on GitHub the Actions bot when the token cannot
+        say who it is (GITHUB_TOKEN). Asked once."""
+        if self._owner is None:
+            self._owner = self._ask_owner()
+        return self._owner
+
+    def _ask_owner(self) -> TokenOwner:
+        github = self.target.platform == "github"
+        answer = self._send("GET", f"{self.target.api_url}/user", accept=(403,) if github else ())
+        if github and answer.status_code == 403:
+            return TokenOwner(ACTIONS_BOT, None)  # "Resource not accessible by integration": GITHUB_TOKEN
+        data = self._json(answer)
+        user_id = data.get("id") if isinstance(data, dict) else None
+        login = data.get("login" if github else "username") if isinstance(data, dict) else None
+        if not isinstance(user_id, int) or not isinstance(login, str):
+            raise ForgeError(f"{self._name()} answered {answer.status_code} to GET /user without the user's id")
+        return TokenOwner(login, user_id, self.target.platform)
+
+    def _author(self, comment: dict[str, Any]) -> Author:
+        github = self.target.platform == "github"
+        user = comment.get("user" if github else "author")
+        if not isinstance(user, dict):
+            return Author(None, None, None)
+        user_id, login, kind = user.get("id"), user.get("login" if github else "username"), user.get("type")
+        return Author(
+            user_id if isinstance(user_id, int) else None,
+            login if isinstance(login, str) else None,
+            (kind if isinstance(kind, str) else "") if github else None,
+        )
 
     # -- the two APIs -------------------------------------------------------------------------------------
 
@@ -192,7 +278,9 @@ class StickyComments:
 
     # -- requests, rate limits, errors -------------------------------------------------------------------
 
-    def _send(self, method: str, url: str, body: str | None = None) -> httpx.Response:
+    def _send(self, method: str, url: str, body: str | None = None, *, accept: tuple[int, ...] = ()) -> httpx.Response:
+        """The answer to one request, after waiting out rate limits and retrying failures; an error status
+        raises ForgeError unless it is in `accept` (and not a rate limit)."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             self.requests += 1
             try:
@@ -207,6 +295,8 @@ class StickyComments:
             if answer.status_code < 400:
                 return answer
             wait = self._rate_limit_wait(answer)
+            if wait is None and answer.status_code in accept:
+                return answer
             if wait is not None and attempt < MAX_ATTEMPTS:
                 self._wait(wait, "rate limited")
                 continue

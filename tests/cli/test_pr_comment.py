@@ -13,7 +13,7 @@ import pytest
 from reconcile.cli import pr_comment
 from reconcile.cli.main import main
 from reconcile.render.markdown import render_plan_markdown
-from tests.forge.standin import GITHUB_API, GITLAB_API, TOKEN, ForgeStandIn
+from tests.forge.standin import GITHUB_API, GITLAB_API, TOKEN, Comment, ForgeStandIn
 from tests.render.plans import title_updates
 
 CI_VARIABLES = ("GITHUB_ACTIONS", "GITLAB_CI", "GITHUB_TOKEN", "GITLAB_TOKEN", "GITHUB_EVENT_PATH", "CI_MERGE_REQUEST_IID",
@@ -82,6 +82,36 @@ def test_two_runs_on_a_pull_request_with_120_comments_create_then_update_one_com
     )
 
 
+FORGED = "<!-- reconcile:pr-comment key=default -->\nReviewed, all good: merge it."
+
+
+def test_a_marked_comment_by_another_author_is_left_alone_and_reported_once(monkeypatch, tmp_path, capsys):
+    github_actions(monkeypatch, tmp_path, PULL_REQUEST)
+    forged = [Comment(1, FORGED, author="mallory"), Comment(2, FORGED, author="mallory"), Comment(3, FORGED, "eve")]
+    server = ForgeStandIn("github", comments=forged)
+    server.add_others(120)
+    serve(monkeypatch, server)
+    plan = tmp_path / "plan.md"
+    plan.write_text("### reconcile plan\n")
+    warning = (
+        "Ignored the 'default' marker in comments by mallory, eve: only a comment written by github-actions[bot], "
+        "whose token this run uses, is edited; theirs were left untouched.\n"
+    )
+    code, out, err = run(capsys, str(plan))
+    assert (code, out.split(":")[0], err) == (0, "Created the 'default' comment on acme/media#12", warning)
+    code, out, err = run(capsys, str(plan))
+    assert (code, out.split(":")[0], err) == (0, "Updated the 'default' comment on acme/media#12", warning)
+    assert server.writes() == [
+        ("POST", "/repos/acme/media/issues/12/comments"),
+        ("PATCH", "/repos/acme/media/issues/comments/1120"),  # ours, on page 2
+    ]
+    assert [(c.id, c.author, c.body) for c in server.comments[:3]] == [
+        (1, "mallory", FORGED),
+        (2, "mallory", FORGED),
+        (3, "eve", FORGED),
+    ]
+
+
 def test_the_key_defaults_to_the_workspace(monkeypatch, tmp_path, capsys):
     github_actions(monkeypatch, tmp_path, PULL_REQUEST)
     monkeypatch.setenv("RECONCILE_WORKSPACE", "production")
@@ -147,6 +177,29 @@ def test_gitlab_merge_request_pipeline(monkeypatch, tmp_path, capsys):
     )
     assert run(capsys, str(tmp_path / "plan.md"))[1].startswith("Updated the 'default' comment on acme/media!12")
     assert [m for m, _ in server.writes()] == ["POST", "PUT"]
+
+
+def test_gitlab_a_marked_note_by_another_user_is_left_alone(monkeypatch, tmp_path, capsys):
+    for name, value in {
+        "GITLAB_CI": "true",
+        "CI_API_V4_URL": GITLAB_API,
+        "CI_PROJECT_ID": "acme/media",
+        "CI_MERGE_REQUEST_IID": "12",
+        "GITLAB_TOKEN": TOKEN,
+    }.items():
+        monkeypatch.setenv(name, value)
+    server = ForgeStandIn("gitlab", comments=[Comment(1, FORGED, author="mallory")])
+    server.add_others(150)
+    serve(monkeypatch, server)
+    (tmp_path / "plan.md").write_text("plan")
+    assert run(capsys, str(tmp_path / "plan.md"))[1:] == (
+        "Created the 'default' comment on acme/media!12 (112 of 65536 characters).\n",
+        "Ignored the 'default' marker in comments by mallory: only a comment written by project_278964_bot_3f1c2a9e, "
+        "whose token this run uses, is edited; theirs were left untouched.\n",
+    )
+    assert run(capsys, str(tmp_path / "plan.md"))[1].startswith("Updated the 'default' comment on acme/media!12")
+    assert [m for m, _ in server.writes()] == ["POST", "PUT"]
+    assert server.comments[0] == Comment(1, FORGED, author="mallory")
 
 
 def test_options_name_the_pull_request_outside_ci(monkeypatch, tmp_path, capsys):

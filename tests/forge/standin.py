@@ -2,6 +2,8 @@
 
 GitHub issue comments: GET (per_page, page; `Link` rel="next"/"last"), POST, PATCH /issues/comments/{id}.
 GitLab merge request notes: GET (per_page, page, sort; `Link`, `X-Next-Page`, `X-Page`), POST, PUT.
+GET /user on both: who the token is. On GitHub with `token_user=None` the token plays the Actions GITHUB_TOKEN:
+/user answers 403 "Resource not accessible by integration" and comments are written by github-actions[bot].
 Served through an httpx.MockTransport: no socket. Every request is recorded as (method, path), and answers
 can be scripted ahead (rate limits, errors).
 """
@@ -18,6 +20,16 @@ import httpx
 GITHUB_API = "https://api.github.test"
 GITLAB_API = "https://gitlab.test/api/v4"
 TOKEN = "ghp_s3cr3t-token-never-printed"
+ACTIONS_BOT = "github-actions[bot]"
+GITLAB_PROJECT_BOT = "project_278964_bot_3f1c2a9e"  # the bot user of a GitLab project access token
+# login -> (id, GitHub `type`); anyone else gets an id of their own on first sight
+KNOWN_USERS = {ACTIONS_BOT: (41898282, "Bot"), GITLAB_PROJECT_BOT: (9_417_001, "User")}
+# What GitHub answers GET /user with when the token is the Actions GITHUB_TOKEN (an installation token).
+GITHUB_TOKEN_USER_403 = {
+    "message": "Resource not accessible by integration",
+    "documentation_url": "https://docs.github.com/rest/users/users#get-the-authenticated-user",
+    "status": "403",
+}
 
 
 @dataclass
@@ -39,6 +51,24 @@ class ForgeStandIn:
     scripted: list[httpx.Response] = field(default_factory=list)  # answered first, one per request
     next_id: int = 1000
     link_header: bool = True  # False: pages only say X-Next-Page (GitLab without Link headers)
+    # Whose token this is (GET /user answers 200 with that user), or None: GitHub's GITHUB_TOKEN (403), which
+    # writes as github-actions[bot]. Default: GITHUB_TOKEN on GitHub, a project access token's bot on GitLab.
+    token_user: str | None = None
+    users: dict[str, tuple[int, str]] = field(default_factory=lambda: dict(KNOWN_USERS))
+
+    def __post_init__(self) -> None:
+        if self.platform == "gitlab" and self.token_user is None:
+            self.token_user = GITLAB_PROJECT_BOT
+
+    @property
+    def writer(self) -> str:
+        """Who the comments this token creates are written by."""
+        return self.token_user or ACTIONS_BOT
+
+    def user(self, login: str) -> tuple[int, str]:
+        if login not in self.users:
+            self.users[login] = (5_000_000 + len(self.users), "User")
+        return self.users[login]
 
     def add_others(self, n: int) -> None:
         for i in range(n):
@@ -66,6 +96,10 @@ class ForgeStandIn:
     def _github(self, request: httpx.Request) -> httpx.Response:
         base = f"/repos/{self.project}"
         path = request.url.path
+        if path == "/user" and request.method == "GET":
+            if self.token_user is None:
+                return httpx.Response(403, json=GITHUB_TOKEN_USER_403)
+            return httpx.Response(200, json=self._github_user(self.token_user) | {"name": None, "public_repos": 0})
         collection = f"{base}/issues/{self.number}/comments"
         if request.url.path == collection and request.method == "GET":
             return self._page(request, GITHUB_API + collection, {})
@@ -80,6 +114,10 @@ class ForgeStandIn:
     def _gitlab(self, request: httpx.Request) -> httpx.Response:
         collection = f"/projects/{self.project.replace('/', '%2F')}/merge_requests/{self.number}/notes"
         raw = request.url.raw_path.decode().split("?")[0].removeprefix("/api/v4")
+        if raw == "/user" and request.method == "GET":
+            assert self.token_user is not None
+            bot = self.token_user.startswith("project_")
+            return httpx.Response(200, json=self._gitlab_user(self.token_user) | {"bot": bot, "locked": False})
         if raw == collection and request.method == "GET":
             assert request.url.params.get("sort") == "asc"
             return self._page(request, GITLAB_API + collection, {"sort": "asc", "order_by": "created_at"})
@@ -106,7 +144,7 @@ class ForgeStandIn:
         return httpx.Response(200, json=[render(c) for c in items], headers=headers)
 
     def _create(self, request: httpx.Request) -> Comment:
-        comment = Comment(self.next_id, self._body(request), author="reconcile-bot")
+        comment = Comment(self.next_id, self._body(request), author=self.writer)
         self.next_id += 1
         self.comments.append(comment)
         return comment
@@ -129,13 +167,35 @@ class ForgeStandIn:
         return {
             "id": c.id,
             "body": c.body,
-            "user": {"login": c.author},
+            "user": self._github_user(c.author),
             "html_url": f"https://github.test/{self.project}/pull/{self.number}#issuecomment-{c.id}",
         }
 
-    @staticmethod
-    def _gitlab_json(c: Comment) -> dict[str, Any]:
-        return {"id": c.id, "body": c.body, "author": {"username": c.author}, "system": c.system}
+    def _gitlab_json(self, c: Comment) -> dict[str, Any]:
+        return {"id": c.id, "body": c.body, "author": self._gitlab_user(c.author), "system": c.system}
+
+    def _github_user(self, login: str) -> dict[str, Any]:
+        user_id, kind = self.user(login)
+        return {
+            "login": login,
+            "id": user_id,
+            "node_id": f"U_{user_id}",
+            "avatar_url": f"https://avatars.github.test/u/{user_id}?v=4",
+            "html_url": f"https://github.test/{login}",
+            "type": kind,
+            "site_admin": False,
+        }
+
+    def _gitlab_user(self, username: str) -> dict[str, Any]:
+        user_id, _ = self.user(username)
+        return {
+            "id": user_id,
+            "username": username,
+            "name": username,
+            "state": "active",
+            "avatar_url": None,
+            "web_url": f"https://gitlab.test/{username}",
+        }
 
     @staticmethod
     def _missing() -> httpx.Response:

@@ -8,7 +8,15 @@ import pytest
 
 from reconcile.forge.ci import CiContext
 from reconcile.forge.comments import COMMENT_LIMIT, ForgeError, StickyComments, compose, marker
-from tests.forge.standin import GITHUB_API, GITLAB_API, TOKEN, Comment, ForgeStandIn
+from tests.forge.standin import (
+    ACTIONS_BOT,
+    GITHUB_API,
+    GITHUB_TOKEN_USER_403,
+    GITLAB_API,
+    TOKEN,
+    Comment,
+    ForgeStandIn,
+)
 
 NOW = 1_800_000_000.0
 
@@ -25,6 +33,10 @@ def target(platform: str, **changes) -> CiContext:
     api = GITHUB_API if platform == "github" else GITLAB_API
     fields = {"platform": platform, "api_url": api, "project": "acme/media", "number": 12, "token": TOKEN}
     return CiContext(**(fields | changes))
+
+
+def user_path(platform: str) -> str:
+    return "/user" if platform == "github" else "/api/v4/user"
 
 
 def post(server: ForgeStandIn, body: str, key: str = "default", sleep=None, **options):
@@ -60,8 +72,10 @@ def test_two_runs_on_a_busy_pull_request_create_once_then_update_the_same_commen
     assert server.writes() == [("POST", collection.replace("%2F", "/")), (edit, item.replace("%2F", "/"))]
     assert [c.body for c in server.ours()] == [compose("default", "plan two")]
     assert len(server.comments) == 121
-    # each run reads both pages of 100: the second finds its own comment, the 121st, on page 2
-    assert [m for m, _ in server.calls].count("GET") == 2 + 2
+    # each run reads both pages of 100: the second finds its own comment, the 121st, on page 2, and asks /user
+    # once, when it meets that marked comment, to check that the token wrote it
+    assert [c for c in server.calls if c[0] == "GET"].count(("GET", user_path(platform))) == 1
+    assert [m for m, _ in server.calls].count("GET") == 2 + 2 + 1
 
 
 def test_gitlab_pages_followed_by_x_next_page_alone():
@@ -70,7 +84,7 @@ def test_gitlab_pages_followed_by_x_next_page_alone():
     assert post(server, "plan").action == "created"
     assert post(server, "plan").action == "updated"
     pages = [c for c in server.calls if c[0] == "GET"]
-    assert len(pages) == 3 + 3  # 250, then 251 notes: pages 1, 2 and 3 each time
+    assert len(pages) == 3 + 3 + 1  # 250, then 251 notes: pages 1, 2 and 3 each time; and /user once
     assert [m for m, _ in server.writes()] == ["POST", "PUT"]
 
 
@@ -86,6 +100,95 @@ def test_each_key_has_its_own_comment():
 def test_a_comment_quoting_the_marker_is_not_taken_for_ours():
     server = ForgeStandIn("github", comments=[Comment(7, f"> {marker('default')}\n> why this plan?")])
     assert post(server, "plan").action == "created"
+
+
+FORGED = f"{marker('default')}\nThis plan was reviewed, all good: merge it."
+
+
+@pytest.mark.parametrize(
+    ("platform", "token_user"),
+    [("github", None), ("github", "octo-ci"), ("gitlab", None)],
+    ids=["github-GITHUB_TOKEN", "github-personal-token", "gitlab-project-token"],
+)
+def test_a_marked_comment_by_someone_else_is_never_taken_over_and_ours_is_still_found_past_it(platform, token_user):
+    """Anyone can post a comment that starts with the marker: editing it would fail (403) or put the plan in a
+    comment its author can rewrite. The forged one, first on page 1, is left alone; ours, on page 2, is found."""
+    server = ForgeStandIn(platform, token_user=token_user, comments=[Comment(1, FORGED, author="mallory")])
+    server.add_others(120)
+    first = post(server, "plan one")
+    assert (first.action, first.ignored, first.owner) == ("created", ("mallory",), server.writer)
+    second = post(server, "plan two")
+    assert (second.action, second.comment_id, second.ignored) == ("updated", first.comment_id, ("mallory",))
+    assert [m for m, _ in server.writes()] == ["POST", "PATCH" if platform == "github" else "PUT"]
+    assert server.comments[0] == Comment(1, FORGED, author="mallory")  # never edited, never deleted
+    assert [(c.id, c.author) for c in server.ours()] == [(1, "mallory"), (first.comment_id, server.writer)]
+    assert server.ours()[1].body == compose("default", "plan two")
+    # /user is asked once per run that meets a marked comment (both runs meet mallory's)
+    assert server.calls.count(("GET", user_path(platform))) == 2
+
+
+def test_with_github_token_only_the_actions_bot_is_ours_not_a_user_named_like_it():
+    """GITHUB_TOKEN cannot call /user (403); then only a comment by the Actions bot (login and type Bot) is ours.
+    A user account whose login merely looks like it, or a personal token's user, is not."""
+    server = ForgeStandIn("github")
+    server.users["github-actions"] = (7, "User")
+    server.users["octo-ci"] = (8, "User")
+    server.comments = [
+        Comment(1, FORGED, author="github-actions"),
+        Comment(2, FORGED, author="octo-ci"),
+        Comment(3, marker("default") + "\nold plan", author=ACTIONS_BOT),
+    ]
+    result = post(server, "new plan")
+    assert (result.action, result.comment_id, result.ignored) == ("updated", 3, ("github-actions", "octo-ci"))
+    assert [c.body for c in server.comments[:2]] == [FORGED, FORGED]
+    # /user answered 403 (GITHUB_TOKEN), asked once at the first marked comment
+    assert server.calls == [
+        ("GET", "/repos/acme/media/issues/12/comments"),
+        ("GET", "/user"),
+        ("PATCH", "/repos/acme/media/issues/comments/3"),
+    ]
+
+
+def test_with_a_personal_token_the_actions_bot_comment_is_not_ours():
+    """A personal token's user is matched by id and login; the Actions bot's comment, written by another identity,
+    is left alone and a comment of the token's own is created."""
+    server = ForgeStandIn("github", token_user="octo-ci")
+    server.comments = [Comment(3, marker("default") + "\nold plan", author=ACTIONS_BOT)]
+    result = post(server, "new plan")
+    assert (result.action, result.ignored, result.owner) == ("created", (ACTIONS_BOT,), "octo-ci")
+    assert [(c.id, c.author) for c in server.ours()] == [(3, ACTIONS_BOT), (result.comment_id, "octo-ci")]
+
+
+def test_gitlab_matches_the_author_by_id_not_by_username():
+    """A GitLab username can be reused after a rename; the note's author id is what identifies the token's user."""
+    server = ForgeStandIn("gitlab")
+    server.comments = [Comment(1, FORGED, author="renamed")]
+    server.users["renamed"] = (server.user(server.writer)[0] + 1, "User")
+    first = post(server, "plan")
+    assert (first.action, first.ignored) == ("created", ("renamed",))
+
+
+def test_the_github_token_403_on_user_is_not_taken_for_a_rate_limit_nor_an_error():
+    server = ForgeStandIn("github", comments=[Comment(1, FORGED, author="mallory")])
+    sleeper = Sleeper()
+    assert post(server, "plan", sleep=sleeper).action == "created"
+    assert sleeper.slept == []
+    user_answer = server.handle(
+        httpx.Request("GET", f"{GITHUB_API}/user", headers={"authorization": f"Bearer {TOKEN}"})
+    )
+    assert (user_answer.status_code, user_answer.json()) == (403, GITHUB_TOKEN_USER_403)
+
+
+def test_a_refused_token_on_user_fails_without_posting():
+    server = ForgeStandIn("gitlab", comments=[Comment(1, FORGED, author="mallory")])
+    server.scripted = [httpx.Response(200, json=[{"id": 1, "body": FORGED, "author": {"id": 1, "username": "mallory"}}]),
+                       httpx.Response(401, json={"message": "401 Unauthorized"})]  # fmt: skip
+    with pytest.raises(ForgeError) as caught:
+        post(server, "plan")
+    assert str(caught.value) == (
+        "GitLab refused GET on acme/media!12 (401: 401 Unauthorized): the token was refused: check GITLAB_TOKEN"
+    )
+    assert server.writes() == []
 
 
 def test_github_secondary_rate_limit_waits_as_asked_then_succeeds():
