@@ -19,11 +19,16 @@ $(STAMP): $(LOCK) pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-# Deliberately refresh the lock to the newest versions the ranges in pyproject.toml allow.
+# Deliberately refresh the lock to the newest versions the ranges in pyproject.toml allow. Then the runtime lock
+# the GitHub Action installs (runtime dependencies, the credentials extra and the build backend), constrained
+# to requirements.lock so that the action runs exactly the versions the test suite ran with.
 lock: install
 	$(BIN)/uv pip compile pyproject.toml requirements/build.in --extra dev --generate-hashes \
-		--python-version 3.11 --universal --upgrade --quiet -o $(LOCK)
-	@echo "wrote $(LOCK); run 'make install test' before committing it"
+		--python-version 3.11 --universal --upgrade --quiet --custom-compile-command 'make lock' -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml requirements/build.in --extra credentials --generate-hashes \
+		--python-version 3.11 --universal --quiet --custom-compile-command 'make lock' \
+		-c $(LOCK) -o requirements/runtime.lock
+	@echo "wrote $(LOCK) and requirements/runtime.lock; run 'make install test' before committing them"
 
 lint: install
 	$(BIN)/ruff check reconcile tests bench scripts

@@ -129,7 +129,8 @@ def test_the_action_interface():
     assert set(document["inputs"]) >= {"command", "paths", "state", "workspace", "args", "comment", "version"}
     assert set(document["outputs"]) == {"exitcode", "has-changes", "plan-file", "comment-file"}
     install = next(s for s in document["runs"]["steps"] if s.get("name") == "Install reconcile")
-    assert '"$ACTION_PATH[credentials]"' in install["run"]  # the action's own version, with the OIDC chain
+    # the action's own version, its dependencies (the OIDC chain included) from its hash-checked runtime lock
+    assert '"$GITHUB_ACTION_PATH/requirements/runtime.lock"' in install["run"]
     run_step = next(s for s in document["runs"]["steps"] if s.get("id") == "run")
     assert run_step["env"]["INPUT_STATE"] == "${{ inputs.state }}"
     assert 'export RECONCILE_STATE="$INPUT_STATE"' in run_step["run"]
