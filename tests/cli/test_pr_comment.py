@@ -40,6 +40,17 @@ def github_actions(monkeypatch, tmp_path, event: dict) -> None:
         monkeypatch.setenv(name, value)
 
 
+def gitlab_merge_request(monkeypatch) -> None:
+    for name, value in {
+        "GITLAB_CI": "true",
+        "CI_API_V4_URL": GITLAB_API,
+        "CI_PROJECT_ID": "acme/media",
+        "CI_MERGE_REQUEST_IID": "12",
+        "GITLAB_TOKEN": TOKEN,
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
 def serve(monkeypatch, server: ForgeStandIn) -> None:
     monkeypatch.setattr(pr_comment, "comment_transport", server.transport)
 
@@ -159,14 +170,7 @@ def test_outside_ci_it_says_so_and_exits_0(tmp_path, capsys):
 
 
 def test_gitlab_merge_request_pipeline(monkeypatch, tmp_path, capsys):
-    for name, value in {
-        "GITLAB_CI": "true",
-        "CI_API_V4_URL": GITLAB_API,
-        "CI_PROJECT_ID": "acme/media",
-        "CI_MERGE_REQUEST_IID": "12",
-        "GITLAB_TOKEN": TOKEN,
-    }.items():
-        monkeypatch.setenv(name, value)
+    gitlab_merge_request(monkeypatch)
     server = ForgeStandIn("gitlab")
     server.add_others(150)
     serve(monkeypatch, server)
@@ -180,14 +184,7 @@ def test_gitlab_merge_request_pipeline(monkeypatch, tmp_path, capsys):
 
 
 def test_gitlab_a_marked_note_by_another_user_is_left_alone(monkeypatch, tmp_path, capsys):
-    for name, value in {
-        "GITLAB_CI": "true",
-        "CI_API_V4_URL": GITLAB_API,
-        "CI_PROJECT_ID": "acme/media",
-        "CI_MERGE_REQUEST_IID": "12",
-        "GITLAB_TOKEN": TOKEN,
-    }.items():
-        monkeypatch.setenv(name, value)
+    gitlab_merge_request(monkeypatch)
     server = ForgeStandIn("gitlab", comments=[Comment(1, FORGED, author="mallory")])
     server.add_others(150)
     serve(monkeypatch, server)
