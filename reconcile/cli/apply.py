@@ -32,6 +32,7 @@ from reconcile.cli.common import (
 )
 from reconcile.cli.plan import (
     ObjectCheck,
+    coordinated_pacing,
     manifest_regions,
     object_lookup,
     open_session,
@@ -215,7 +216,8 @@ def _interactive() -> bool:
 
 
 async def _plan_and_apply(request: ApplyRequest, settings: ClientSettings, store: StateStore, phase: ApplyPhase) -> int:
-    async with open_session(settings) as session:
+    async with open_session(settings) as session, contextlib.AsyncExitStack() as stack:
+        stack.enter_context(coordinated_pacing(store, session))
         with _planning_errors():
             if request.saved:
                 plan = await _fresh_saved_plan(request.paths[0], store, session)

@@ -33,6 +33,8 @@ from reconcile.manifest import ManifestError, load_desired_state
 from reconcile.render.json import render_plan_json
 from reconcile.render.markdown import render_plan_markdown
 from reconcile.render.text import render_call_accounting, render_plan_text
+from reconcile.state.pg_pacing import SharedPacing
+from reconcile.state.postgres import PostgresStateStore
 
 FORMATS = ("text", "json", "markdown")
 
@@ -183,7 +185,7 @@ async def make_plan(
 ) -> tuple[Plan, str]:
     """The plan and the line accounting for the calls refresh (and the object check) made."""
     async with open_session(settings) as session:
-        with planning_errors():
+        with planning_errors(), coordinated_pacing(store, session):
             plan = await build_plan(
                 paths,
                 store,
@@ -216,6 +218,18 @@ def run_detached(work: Coroutine[Any, Any, T]) -> T:
 def open_session(settings: ClientSettings) -> CloudSession:
     """The client session plan and drift use (tests substitute one talking to an in-process emulator)."""
     return CloudSession(settings)
+
+
+@contextmanager
+def coordinated_pacing(store: StateReader, session: CloudSession) -> Iterator[None]:
+    """With a PostgreSQL state, the runners of an account reserve their share of each limit through it
+    (state/pg_pacing.py); with any other state, each paces adaptively on its own."""
+    if not isinstance(store, PostgresStateStore):
+        yield
+        return
+    with SharedPacing(store.settings) as shared:
+        session.use_rate_sources(shared.sources)
+        yield
 
 
 @contextmanager

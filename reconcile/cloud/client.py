@@ -45,7 +45,7 @@ from reconcile.cloud.errors import (
 )
 from reconcile.cloud.limits import MTS_VERSION, VOD_VERSION
 from reconcile.cloud.models import ActionStats, CallStats
-from reconcile.cloud.pacing import ActionPacing, Pacer, SendGate
+from reconcile.cloud.pacing import ActionPacing, Pacer, RateSources, SendGate
 from reconcile.cloud.region_client import RegionClient, Settle
 from reconcile.cloud.responses import REQUEST_ID_HEADER, decode
 from reconcile.cloud.retry import RetryPolicy, retry_after_seconds
@@ -132,6 +132,11 @@ class CloudSession:
         if region not in self._regions:
             self._regions[region] = RegionClient(self, region)
         return self._regions[region]
+
+    def use_rate_sources(self, sources: RateSources) -> None:
+        """Pace each (access key, action) used from now on at the rate `sources` makes for it (e.g. a share
+        reserved through a shared state backend) instead of a rate learnt from this process's throttling alone."""
+        self._pacer.sources = sources
 
     def pacing(self) -> list[ActionPacing]:
         """How each action used so far is paced: its limit, share, ceiling, current and lowest rate, and the

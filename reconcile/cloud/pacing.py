@@ -31,7 +31,7 @@ import logging
 import math
 import random
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -198,6 +198,18 @@ class AdaptiveRate:
     @property
     def ceiling(self) -> float:
         return self._ceiling
+
+    def set_ceiling(self, ceiling: float) -> None:
+        """The most this source may pace at changed (a shared reservation was renewed): a rate above it comes
+        down to it at once; a rate that was at the old ceiling goes to the new one (no probe needed)."""
+        if not (ceiling > 0 and math.isfinite(ceiling)) or ceiling == self._ceiling:
+            return
+        at_ceiling = self._held >= self._ceiling
+        self._ceiling = ceiling
+        self.lowest_allowed = ceiling * LOWEST_FRACTION
+        self._held = ceiling if at_ceiling else min(self._held, ceiling)
+        self._series_from = min(self._series_from, ceiling)
+        self.lowest = min(self.lowest, self._held)
 
     @property
     def held(self) -> float:
@@ -404,6 +416,15 @@ class ActionPacing:
     cuts: int  # how many of them cut the rate
 
 
+# Makes the rate source of one (access key id, action) from its ceiling; called once per pair, on the loop.
+RateSources = Callable[[str, str, float, random.Random], AdaptiveRate]
+
+
+def adaptive_rates(access_key_id: str, action: str, ceiling: float, rng: random.Random) -> AdaptiveRate:
+    """The default: each process learns its rate from its own throttling answers."""
+    return AdaptiveRate(ceiling, rng)
+
+
 class Pacer:
     """Every `ActionPacer` of a session, keyed by (access key id, action): shared by all tasks and regions."""
 
@@ -411,12 +432,14 @@ class Pacer:
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._pacers: dict[tuple[str, str], ActionPacer] = {}
+        self.sources: RateSources = adaptive_rates
 
     def for_action(self, access_key_id: str, action: str, rate: float) -> ActionPacer:
         key = (access_key_id, action)
         pacer = self._pacers.get(key)
         if pacer is None:
-            pacer = self._pacers[key] = ActionPacer(AdaptiveRate(rate, self._rng), self._clock, action)
+            source = self.sources(access_key_id, action, rate, self._rng)
+            pacer = self._pacers[key] = ActionPacer(source, self._clock, action)
         return pacer
 
     def actions(self) -> dict[str, ActionPacer]:
