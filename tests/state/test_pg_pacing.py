@@ -19,7 +19,7 @@ from reconcile.cloud.settings import ClientSettings
 from reconcile.emulator.app import create_app, emulator_transport
 from reconcile.emulator.config import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, EmulatorConfig
 from reconcile.state.location import PostgresLocation, parse_postgres
-from reconcile.state.pg_pacing import SharedPacing, account_key
+from reconcile.state.pg_pacing import SharedPacing, SharedRate, account_key
 from tests.cloud.fakes import VirtualClock
 from tests.postgres_server import PostgresServer
 
@@ -187,3 +187,19 @@ async def test_the_heartbeat_thread_registers_at_once_and_the_calls_never_query(
             time.sleep(0.01)
     assert session.stats.of("RegisterMedia").calls == 100
     assert runner.queries == 3 + 2  # the table once, then one UPSERT and one SELECT: none for the 100 calls
+
+
+def test_the_shared_share_caps_an_adaptive_rate_that_throttling_still_cuts() -> None:
+    rate = SharedRate(CEILING, random.Random(1))
+    rate.runners = 2  # as the heartbeat thread leaves it
+    assert rate.rate(0.0) == CEILING / 2
+
+    # Someone who does not register: one throttle a window at the ceiling is jitter, the second cuts.
+    assert rate.throttled(sent=0.9, now=0.9, retry_after=None) is None
+    cut = rate.throttled(sent=1.0, now=1.0, retry_after=None)
+    assert cut is not None and (cut.before, cut.after) == (CEILING / 2, pytest.approx(CEILING / 2 * 0.85))
+
+    rate.runners = 1  # the other runner ended: the cut rate holds, then probes up to the whole ceiling
+    assert rate.rate(1.1) == pytest.approx(CEILING / 2 * 0.85)
+    assert rate.ceiling == CEILING
+    assert rate.rate(60.0) == CEILING
