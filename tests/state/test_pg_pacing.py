@@ -7,24 +7,25 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from reconcile.cloud.client import CloudSession
 from reconcile.cloud.credentials import StaticCredentials
-from reconcile.cloud.models import RegisterMediaRequest, RegisterMetadata
-from reconcile.cloud.region_client import RegionClient
 from reconcile.cloud.settings import ClientSettings
 from reconcile.emulator.app import create_app, emulator_transport
 from reconcile.emulator.config import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, EmulatorConfig
 from reconcile.state.location import PostgresLocation, parse_postgres
 from reconcile.state.pg_pacing import SharedPacing, SharedRate, account_key
+from tests.cloud import conftest as cloud_fixtures
 from tests.cloud.fakes import VirtualClock
+from tests.cloud.test_pacing_adaptive import CEILING, register
+from tests.cloud.test_pacing_adaptive import _EmulatorTime as EmulatorTime
 from tests.postgres_server import PostgresServer
 
-CEILING = 48.5  # RegisterMedia: 50/s x 0.97
 KEY_ID = "LTAI5tCoordinatedPacing"
+clock = cloud_fixtures.clock  # the fixture: virtual time for the event loop
 
 
 @pytest.fixture
@@ -89,41 +90,10 @@ def test_an_expired_registration_drops_out_and_a_closed_runner_withdraws_at_once
     assert rate_a.rate(0.0) == CEILING
 
 
-@pytest.fixture
-async def clock() -> AsyncIterator[VirtualClock]:
-    virtual = VirtualClock(asyncio.get_running_loop())
-    virtual.install()
-    try:
-        yield virtual
-    finally:
-        virtual.uninstall()
-
-
-class _EmulatorTime:
-    """The emulator's clock in the test's virtual time (wall time stays real: signatures carry it)."""
-
-    def __init__(self, clock: VirtualClock) -> None:
-        self._clock = clock
-
-    def time(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return self._clock.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
-
-
-def _register(region: RegionClient, n: int, bucket: str) -> Awaitable[object]:
-    url = f"https://{bucket}.oss-cn-shanghai.aliyuncs.com/v/{n}.mp4"
-    return region.register_media(RegisterMediaRequest((RegisterMetadata(url, f"t{n}"),)))
-
-
 async def _two_sessions(clock: VirtualClock, shared: list[SharedPacing] | None) -> tuple[int, float, int]:
     """Two sessions register 150 media each on one emulated account at its real limit; (throttled calls, when
     the last finished, successes)."""
-    app = create_app(EmulatorConfig(auto_objects=True, qps_scale=1.0, clock=_EmulatorTime(clock)))
+    app = create_app(EmulatorConfig(auto_objects=True, qps_scale=1.0, clock=EmulatorTime(clock)))
     finished: list[float] = []
 
     async def process(n: int) -> CloudSession:
@@ -137,7 +107,7 @@ async def _two_sessions(clock: VirtualClock, shared: list[SharedPacing] | None) 
         if shared is not None:
             session.use_rate_sources(shared[n].sources)
         region = session.client("cn-shanghai")
-        await asyncio.gather(*(_register(region, k, bucket=f"media-{n}") for k in range(150)))
+        await asyncio.gather(*(register(region, k, bucket=f"media-{n}") for k in range(150)))
         finished.append(clock.monotonic())
         return session
 
@@ -170,7 +140,7 @@ async def test_two_sessions_sharing_an_account_through_the_state_are_not_throttl
 async def test_the_heartbeat_thread_registers_at_once_and_the_calls_never_query(
     clock: VirtualClock, location: PostgresLocation
 ) -> None:
-    app = create_app(EmulatorConfig(auto_objects=True, qps_scale=1.0, clock=_EmulatorTime(clock)))
+    app = create_app(EmulatorConfig(auto_objects=True, qps_scale=1.0, clock=EmulatorTime(clock)))
     with SharedPacing(location, heartbeat=3600.0) as runner:
         session = CloudSession(
             ClientSettings(endpoint="http://127.0.0.1:8080"),
@@ -181,7 +151,7 @@ async def test_the_heartbeat_thread_registers_at_once_and_the_calls_never_query(
         )
         session.use_rate_sources(runner.sources)
         region = session.client("cn-shanghai")
-        await asyncio.gather(*(_register(region, k, bucket="media") for k in range(100)))
+        await asyncio.gather(*(register(region, k, bucket="media") for k in range(100)))
         deadline = time.monotonic() + 10  # the heartbeat thread runs in real time, the calls in virtual time
         while runner.queries < 5 and time.monotonic() < deadline:
             time.sleep(0.01)
