@@ -149,8 +149,11 @@ class AdaptiveRate:
     - its rate, as far as it can tell, when the window had filled over time (a short or no retry-after hint);
     - less when the service's hint says the window had no room for a while: a window that filled in 1 - H
       seconds was filled by everyone together at 1/(1 - H) times the limit, so this process's share was its
-      rate x (1 - H), and no more than its own calls admitted in that window (a process that started later
-      than the others has fewer there). This is how N processes that start together find 1/N in one step.
+      rate x (1 - H), and no more than its part of the limit in proportion to the rates that filled the window
+      (the others' calls came in over those 1 - H seconds, and at least at its own rate if there are any: a
+      process started a little later sends at its ceiling too). This is how N processes that start together, or
+      a few tenths of a second apart, find 1/N in one step: cutting a late starter to its few calls admitted
+      would leave it a small share for good, as equal probe steps never even out a split.
 
     Then:
     - throttled during a probe step (above the rate it held): the step found the limit. Back to the rate of
@@ -252,7 +255,7 @@ class AdaptiveRate:
         share = before * max(1.0 - hint / WINDOW, DEEPEST_CUT)
         burst = hint >= BURST_HINT
         if burst:  # the window filled up quickly: its calls are the recent ones, this process's too
-            share = min(share, max(self._admitted_in_window(now), before * DEEPEST_CUT))
+            share = min(share, max(self._burst_share(before, hint, now), before * DEEPEST_CUT))
         hold = HOLD_AFTER_CUT
         repeated = now - self._cut_at < REPEAT_WITHIN
         if not repeated:
@@ -280,6 +283,22 @@ class AdaptiveRate:
         self._hold = hold * self._rng.uniform(1 - HOLD_JITTER, 1 + HOLD_JITTER)
         self.lowest = min(self.lowest, after)
         return RateCut(before, after)
+
+    def _burst_share(self, before: float, hint: float, now: float) -> float:
+        """This process's fair part of a window that filled in a burst: the window's calls (the limit) split in
+        proportion to the rates that filled it. The others' calls (the limit less this process's admitted ones)
+        came in over the `WINDOW - hint` seconds it took to fill, at least at this process's own rate if there are
+        any: another process that started later than this one sends at its ceiling too, and takes as much. None
+        when none of its calls was admitted (the deepest cut then, and probes)."""
+        admitted = self._admitted_in_window(now)
+        if admitted < 1:  # it joined a window the others had already filled: nothing says what they send at
+            return 0.0
+        limit = self._ceiling / SAFE_FRACTION
+        others = limit - admitted
+        others_rate = others / max(WINDOW - hint, 1.0 / self._ceiling)  # a window full at once: in one interval
+        if others >= 1:
+            others_rate = max(others_rate, before)
+        return limit * before / (before + max(0.0, others_rate))
 
     def _admitted_in_window(self, now: float) -> float:
         """Calls sent in the last window that were not throttled (those still unanswered included): this

@@ -110,23 +110,39 @@ def test_one_throttle_a_window_at_the_ceiling_with_room_within_an_interval_is_ta
 
 def test_a_long_retry_after_says_the_window_filled_in_a_burst_and_this_process_had_its_part() -> None:
     """Two processes started together at 48.5/s each: the window is full after about half a second, and the
-    service answers "retry after 0.48 s". Each had about 25 calls of the 50 there: each cuts to 97% of its
-    calls admitted (this one's 25 sent, less the one throttled)."""
+    service answers "retry after 0.48 s". This one had 24 calls admitted of the 50 there (25 sent, less the one
+    throttled): the other 26 came in over the 0.52 s the window took to fill, at 50/s, so the two split the
+    limit in proportion to their rates, and this one cuts to 97% of its part, about half."""
     rate = AdaptiveRate(CEILING, random.Random(1))
     steady(rate, 0.0, 0.52, CEILING)
 
     cut = rate.throttled(sent=0.52, now=0.525, retry_after=0.48)
 
-    assert cut is not None and cut.after == pytest.approx(0.97 * 24)
+    assert cut is not None and cut.after == pytest.approx(0.97 * 50 * CEILING / (CEILING + 26 / 0.52))
 
 
-def test_a_late_starter_with_few_calls_in_a_burst_window_cuts_to_its_few() -> None:
+def test_a_late_starter_in_a_burst_window_takes_its_fair_part_not_its_few_calls() -> None:
+    """Started 0.3 s after another process, this one had only 16 of the window's 50 calls admitted; cutting to
+    those would leave it a third of the limit for good while the other keeps two thirds (neither probe evens
+    that out). The other's 34 calls came in at about 51.5/s: half the limit is this one's."""
     rate = AdaptiveRate(CEILING, random.Random(1))
-    steady(rate, 0.3, 0.66, CEILING)  # started 0.3 s after another process: 17 of the window's calls are its
+    steady(rate, 0.3, 0.66, CEILING)
 
     cut = rate.throttled(sent=0.66, now=0.665, retry_after=0.34)
 
-    assert cut is not None and cut.after == pytest.approx(0.97 * 16)  # 16 admitted
+    assert cut is not None and cut.after == pytest.approx(0.97 * 50 * CEILING / (CEILING + 34 / 0.66))
+
+
+def test_the_first_of_two_in_a_burst_window_gives_the_late_starter_as_much_as_it_keeps() -> None:
+    """The other process started later at its ceiling too: 19 of the window's calls are the other's, come in
+    over its last 0.4 s, though spread over the whole 0.68 s they look like 28/s. Another process takes at
+    least as much as this one's rate, so this one keeps half the limit rather than its 31 calls admitted."""
+    rate = AdaptiveRate(CEILING, random.Random(1))
+    steady(rate, 0.0, 0.68, CEILING)  # 32 sent
+
+    cut = rate.throttled(sent=0.68, now=0.685, retry_after=0.32)
+
+    assert cut is not None and cut.after == pytest.approx(0.97 * 50 / 2)
 
 
 def test_quick_cuts_give_up_at_most_half_the_rate_and_no_cut_goes_below_a_fiftieth_of_the_ceiling() -> None:
@@ -233,7 +249,7 @@ class _Network(httpx.AsyncBaseTransport):
         return response
 
 
-@pytest.mark.parametrize("offset", [0.0, 0.1])
+@pytest.mark.parametrize("offset", [0.0, 0.1, 0.2, 0.3, 0.4])
 async def test_two_processes_on_one_account_share_its_limit_with_few_throttled_calls(
     clock: VirtualClock, offset: float
 ) -> None:
