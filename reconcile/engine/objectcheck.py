@@ -26,9 +26,9 @@ from typing import Protocol, TypeVar
 from reconcile.cloud.errors import ForbiddenError, NotFoundError
 from reconcile.cloud.limits import parse_oss_url
 from reconcile.cloud.oss_client import ObjectInfo, ObjectPage
+from reconcile.cloud.oss_wire import LIST_MAX_KEYS
 from reconcile.engine.plan import Plan, PlanWarning, ResourceChange
 
-LIST_PAGE = 1000
 T = TypeVar("T")
 
 
@@ -44,7 +44,7 @@ class ObjectLookup(Protocol):
         *,
         prefix: str = "",
         delimiter: str = "",
-        max_keys: int = LIST_PAGE,
+        max_keys: int = LIST_MAX_KEYS,
         continuation_token: str | None = None,
     ) -> ObjectPage: ...
 
@@ -141,7 +141,7 @@ async def _list_directory(
         while True:
             page = await _limited(
                 slots,
-                oss.list_objects_v2(bucket, region, prefix=prefix, delimiter="/", max_keys=LIST_PAGE,
+                oss.list_objects_v2(bucket, region, prefix=prefix, delimiter="/", max_keys=LIST_MAX_KEYS,
                                     continuation_token=token),
             )  # fmt: skip
             pages += 1
