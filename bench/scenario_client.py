@@ -58,7 +58,9 @@ class InstantTransport(httpx.AsyncBaseTransport):
 
 
 def register_ten(region: RegionClient, n: int) -> Awaitable[object]:
-    metadatas = tuple(RegisterMetadata(f"{BUCKET}/v/{n}-{i}.mp4", f"title {n} {i}", tags=("a", "b")) for i in range(10))
+    metadatas = tuple(
+        RegisterMetadata(file_url=f"{BUCKET}/v/{n}-{i}.mp4", title=f"title {n} {i}", tags=("a", "b")) for i in range(10)
+    )
     return region.register_media(RegisterMediaRequest(metadatas, template_group_id="VOD_NO_TRANSCODE"))
 
 

@@ -31,7 +31,7 @@ from reconcile.emulator.config import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_
 from reconcile.emulator.persistence import save_state
 from reconcile.emulator.process import start_emulator
 from reconcile.emulator.vod import RegisterItem
-from reconcile.engine.attributes import bucket_attributes, media_attributes
+from reconcile.engine.attributes import bucket_attributes
 from reconcile.engine.reads import plan_reads
 from reconcile.manifest import load_desired_state
 from reconcile.manifest.desired import DesiredState
@@ -139,7 +139,7 @@ def converge(desired: DesiredState, emulator_state: Path, state_path: Path) -> N
                 identity=m.identity,
                 region=m.region,
                 remote_id=remote_ids[i],
-                attributes=media_attributes(m),
+                attributes=m.attributes,
             )
         )
     save_state(emulator_state, backend.to_state())
@@ -148,8 +148,9 @@ def converge(desired: DesiredState, emulator_state: Path, state_path: Path) -> N
 
 def _register_item(desired: DesiredState, index: int) -> RegisterItem:
     m = desired.media[index]
-    tags = ",".join(m.tags) if m.tags else None
-    return RegisterItem(file_url=m.file_url, title=m.title, description=m.description, tags=tags)
+    a = m.attributes
+    tags = ",".join(a.tags) if a.tags else None
+    return RegisterItem(file_url=m.file_url, title=a.title or "", description=a.description, tags=tags)
 
 
 def prepare(workdir: Path, size: int) -> tuple[Path, Path, Path, int, int]:

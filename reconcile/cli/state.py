@@ -21,6 +21,7 @@ from reconcile.cli.state_options import (
     state_option,
     store_from_options,
 )
+from reconcile.model.media import attributes_json
 from reconcile.state import ResourceState, StateDocument, StateStore
 from reconcile.state.migrate import migrate_state
 
@@ -186,8 +187,9 @@ def render_resource(resource: ResourceState) -> str:
         ("prevent_destroy", resource.prevent_destroy),
     ]
     lines = [f"# {resource.address}", *_aligned(fields, indent="")]
-    if resource.attributes:
-        lines += ["attributes = {", *_aligned(sorted(resource.attributes.items()), indent="  "), "}"]
+    attributes = attributes_json(resource.attributes)
+    if attributes:
+        lines += ["attributes = {", *_aligned(sorted(attributes.items()), indent="  "), "}"]
     else:
         lines.append("attributes = {}")
     return "\n".join(lines)

@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from reconcile.model.media import MediaMetadata
+
 BucketType = Literal["Input", "Output"]
 
 
@@ -44,16 +46,12 @@ def input_binding_refusal(listing: Iterable[MediaBucket], bucket: str, referer: 
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class RegisterMetadata:
-    """One item of RegisterMedia's `RegisterMetadatas` JSON array."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegisterMetadata(MediaMetadata):
+    """One item of RegisterMedia's `RegisterMetadatas` JSON array: the file and the metadata it is registered
+    with (wire names in `reconcile.model.media`)."""
 
     file_url: str  # FileURL
-    title: str  # Title
-    description: str | None = None  # Description
-    tags: tuple[str, ...] | None = None  # Tags, comma-joined on the wire
-    cover_url: str | None = None  # CoverURL
-    cate_id: int | None = None  # CateId
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,16 +78,12 @@ class RegisterMediaResult:
     failed_file_urls: tuple[str, ...]  # FailedFileURLs
 
 
-@dataclass(frozen=True, slots=True)
-class VideoInfo:
-    """A video as GetVideoInfos returns it (the fields reconcile manages, plus status and location)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VideoInfo(MediaMetadata):
+    """A video as GetVideoInfos returns it: its metadata (the fields reconcile manages; tags () when it has
+    none), plus status and location."""
 
     video_id: str  # VideoId
-    title: str  # Title
-    description: str | None = None  # Description
-    tags: tuple[str, ...] = ()  # Tags (comma-separated on the wire)
-    cover_url: str | None = None  # CoverURL
-    cate_id: int | None = None  # CateId
     status: str | None = None  # Status
     storage_location: str | None = None  # StorageLocation
     template_group_id: str | None = None  # TemplateGroupId
@@ -114,16 +108,11 @@ class SearchMediaResult:
     scroll_token: str | None  # ScrollToken: continues after this page (video and audio searches only)
 
 
-@dataclass(frozen=True, slots=True)
-class VideoUpdate:
-    """One item of UpdateVideoInfos' `UpdateContent`: only the fields that are not None change."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VideoUpdate(MediaMetadata):
+    """One item of UpdateVideoInfos' `UpdateContent`: only the metadata fields that are not None change."""
 
     video_id: str  # VideoId
-    title: str | None = None  # Title
-    description: str | None = None  # Description
-    tags: tuple[str, ...] | None = None  # Tags
-    cover_url: str | None = None  # CoverURL
-    cate_id: int | None = None  # CateId
 
 
 @dataclass(frozen=True, slots=True)

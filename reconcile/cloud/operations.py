@@ -8,7 +8,7 @@ are comma-joined; `RegisterMetadatas`, `UpdateContent` and `UserData` are compac
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from sys import intern
 from typing import Any, cast
 
@@ -36,6 +36,7 @@ from reconcile.cloud.models import (
     VideoInfo,
     VideoUpdate,
 )
+from reconcile.model.media import MUTABLE_FIELDS, MediaMetadata, ValueKind
 
 Params = dict[str, str]
 Body = Mapping[str, Any]
@@ -81,16 +82,14 @@ def video_ids_param(action: str, video_ids: Sequence[str]) -> str:
     return ",".join(video_ids)
 
 
-def _media_fields_json(item: RegisterMetadata | VideoUpdate) -> dict[str, Any]:
+def _media_fields_json(item: MediaMetadata) -> dict[str, Any]:
     """The metadata RegisterMetadatas and UpdateContent items share, by wire name; unset fields are left out."""
-    fields: dict[str, Any] = {
-        "Title": item.title,
-        "Description": item.description,
-        "Tags": _tags(item.tags),
-        "CoverURL": item.cover_url,
-        "CateId": item.cate_id,
-    }
-    return {name: value for name, value in fields.items() if value is not None}
+    fields: dict[str, Any] = {}
+    for spec in MUTABLE_FIELDS:
+        value = getattr(item, spec.name)
+        if value is not None:
+            fields[spec.wire] = _tags(value) if spec.kind is ValueKind.TEXT_LIST else value
+    return fields
 
 
 def _metadata_json(item: RegisterMetadata) -> dict[str, Any]:
@@ -306,17 +305,23 @@ def parse_register_media(body: Body) -> RegisterMediaResult:
 def parse_video(item: Body, action: str) -> VideoInfo:
     return VideoInfo(
         video_id=_required_str(item, "VideoId", action),
-        title=_str(item, "Title", action) or "",
-        description=_str(item, "Description", action),
-        tags=split_tags(_str(item, "Tags", action)),
-        cover_url=_str(item, "CoverURL", action),
-        cate_id=_int(item, "CateId", action),
+        **{spec.name: _READ[spec.kind](item, spec.wire, action) for spec in MUTABLE_FIELDS},
         status=_repeated(_str(item, "Status", action)),
         storage_location=_repeated(_str(item, "StorageLocation", action)),
         template_group_id=_repeated(_str(item, "TemplateGroupId", action)),
         creation_time=_repeated(_str(item, "CreationTime", action)),
         modification_time=_repeated(_str(item, "ModificationTime", action)),
     )
+
+
+# How a metadata field of each kind is read from an answer; VOD omits an empty text, and a title is never absent.
+_READ: dict[ValueKind, Callable[[Body, str, str], Any]] = {
+    ValueKind.TEXT: _str,
+    ValueKind.JSON_TEXT: _str,
+    ValueKind.REQUIRED_TEXT: lambda body, name, action: _str(body, name, action) or "",
+    ValueKind.INTEGER: _int,
+    ValueKind.TEXT_LIST: lambda body, name, action: split_tags(_str(body, name, action)),
+}
 
 
 def parse_get_video_infos(body: Body) -> GetVideoInfosResult:

@@ -9,6 +9,7 @@ from reconcile.emulator.ids import IdFactory
 from reconcile.emulator.mps import MpsBackend
 from reconcile.emulator.objects import ObjectInventory
 from reconcile.emulator.vod import DEFAULT_TRANSCODE_SECONDS, VodBackend
+from reconcile.model.media import MUTABLE_NAMES
 
 STATE_FORMAT_VERSION = 1
 
@@ -67,11 +68,8 @@ class EmulatorBackend:
                 {
                     "media_id": m.media_id,
                     "file_url": m.file_url,
-                    "title": m.title,
-                    "description": m.description,
+                    **{name: getattr(m, name) for name in MUTABLE_NAMES},
                     "tags": [t.strip() for t in (m.tags or "").split(",") if t.strip()],
-                    "cover_url": m.cover_url,
-                    "cate_id": m.cate_id,
                     "status": m.status,
                     "template_group_id": m.template_group_id,
                     "workflow_id": m.workflow_id,

@@ -17,6 +17,7 @@ from reconcile.emulator.clock import iso_utc
 from reconcile.emulator.exceptions import invalid_parameter, missing_parameter
 from reconcile.emulator.search import SEARCH_TYPES, SearchQuery, parse_scroll_token, parse_sort_by
 from reconcile.emulator.vod import MediaRecord, RegisterItem, VideoPatch
+from reconcile.model.media import MUTABLE_FIELDS, ValueKind
 
 Body = dict[str, Any]
 Handler = Callable[[EmulatorBackend, "Params"], Body]
@@ -236,12 +237,9 @@ def search_media(backend: EmulatorBackend, params: Params) -> Body:
 
 def video_fields(record: MediaRecord) -> Body:
     """The fields GetVideoInfo, GetVideoInfos and SearchMedia share; absent optional fields are omitted."""
-    video: Body = {"VideoId": record.media_id, "Title": record.title}
+    video: Body = {"VideoId": record.media_id}
     optional = {
-        "Description": record.description,
-        "Tags": record.tags,
-        "CoverURL": record.cover_url,
-        "CateId": record.cate_id,
+        **{spec.wire: getattr(record, spec.name) for spec in MUTABLE_FIELDS},
         "TemplateGroupId": record.template_group_id,
         "UserData": record.user_data,
     }
@@ -262,25 +260,19 @@ def video_fields(record: MediaRecord) -> Body:
 
 
 def _register_item(raw: dict[str, Any]) -> RegisterItem:
-    return RegisterItem(
-        file_url=_text(raw, "FileURL") or "",
-        title=_text(raw, "Title") or "",
-        description=_text(raw, "Description"),
-        tags=_text(raw, "Tags"),
-        cover_url=_text(raw, "CoverURL"),
-        cate_id=_cate_id(raw),
-    )
+    title = _text(raw, "Title") or ""  # a missing title is refused with the other field checks
+    return RegisterItem(file_url=_text(raw, "FileURL") or "", **{**_metadata(raw), "title": title})
 
 
 def _video_patch(raw: dict[str, Any]) -> VideoPatch:
-    return VideoPatch(
-        video_id=_text(raw, "VideoId") or "",
-        title=_text(raw, "Title"),
-        description=_text(raw, "Description"),
-        tags=_text(raw, "Tags"),
-        cover_url=_text(raw, "CoverURL"),
-        cate_id=_cate_id(raw),
-    )
+    return VideoPatch(video_id=_text(raw, "VideoId") or "", **_metadata(raw))
+
+
+def _metadata(raw: dict[str, Any]) -> dict[str, Any]:
+    """The metadata fields of a RegisterMetadatas or UpdateContent item, by field name (tags as the wire's text)."""
+    return {
+        spec.name: (_integer if spec.kind is ValueKind.INTEGER else _text)(raw, spec.wire) for spec in MUTABLE_FIELDS
+    }
 
 
 def _text(raw: dict[str, Any], name: str) -> str | None:
@@ -290,17 +282,17 @@ def _text(raw: dict[str, Any], name: str) -> str | None:
     raise invalid_parameter(name)
 
 
-def _cate_id(raw: dict[str, Any]) -> int | None:
-    value = raw.get("CateId")
+def _integer(raw: dict[str, Any], name: str) -> int | None:
+    value = raw.get(name)
     if value is None:
         return None
     if isinstance(value, bool):
-        raise invalid_parameter("CateId")
+        raise invalid_parameter(name)
     if isinstance(value, int):
         return value
     if isinstance(value, str) and value.lstrip("-").isdigit():
         return int(value)
-    raise invalid_parameter("CateId")
+    raise invalid_parameter(name)
 
 
 # (version, action) -> handler: one port serves both products.

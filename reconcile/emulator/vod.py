@@ -47,6 +47,7 @@ from reconcile.emulator.exceptions import ServiceError, invalid_parameter, missi
 from reconcile.emulator.ids import IdFactory
 from reconcile.emulator.objects import ObjectInventory
 from reconcile.emulator.search import Predicate, SearchQuery, compile_match
+from reconcile.model.media import MUTABLE_NAMES
 
 NO_TRANSCODE = "VOD_NO_TRANSCODE"
 APP_ID = "app-1000000"  # every account's default VOD application
@@ -283,7 +284,7 @@ class VodBackend:
                 continue
             self._settled(record)
             self._changed(now, record.media_id, replace(record))
-            for name in ("title", "description", "tags", "cover_url", "cate_id"):
+            for name in MUTABLE_NAMES:
                 value = getattr(patch, name)
                 if value is not None:
                     setattr(record, name, value)
@@ -440,11 +441,7 @@ class VodBackend:
             storage_location=obj.host,
             region=obj.region,
             media_type="audio" if obj.extension in AUDIO_EXTENSIONS else "video",
-            title=item.title,
-            description=item.description,
-            tags=item.tags,
-            cover_url=item.cover_url,
-            cate_id=item.cate_id,
+            **{name: getattr(item, name) for name in MUTABLE_NAMES},
             template_group_id=template_group_id,
             workflow_id=workflow_id,
             user_data=user_data,

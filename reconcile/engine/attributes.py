@@ -1,83 +1,44 @@
-"""The attributes reconcile manages, in one canonical JSON-ready form shared by diff, plan, state and drift.
+"""The attributes of the resources reconcile manages, as the engine compares them: declared (the manifests),
+recorded (the state's last applied) and live (the account). The fields and the comparison rule are the
+model's (`reconcile.model.media`); this module only says where each form comes from.
 
-A resource's attributes are a flat dict holding only what the manifest declares (an undeclared optional
-field is absent: reconcile neither sends nor diffs it). `ResourceChange.after` is exactly this dict, and
-it is what apply records in state as the last-applied attributes.
+`ResourceChange.after` is the declared attributes, and what apply records in state as the last applied.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
 
 from reconcile.cloud.models import MediaBucket, VideoInfo
-from reconcile.manifest.desired import DesiredBucket, DesiredMedia
-
-# Changed in place by UpdateVideoInfos, and read back by GetVideoInfos.
-MEDIA_MUTABLE_FIELDS: tuple[str, ...] = ("title", "description", "tags", "cover_url", "cate_id")
-# Sent only with RegisterMedia: changing them later has no effect on a registered file.
-MEDIA_REGISTRATION_FIELDS: tuple[str, ...] = ("template_group_id", "workflow_id", "user_data")
-MEDIA_FIELDS: tuple[str, ...] = ("file_url", *MEDIA_MUTABLE_FIELDS, *MEDIA_REGISTRATION_FIELDS)
-BUCKET_FIELDS: tuple[str, ...] = ("referer",)
+from reconcile.manifest.desired import DesiredBucket
+from reconcile.model.media import MUTABLE_NAMES, Attributes, BucketAttributes, MediaAttributes, metadata_values
 
 
-def bucket_attributes(bucket: DesiredBucket) -> dict[str, Any]:
-    return {} if bucket.referer is None else {"referer": bucket.referer}
+def bucket_attributes(bucket: DesiredBucket) -> BucketAttributes:
+    return BucketAttributes(referer=bucket.referer)
 
 
-def live_bucket_attributes(binding: MediaBucket) -> dict[str, Any]:
-    return {"referer": binding.referer}
+def live_bucket_attributes(binding: MediaBucket) -> BucketAttributes:
+    return BucketAttributes(referer=binding.referer)
 
 
-def media_attributes(media: DesiredMedia) -> dict[str, Any]:
-    """The declared attributes of a media entry; tags as a list, as JSON and the state hold them."""
-    attrs: dict[str, Any] = {"file_url": media.file_url, "title": media.title}
-    if media.description is not None:
-        attrs["description"] = media.description
-    if media.tags is not None:
-        attrs["tags"] = list(media.tags)
-    if media.cover_url is not None:
-        attrs["cover_url"] = media.cover_url
-    if media.cate_id is not None:
-        attrs["cate_id"] = media.cate_id
-    if media.template_group_id is not None:
-        attrs["template_group_id"] = media.template_group_id
-    if media.workflow_id is not None:
-        attrs["workflow_id"] = media.workflow_id
-    if media.user_data is not None:
-        attrs["user_data"] = media.user_data
-    return attrs
+def live_media_attributes(video: VideoInfo, recorded: MediaAttributes) -> MediaAttributes:
+    """The media as it is: the metadata VOD holds (GetVideoInfos), the file and registration settings recorded
+    (VOD does not report them back)."""
+    return replace(recorded, **dict(zip(MUTABLE_NAMES, metadata_values(video), strict=True)))
 
 
-def live_media_attributes(video: VideoInfo) -> dict[str, Any]:
-    """What VOD holds for the mutable fields, as GetVideoInfos reported it."""
-    return {
-        "title": video.title,
-        "description": video.description,
-        "tags": list(video.tags),
-        "cover_url": video.cover_url,
-        "cate_id": video.cate_id,
-    }
+def media_of(attributes: Attributes | None) -> MediaAttributes:
+    """The attributes of a media resource (a state entry's, a change's): the model gives a media these."""
+    if not isinstance(attributes, MediaAttributes):
+        raise TypeError(f"a media resource holds MediaAttributes, not {type(attributes).__name__}")
+    return attributes
 
 
-def comparable(field: str, value: Any) -> Any:
-    """A value normalised for equality: VOD reports an empty string field as absent, and tags are a set."""
-    if field == "tags":
-        return frozenset(value or ())
-    if field in ("description", "cover_url", "referer") and value is None:
-        return ""
-    return value
-
-
-def live_media_matches(video: VideoInfo, declared: Mapping[str, Any]) -> bool:
-    """Whether VOD holds every mutable field `declared` declares, compared as `comparable` compares them.
-
-    The same answer as "changed_fields(live_media_attributes(video), declared, MEDIA_MUTABLE_FIELDS) is
-    empty", without building the live attributes: the diff asks it for every converged media."""
-    return (
-        declared.get("title", video.title) == video.title
-        and (declared.get("description", video.description) or "") == (video.description or "")
-        and ("tags" not in declared or frozenset(declared["tags"] or ()) == frozenset(video.tags))
-        and (declared.get("cover_url", video.cover_url) or "") == (video.cover_url or "")
-        and declared.get("cate_id", video.cate_id) == video.cate_id
-    )
+def bucket_of(attributes: Attributes | None) -> BucketAttributes:
+    """The attributes of an input bucket resource; a change that destroys it has none (no referer)."""
+    if attributes is None:
+        return BucketAttributes()
+    if not isinstance(attributes, BucketAttributes):
+        raise TypeError(f"an input bucket resource holds BucketAttributes, not {type(attributes).__name__}")
+    return attributes

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, assert_never
 
 from reconcile.cloud.limits import REGISTER_MEDIA_BATCH, VIDEO_IDS_BATCH, parse_oss_url
+from reconcile.engine.attributes import media_of
 from reconcile.engine.plan import ApiAction, PlannedCall, ResourceChange
 
 RegisterGroup = tuple[str, str, str | None, str | None, str | None]  # region, storage location, tg, wf, ud
@@ -47,13 +48,12 @@ def plan_calls(changes: Iterable[ResourceChange]) -> tuple[PlannedCall, ...]:
             case unknown:
                 assert_never(unknown)
     for (region, location, template_group, workflow, user_data), addresses in registers.items():
-        params: dict[str, Any] = {
-            "storage_location": location,
-            "template_group_id": template_group,
-            "workflow_id": workflow,
-            "user_data": user_data,
-        }
-        calls.extend(_batches("RegisterMedia", region, addresses, REGISTER_MEDIA_BATCH, **params))
+        calls.extend(
+            _batches(
+                "RegisterMedia", region, addresses, REGISTER_MEDIA_BATCH, storage_location=location,
+                template_group_id=template_group, workflow_id=workflow, user_data=user_data,
+            )
+        )  # fmt: skip
     for region, addresses in updates.items():
         calls.extend(_batches("UpdateVideoInfos", region, addresses, VIDEO_IDS_BATCH))
     for region, addresses in deletes.items():
@@ -64,24 +64,24 @@ def plan_calls(changes: Iterable[ResourceChange]) -> tuple[PlannedCall, ...]:
 def _call_order(call: PlannedCall) -> tuple[Any, ...]:
     """Phase, action, region, then the RegisterMedia group parameters (unset before set), then first address:
     a group's batches are contiguous, and the listing reads as groups in a stable order."""
-    group = (call.storage_location, call.template_group_id, call.workflow_id, call.user_data)
-    return (call.phase, call.action, call.region, *((v is not None, v or "") for v in group), call.addresses[0])
+    settings = ((value is not None, value or "") for value in call.register_settings)
+    return (call.phase, call.action, call.region, *settings, call.addresses[0])
 
 
 def register_group(change: ResourceChange) -> RegisterGroup:
     """The RegisterMedia parameters a registration shares with the others in its call."""
-    after = change.after or {}
-    file_url = str(after["file_url"])
-    parsed = parse_oss_url(file_url)
-    location = parsed.host if parsed else file_url
-    return (change.region, location, after.get("template_group_id"), after.get("workflow_id"), after.get("user_data"))
+    after = media_of(change.after)
+    parsed = parse_oss_url(after.file_url)
+    return (change.region, parsed.host if parsed else after.file_url, *after.registration)
 
 
 def _single(action: ApiAction, change: ResourceChange, *, replace: bool = False) -> PlannedCall:
     return PlannedCall(action=action, region=change.region, addresses=(change.address,), replace=replace)
 
 
-def _batches(action: ApiAction, region: str, addresses: Sequence[str], size: int, **params: Any) -> list[PlannedCall]:
+def _batches(
+    action: ApiAction, region: str, addresses: Sequence[str], size: int, **params: str | None
+) -> list[PlannedCall]:
     return [
         PlannedCall(action=action, region=region, addresses=tuple(addresses[i : i + size]), **params)
         for i in range(0, len(addresses), size)

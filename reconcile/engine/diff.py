@@ -2,8 +2,8 @@
 
 Resources are matched by identity (bucket name, OSS object), never by address: renaming a manifest entry
 moves its state address and makes no call. Attributes are compared over the fields the manifest declares
-only; a cheap normalised equality check runs first and deepdiff names the changed fields only when that
-check fails, so a converged 100,000-resource account diffs in well under a second.
+only, by the model's rule (`reconcile.model.media.comparable`); a converged media is decided by one equality
+of its declared and recorded attributes, so a converged 100,000-resource account diffs in well under a second.
 
 Rules (issue 5, "Diff"):
 - input bucket: not bound → bind; bound as input with another referer → replace (unbind + bind);
@@ -16,27 +16,33 @@ Rules (issue 5, "Diff"):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable
+from functools import partial
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from deepdiff import DeepDiff
-
 from reconcile.engine.attributes import (
-    BUCKET_FIELDS,
-    MEDIA_MUTABLE_FIELDS,
-    MEDIA_REGISTRATION_FIELDS,
     bucket_attributes,
-    comparable,
+    bucket_of,
     live_bucket_attributes,
     live_media_attributes,
-    live_media_matches,
-    media_attributes,
+    media_of,
 )
 from reconcile.engine.live import LiveState
 from reconcile.engine.plan import ActionReason, ChangeAction, Location, PlanWarning, ResourceChange, UnmanagedBucket
 from reconcile.engine.prevalidated import Prevalidated
 from reconcile.manifest.desired import DesiredBucket, DesiredMedia, DesiredState, SourceLocation, media_address
+from reconcile.model.media import (
+    BUCKET_FIELDS,
+    MUTABLE_FIELDS,
+    REGISTRATION_NAMES,
+    Attributes,
+    FieldSpec,
+    MediaAttributes,
+    changed_fields,
+    comparable,
+    metadata_matches,
+)
 from reconcile.state.model import ResourceState, StateDocument
 
 REGISTER_NEW = "not in state: register, or adopt if already registered"
@@ -86,20 +92,6 @@ def declared_identities(desired: DesiredState) -> set[tuple[str, str]]:
     return {("input_bucket", b.bucket) for b in desired.buckets} | {("media", m.identity) for m in desired.media}
 
 
-def changed_fields(current: Mapping[str, Any], desired: Mapping[str, Any], fields: Iterable[str]) -> tuple[str, ...]:
-    """The fields among `fields` that `desired` declares and `current` holds differently, in `fields` order.
-
-    Values are normalised first (absent string == empty string; tags are a set). deepdiff runs only when the
-    cheap comparison finds a difference, and names the changed root keys."""
-    declared = [f for f in fields if f in desired]
-    if all(comparable(f, current.get(f)) == comparable(f, desired[f]) for f in declared):
-        return ()
-    before = {f: comparable(f, current.get(f)) for f in declared}
-    after = {f: comparable(f, desired[f]) for f in declared}
-    roots = DeepDiff(before, after, ignore_order=True, threshold_to_diff_deeper=0).affected_root_keys
-    return tuple(f for f in declared if f in roots)
-
-
 class _Diff:
     """Accumulates changes, warnings and errors while walking desired state and then the leftover state."""
 
@@ -112,8 +104,8 @@ class _Diff:
         self.warnings: list[PlanWarning] = []
         self.errors: list[PlanWarning] = []
 
-    def add(self, **fields: Any) -> None:
-        self.changes.append(ResourceChange(**fields))
+    def add(self, change: ResourceChange) -> None:
+        self.changes.append(change)
 
     def error(self, address: str, message: str, location: SourceLocation | None = None) -> None:
         self.errors.append(PlanWarning(address=address, message=message, location=_location(location)))
@@ -131,23 +123,25 @@ class _Diff:
             self.error(bucket.address, _region_moved(bucket.bucket, managed.region, bucket.region), bucket.location)
             return
         after = bucket_attributes(bucket)
-        common: dict[str, Any] = {
-            "address": bucket.address,
-            "kind": "input_bucket",
-            "identity": bucket.bucket,
-            "region": bucket.region,
-            "after": after,
-            "location": _location(bucket.location),
-            "prevent_destroy": bucket.prevent_destroy,
-        }
+        change = partial(
+            ResourceChange,
+            address=bucket.address,
+            kind="input_bucket",
+            identity=bucket.bucket,
+            region=bucket.region,
+            after=after,
+            location=_location(bucket.location),
+            prevent_destroy=bucket.prevent_destroy,
+        )
         if self.live is not None:
             binding = self.live.binding(bucket.region, bucket.bucket)
             if binding is None:
                 self.add(
-                    **common,
-                    action="bind",
-                    reason=BIND_NEW if managed is None else BIND_GONE,
-                    reason_code=ActionReason.NOT_IN_STATE if managed is None else ActionReason.GONE_OUTSIDE,
+                    change(
+                        action="bind",
+                        reason=BIND_NEW if managed is None else BIND_GONE,
+                        reason_code=ActionReason.NOT_IN_STATE if managed is None else ActionReason.GONE_OUTSIDE,
+                    )
                 )
                 return
             if binding.type != "Input":
@@ -161,26 +155,25 @@ class _Diff:
                 return
             current = live_bucket_attributes(binding)
         elif managed is None:
-            self.add(**common, action="bind", reason=BIND_NEW, reason_code=ActionReason.NOT_IN_STATE)
+            self.add(change(action="bind", reason=BIND_NEW, reason_code=ActionReason.NOT_IN_STATE))
             return
         else:
-            current = managed.attributes
-        changed = changed_fields(current, after, BUCKET_FIELDS)
-        if changed:
-            self.replace_bucket(bucket, common, current, owned=managed is not None)
+            current = bucket_of(managed.attributes)
+        if changed_fields(current, after, BUCKET_FIELDS):
+            self.replace_bucket(bucket, change, current, owned=managed is not None)
         elif managed is None:
-            self.add(**common, action="no-op", before=current, state_only="put", reason=ADOPT_BINDING,
-                     reason_code=ActionReason.ADOPTED)  # fmt: skip
+            self.add(change(action="no-op", before=current, state_only="put", reason=ADOPT_BINDING,
+                            reason_code=ActionReason.ADOPTED))  # fmt: skip
         elif _state_outdated(managed, bucket.address, after, bucket.prevent_destroy):
-            self.add(**common, action="no-op", before=current, state_only="put", reason=RECORD_STATE,
-                     reason_code=ActionReason.STATE_OUTDATED)  # fmt: skip
+            self.add(change(action="no-op", before=current, state_only="put", reason=RECORD_STATE,
+                            reason_code=ActionReason.STATE_OUTDATED))  # fmt: skip
         else:
-            self.add(**common, action="no-op", before=current)
+            self.add(change(action="no-op", before=current))
 
     def replace_bucket(
-        self, bucket: DesiredBucket, common: dict[str, Any], current: Mapping[str, Any], owned: bool
+        self, bucket: DesiredBucket, change: Callable[..., ResourceChange], current: Attributes, owned: bool
     ) -> None:
-        was, wanted = current.get("referer") or "", bucket.referer or ""
+        was, wanted = bucket_of(current).referer or "", bucket.referer or ""
         if owned:
             reason = f"referer changed from {was!r} to {wanted!r}: MPS cannot change it in place (unbind + bind)"
         else:
@@ -193,8 +186,8 @@ class _Diff:
                 bucket.location,
             )
             return
-        self.add(**common, action="replace", before=dict(current), changed=("referer",), reason=reason,
-                 reason_code=ActionReason.REFERER_CHANGED if owned else ActionReason.REFERER_DIFFERS)  # fmt: skip
+        code = ActionReason.REFERER_CHANGED if owned else ActionReason.REFERER_DIFFERS
+        self.add(change(action="replace", before=current, changed=("referer",), reason=reason, reason_code=code))
 
     # Declared media
 
@@ -205,12 +198,12 @@ class _Diff:
         if managed is not None and managed.region != media.region:
             self.error(media.address, _region_moved(media.identity, managed.region, media.region), media.location)
             return
-        after = media_attributes(media)
+        after = media.attributes
         if managed is None or not managed.remote_id:
             self.add_media(media, "register", after=after, reason=REGISTER_NEW, reason_code=ActionReason.NOT_IN_STATE)
             return
         remote_id = managed.remote_id
-        recorded = managed.attributes
+        recorded = media_of(managed.attributes)
         video = self.live.media.get(remote_id) if self.live is not None else None
         if self.live is not None and video is None:
             self.add_media(media, "register", after=after, reason=REGISTER_GONE, reason_code=ActionReason.GONE_OUTSIDE)
@@ -219,7 +212,7 @@ class _Diff:
             recorded == after
             and managed.address == media.address
             and managed.prevent_destroy == media.prevent_destroy
-            and (video is None or live_media_matches(video, after))
+            and (video is None or metadata_matches(video, after))
         ):  # converged, the common case at scale: nothing below would find a difference
             after = recorded  # equal, and already held by the state: no second copy per media
             self.changes.append(
@@ -244,11 +237,11 @@ class _Diff:
                 )
             )
             return
-        current = live_media_attributes(video) if video is not None else recorded
-        if any(recorded.get(name) != after.get(name) for name in MEDIA_REGISTRATION_FIELDS):
-            self.keep_registration(media, recorded, after)
+        current = live_media_attributes(video, recorded) if video is not None else recorded
+        if recorded.registration != after.registration:
+            after = self.keep_registration(media, recorded, after)
         moved = managed.address if managed.address != media.address else None
-        changed = changed_fields(current, after, MEDIA_MUTABLE_FIELDS)
+        changed = changed_fields(current, after, MUTABLE_FIELDS)
         if changed:
             reason = _update_reason(changed, recorded, current, after)
             self.add_media(media, "update", remote_id=remote_id, before=current, after=after, changed=changed,
@@ -275,14 +268,14 @@ class _Diff:
             )
         )
 
-    def keep_registration(self, media: DesiredMedia, recorded: Mapping[str, Any], after: dict[str, Any]) -> None:
+    def keep_registration(
+        self, media: DesiredMedia, recorded: MediaAttributes, after: MediaAttributes
+    ) -> MediaAttributes:
         """Registration settings cannot change once registered: warn, and keep the registered ones in `after`."""
-        for name in MEDIA_REGISTRATION_FIELDS:
-            registered, wanted = recorded.get(name), after.pop(name, None)
-            if registered is not None:
-                after[name] = registered
+        for name, registered, wanted in zip(REGISTRATION_NAMES, recorded.registration, after.registration, strict=True):
             if registered != wanted:
                 self.warn(media.address, _registration_only(name, registered, wanted), media.location)
+        return after.registered_as(recorded)
 
     # Managed resources no manifest declares any more
 
@@ -292,16 +285,17 @@ class _Diff:
         noun = "unbind it from MPS" if resource.kind == "input_bucket" else "delete it AND ITS SOURCE FILE IN OSS"
         address = media_address(None, resource.identity) if address_taken else resource.address
         moved = resource.address if address_taken else None
-        common: dict[str, Any] = {
-            "address": address,
-            "moved_from": moved,
-            "kind": resource.kind,
-            "identity": resource.identity,
-            "region": resource.region,
-            "remote_id": resource.remote_id,
-            "before": self.removed_before(resource),
-            "prevent_destroy": resource.prevent_destroy,
-        }
+        change = partial(
+            ResourceChange,
+            address=address,
+            moved_from=moved,
+            kind=resource.kind,
+            identity=resource.identity,
+            region=resource.region,
+            remote_id=resource.remote_id,
+            before=self.removed_before(resource),
+            prevent_destroy=resource.prevent_destroy,
+        )
         if not prune or resource.prevent_destroy:
             if not prune and resource.prevent_destroy:
                 reason = (
@@ -319,32 +313,33 @@ class _Diff:
             if moved:
                 reason += f" (its address {moved} now names another file)"
             self.warn(address, reason)
-            kept = {"after": dict(resource.attributes), "state_only": "put"} if moved else {}
             self.add(
-                **common,
-                **kept,
-                action="orphan",
-                reason=reason,
-                reason_code=ActionReason.PROTECTED if resource.prevent_destroy else ActionReason.ORPHANED,
+                change(
+                    after=resource.attributes if moved else None,
+                    state_only="put" if moved else None,
+                    action="orphan",
+                    reason=reason,
+                    reason_code=ActionReason.PROTECTED if resource.prevent_destroy else ActionReason.ORPHANED,
+                )
             )
             return
         if self.already_gone(resource):
-            self.add(**common, action="no-op", state_only="remove", reason=ALREADY_GONE,
-                     reason_code=ActionReason.ALREADY_GONE)  # fmt: skip
+            self.add(change(action="no-op", state_only="remove", reason=ALREADY_GONE,
+                            reason_code=ActionReason.ALREADY_GONE))  # fmt: skip
         elif resource.kind == "input_bucket":
-            self.add(**common, action="unbind", reason=UNBIND_REASON, reason_code=ActionReason.PRUNED)
+            self.add(change(action="unbind", reason=UNBIND_REASON, reason_code=ActionReason.PRUNED))
         else:
-            self.add(**common, action="delete", reason=DELETE_REASON, reason_code=ActionReason.PRUNED)
+            self.add(change(action="delete", reason=DELETE_REASON, reason_code=ActionReason.PRUNED))
 
-    def removed_before(self, resource: ResourceState) -> dict[str, Any]:
+    def removed_before(self, resource: ResourceState) -> Attributes:
         if self.live is not None and resource.kind == "input_bucket":
             binding = self.live.binding(resource.region, resource.identity)
             if binding is not None and binding.type == "Input":
                 return live_bucket_attributes(binding)
         video = self.live.media.get(resource.remote_id or "") if self.live is not None else None
         if video is not None:
-            return {**resource.attributes, **live_media_attributes(video)}
-        return dict(resource.attributes)
+            return live_media_attributes(video, media_of(resource.attributes))
+        return resource.attributes
 
     def already_gone(self, resource: ResourceState) -> bool:
         if resource.kind == "media" and not resource.remote_id:
@@ -358,15 +353,18 @@ class _Diff:
 
 
 def _update_reason(
-    changed: Iterable[str], recorded: Mapping[str, Any], current: Mapping[str, Any], wanted: Mapping[str, Any]
+    changed: Iterable[str], recorded: MediaAttributes, current: MediaAttributes, wanted: MediaAttributes
 ) -> str:
     """Where each changed field changed: in the manifests (desired != last applied), outside reconcile (live !=
     last applied), or both. A field the last apply did not manage (newly declared) changed in the manifests."""
     origins: dict[str, list[str]] = {}
+    specs = {spec.name: spec for spec in MUTABLE_FIELDS}
     for name in changed:
-        recorded_value = comparable(name, recorded.get(name))
-        in_manifests = name not in recorded or comparable(name, wanted.get(name)) != recorded_value
-        outside = name in recorded and comparable(name, current.get(name)) != recorded_value
+        spec = specs[name]
+        managed = getattr(recorded, name) is not None
+        recorded_value = _comparable(spec, recorded)
+        in_manifests = not managed or _comparable(spec, wanted) != recorded_value
+        outside = managed and _comparable(spec, current) != recorded_value
         if in_manifests and outside:
             origin = "in the manifests and outside reconcile since the last apply"
         elif outside:
@@ -378,9 +376,11 @@ def _update_reason(
     return f"{'; '.join(parts)}: UpdateVideoInfos sends only the changed fields"
 
 
-def _unmanaged(
-    live: LiveState, declared: set[str], managed: Mapping[str, ResourceState]
-) -> tuple[UnmanagedBucket, ...]:
+def _comparable(spec: FieldSpec, attributes: MediaAttributes) -> Any:
+    return comparable(spec, getattr(attributes, spec.name))
+
+
+def _unmanaged(live: LiveState, declared: set[str], managed: dict[str, ResourceState]) -> tuple[UnmanagedBucket, ...]:
     return tuple(
         UnmanagedBucket(region=region, bucket=binding.bucket, referer=binding.referer)
         for region in sorted(live.buckets)
@@ -389,7 +389,7 @@ def _unmanaged(
     )
 
 
-def _state_outdated(managed: ResourceState, address: str, after: Mapping[str, Any], prevent_destroy: bool) -> bool:
+def _state_outdated(managed: ResourceState, address: str, after: Attributes, prevent_destroy: bool) -> bool:
     return managed.address != address or managed.attributes != after or managed.prevent_destroy != prevent_destroy
 
 

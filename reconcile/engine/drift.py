@@ -11,17 +11,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from reconcile.engine.attributes import (
-    BUCKET_FIELDS,
-    MEDIA_MUTABLE_FIELDS,
-    live_bucket_attributes,
-    live_media_attributes,
-)
-from reconcile.engine.diff import changed_fields, declared_identities
+from reconcile.engine.attributes import live_bucket_attributes, live_media_attributes, media_of
+from reconcile.engine.diff import declared_identities
 from reconcile.engine.health import unhealthy_media
 from reconcile.engine.live import LiveState
 from reconcile.engine.plan import UnhealthyMedia
 from reconcile.manifest.desired import DesiredState
+from reconcile.model.media import BUCKET_FIELDS, MUTABLE_FIELDS, Attributes, FieldSpec, changed_fields, json_value
 from reconcile.state.model import ResourceKind, ResourceState, StateDocument
 
 DriftKind = Literal["changed", "deleted", "unbound", "bound_as_output"]
@@ -91,23 +87,28 @@ def _bucket_drift(resource: ResourceState, live: LiveState) -> Drift | None:
         return _drift(resource, "unbound")
     if binding.type != "Input":
         return _drift(resource, "bound_as_output")
-    current = live_bucket_attributes(binding)
-    return _attribute_drift(resource, current, changed_fields(current, resource.attributes, BUCKET_FIELDS))
+    return _attribute_drift(resource, live_bucket_attributes(binding), BUCKET_FIELDS)
 
 
 def _media_drift(resource: ResourceState, live: LiveState) -> Drift | None:
     video = live.media.get(resource.remote_id or "")
     if video is None:
         return _drift(resource, "deleted")
-    current = live_media_attributes(video)
-    return _attribute_drift(resource, current, changed_fields(current, resource.attributes, MEDIA_MUTABLE_FIELDS))
+    return _attribute_drift(resource, live_media_attributes(video, media_of(resource.attributes)), MUTABLE_FIELDS)
 
 
-def _attribute_drift(resource: ResourceState, current: dict[str, Any], changed: tuple[str, ...]) -> Drift | None:
+def _attribute_drift(resource: ResourceState, current: Attributes, specs: tuple[FieldSpec, ...]) -> Drift | None:
+    changed = set(changed_fields(current, resource.attributes, specs))
     if not changed:
         return None
     attributes = tuple(
-        AttributeDrift(name=n, recorded=resource.attributes.get(n), live=current.get(n)) for n in changed
+        AttributeDrift(
+            name=spec.name,
+            recorded=json_value(spec, getattr(resource.attributes, spec.name)),
+            live=json_value(spec, getattr(current, spec.name)),
+        )
+        for spec in specs
+        if spec.name in changed
     )
     return _drift(resource, "changed", attributes)
 

@@ -10,19 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, assert_never
+from typing import assert_never
 
 from reconcile.cloud.api import MediaApi
 from reconcile.cloud.errors import ConflictError, NotFoundError
 from reconcile.cloud.limits import parse_oss_url
 from reconcile.cloud.models import RegisterMediaRequest, RegisterMetadata, VideoUpdate, input_binding_refusal
+from reconcile.engine.attributes import bucket_of, media_of
 from reconcile.engine.execute_result import ResourceFailure
 from reconcile.engine.plan import PlannedCall, ResourceChange
+from reconcile.model.media import MediaAttributes, metadata_of
 from reconcile.state.model import ResourceState
 from reconcile.state.store import JournalRecord, PutResource, RemoveResource
-
-# The media attributes UpdateVideoInfos can change, and the VideoUpdate field each maps to.
-UPDATABLE_MEDIA_FIELDS = ("title", "description", "tags", "cover_url", "cate_id")
 
 
 class CallRefused(Exception):
@@ -74,7 +73,7 @@ def resource_state(change: ResourceChange, remote_id: str | None = None) -> Reso
         identity=change.identity,
         region=change.region,
         remote_id=remote_id or change.remote_id,
-        attributes=dict(change.after or {}),
+        attributes=change.after,
         prevent_destroy=change.prevent_destroy,
     )
 
@@ -86,13 +85,8 @@ def state_only_record(change: ResourceChange) -> JournalRecord:
     return PutResource(resource=resource_state(change))
 
 
-def _referer(value: Any) -> str | None:
-    """The API reports "no referer" as absent or empty; both mean None."""
-    return str(value) if value else None
-
-
 async def _bind(api: MediaApi, change: ResourceChange) -> CallOutcome:
-    referer = _referer((change.after or {}).get("referer"))
+    referer = bucket_of(change.after).referer or None  # the API reports "no referer" as absent or empty
     record = PutResource(resource=resource_state(change))
     try:
         await api.bind_input_bucket(change.identity, referer)
@@ -125,30 +119,19 @@ async def _unbind(api: MediaApi, change: ResourceChange, *, replace: bool) -> Ca
 
 def file_url_of(change: ResourceChange) -> str | None:
     """The OSS file URL of a media change (None for buckets)."""
-    if change.kind != "media":
-        return None
-    url = (change.after or change.before or {}).get("file_url")
-    return str(url) if url else None
+    attributes = change.after or change.before
+    return attributes.file_url if isinstance(attributes, MediaAttributes) else None
 
 
 def _register_metadata(change: ResourceChange) -> RegisterMetadata:
-    after = change.after or {}
-    tags = after.get("tags")
-    cate_id = after.get("cate_id")
-    return RegisterMetadata(
-        file_url=file_url_of(change) or "",
-        title=str(after["title"]),
-        description=after.get("description"),
-        tags=None if tags is None else tuple(tags),
-        cover_url=after.get("cover_url"),
-        cate_id=None if cate_id is None else int(cate_id),
-    )
+    after = media_of(change.after)
+    return RegisterMetadata(file_url=after.file_url, **metadata_of(after))
 
 
-def _same_object(a: str, b: str) -> bool:
-    """http and https URLs of one OSS object are one file."""
-    pa, pb = parse_oss_url(a), parse_oss_url(b)
-    return a == b or (pa is not None and pb is not None and pa.identity == pb.identity)
+def _names(url: str, identity: str) -> bool:
+    """Whether the file URL an answer gives names the OSS object `identity` (its http and https URLs do)."""
+    parsed = parse_oss_url(url)
+    return parsed is not None and parsed.identity == identity
 
 
 async def _register(api: MediaApi, call: PlannedCall, planned: list[ResourceChange]) -> CallOutcome:
@@ -168,12 +151,12 @@ async def _register(api: MediaApi, call: PlannedCall, planned: list[ResourceChan
     failures: list[ResourceFailure] = []
     for change in planned:
         url = file_url_of(change) or ""
-        media = next((m for m in registered if _same_object(m.file_url, url)), None)
+        media = next((m for m in registered if _names(m.file_url, change.identity)), None)
         if media is None:
             reason = (
                 "RegisterMedia could not register this file (FailedFileURLs): check that the object exists in OSS "
                 "and has a media extension"
-                if any(_same_object(f, url) for f in failed_urls)
+                if any(_names(f, change.identity) for f in failed_urls)
                 else "RegisterMedia answered without this file in RegisteredMediaList or FailedFileURLs"
             )
             failures.append(ResourceFailure(change.address, reason, change.location, url))
@@ -194,17 +177,10 @@ async def _register(api: MediaApi, call: PlannedCall, planned: list[ResourceChan
 
 
 def _video_update(change: ResourceChange) -> VideoUpdate:
-    after = change.after or {}
-    fields = {path.split("[", 1)[0].split(".", 1)[0] for path in change.changed}
-    values: dict[str, Any] = {}
-    for name in UPDATABLE_MEDIA_FIELDS:
-        if name in fields and after.get(name) is not None:
-            values[name] = after[name]
-    if "tags" in values:
-        values["tags"] = tuple(values["tags"])
-    if "cate_id" in values:
-        values["cate_id"] = int(values["cate_id"])
-    return VideoUpdate(video_id=str(change.remote_id), **values)
+    """The fields the plan found changed, with their declared values: UpdateVideoInfos sends only those."""
+    changed = set(change.changed)
+    values = metadata_of(media_of(change.after))
+    return VideoUpdate(video_id=str(change.remote_id), **{k: v for k, v in values.items() if k in changed})
 
 
 def _without_remote_id(planned: list[ResourceChange]) -> list[ResourceFailure]:

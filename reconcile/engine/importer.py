@@ -42,7 +42,7 @@ from reconcile.cloud.api import MediaApi
 from reconcile.cloud.errors import NotFoundError
 from reconcile.cloud.limits import AUDIO_EXTENSIONS, SEARCH_PAGE_MAX, parse_oss_url
 from reconcile.cloud.models import MediaBucket, VideoInfo
-from reconcile.engine.attributes import bucket_attributes, live_media_matches, media_attributes
+from reconcile.engine.attributes import bucket_attributes
 from reconcile.engine.planner import timed
 from reconcile.engine.reads import run_bounded
 from reconcile.manifest import ManifestError, load_desired_state
@@ -58,6 +58,14 @@ from reconcile.manifest.rules import (
     title_problem,
 )
 from reconcile.manifest.schema import json_schema_text
+from reconcile.model.media import (
+    MUTABLE_FIELDS,
+    FieldSpec,
+    MediaAttributes,
+    ValueKind,
+    attributes_json,
+    metadata_matches,
+)
 from reconcile.state.files import append_durably, replace_atomically
 from reconcile.state.model import ResourceState, StateDocument
 from reconcile.state.store import StateStore
@@ -425,26 +433,25 @@ def _entry(region: str, kind: str, video: VideoInfo, file_url: str) -> tuple[_En
     problem = file_url_problem(file_url, oss, region)
     if problem is not None:
         return None, f"source not declarable: file_url {problem}"
-    fields: dict[str, Any] = {"file_url": file_url, "title": video.title}
-    if video.description:
-        fields["description"] = video.description
-    if video.tags:
-        fields["tags"] = list(video.tags)
-    if video.cover_url:
-        fields["cover_url"] = video.cover_url
-    if video.cate_id is not None and video.cate_id > 0:
-        fields["cate_id"] = video.cate_id
-    if video.template_group_id:
-        fields["template_group_id"] = video.template_group_id
-    checks = [("title", title_problem(video.title))]
-    checks += [("description", description_problem(fields.get("description", "")))]
-    checks += [("tags", tags_problem(list(video.tags)))] + [("tag", tag_problem(t)) for t in video.tags]
-    checks += [("cover_url", cover_url_problem(video.cover_url))] if video.cover_url else []
+    declared = {spec.name: getattr(video, spec.name) for spec in MUTABLE_FIELDS if _declarable(spec, video)}
+    attributes = MediaAttributes(file_url=file_url, template_group_id=video.template_group_id or None, **declared)
+    fields = attributes_json(attributes)
+    tags = attributes.tags or ()
+    checks = [("title", title_problem(video.title or ""))]
+    checks += [("description", description_problem(attributes.description or ""))]
+    checks += [("tags", tags_problem(list(tags)))] + [("tag", tag_problem(t)) for t in tags]
+    checks += [("cover_url", cover_url_problem(attributes.cover_url))] if attributes.cover_url else []
     for name, found in checks:
         if found is not None:
             return None, f"not declarable in a manifest: {name} {found}"
     audio = kind == "audio" or oss.extension in AUDIO_EXTENSIONS
     return _Entry(video=video, bucket=oss.bucket, identity=oss.identity, audio=audio, fields=fields), ""
+
+
+def _declarable(spec: FieldSpec, video: VideoInfo) -> bool:
+    """Whether a manifest declares this field of `video`: VOD holds a value (a category id is positive)."""
+    value = getattr(video, spec.name)
+    return bool(value) and (spec.kind is not ValueKind.INTEGER or value > 0)
 
 
 def _name_entries(entries: list[_Entry], taken: set[str]) -> None:
@@ -521,7 +528,7 @@ def _check_round_trip(desired: DesiredState, entries: Sequence[_Entry]) -> None:
     by_identity = {m.identity: m for m in desired.media}
     for entry in entries:
         media = by_identity.get(entry.identity)
-        if media is None or not live_media_matches(entry.video, media_attributes(media)):
+        if media is None or not metadata_matches(entry.video, media.attributes):
             raise ImportRefused(
                 f"the generated manifest does not read back as media {entry.video.video_id} is (a bug in reconcile); "
                 "nothing was written"
@@ -551,7 +558,7 @@ def _record_state(
             identity=m.identity,
             region=m.region,
             remote_id=ids[m.identity],
-            attributes=media_attributes(m),
+            attributes=m.attributes,
             prevent_destroy=m.prevent_destroy,
         )
         for m in desired.media

@@ -8,8 +8,10 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from reconcile.cloud.models import MediaBucket, VideoInfo
+from reconcile.model.media import MUTABLE_FIELDS, FieldSpec, ValueKind, comparable, metadata_values
 
 DIGEST_CHUNK = 1000
 
@@ -46,9 +48,16 @@ class LiveState:
         ids = sorted(self.media)
         for start in range(0, len(ids), DIGEST_CHUNK):
             chunk = [
-                [v.video_id, v.title, v.description or "", sorted(v.tags), v.cover_url or "", v.cate_id]
+                [v.video_id, *map(_digested, MUTABLE_FIELDS, metadata_values(v))]
                 for v in (self.media[i] for i in ids[start : start + DIGEST_CHUNK])
             ]
             hasher.update(("," if start else "").encode() + dump(chunk)[1:-1].encode())
         hasher.update(f'],"gone":{dump(sorted(self.gone))}}}'.encode())
         return hasher.hexdigest()
+
+
+def _digested(spec: FieldSpec, value: Any) -> Any:
+    """A metadata value as the digest dumps it: normalised as the diff compares it (tags sorted, not a set)."""
+    if spec.kind is ValueKind.TEXT_LIST:
+        return sorted(value or ())
+    return comparable(spec, value)

@@ -27,6 +27,7 @@ from reconcile.cloud.errors import ForbiddenError, NotFoundError
 from reconcile.cloud.limits import parse_oss_url
 from reconcile.cloud.oss_client import ObjectInfo, ObjectPage
 from reconcile.cloud.oss_wire import LIST_MAX_KEYS
+from reconcile.engine.attributes import media_of
 from reconcile.engine.plan import Plan, PlanWarning, ResourceChange
 
 T = TypeVar("T")
@@ -91,7 +92,7 @@ async def check_objects(plan: Plan, oss: ObjectLookup, *, concurrency: int = 8) 
 
 
 def _wanted(change: ResourceChange) -> _Wanted | None:
-    file_url = str((change.after or {}).get("file_url") or "")
+    file_url = media_of(change.after).file_url
     obj = parse_oss_url(file_url)
     if obj is None:
         return None

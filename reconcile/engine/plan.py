@@ -11,9 +11,10 @@ from collections import Counter
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_serializer, field_validator
 
-from reconcile.state.model import ResourceKind
+from reconcile.model.media import Attributes, attributes_json
+from reconcile.state.model import ResourceKind, typed_attributes
 
 PLAN_FORMAT_VERSION = "1.3"  # docs/plan-json.md: 1.1 targets, health; 1.2 reason_code; 1.3 source.state_location
 
@@ -88,8 +89,8 @@ class ResourceChange(BaseModel):
     identity: str  # bucket name, or "<oss-bucket>/<object-key>"
     region: str
     action: ChangeAction
-    before: dict[str, Any] | None = None  # live (or state, with --refresh=false) attributes; None if absent
-    after: dict[str, Any] | None = None  # desired attributes; None when destroyed
+    before: Attributes | None = None  # live (or state, with --refresh=false) attributes; None if absent
+    after: Attributes | None = None  # desired attributes; None when destroyed
     changed: tuple[str, ...] = ()  # attribute paths that differ, e.g. ("title", "tags")
     reason: str | None = None  # why, in words: "referer changed", "not registered, or adopt if ..."
     reason_code: ActionReason | None = None  # why, as a code; None exactly when `reason` is None
@@ -104,6 +105,15 @@ class ResourceChange(BaseModel):
     #              moved, or prevent_destroy / last-applied attributes brought up to date
     #   "remove" → drop the entry from state: pruned, but already gone from the account
     state_only: Literal["put", "remove"] | None = None
+
+    @field_validator("before", "after", mode="plain")
+    @classmethod
+    def _typed_attributes(cls, value: object, info: ValidationInfo) -> Attributes | None:
+        return None if value is None else typed_attributes(value, info)
+
+    @field_serializer("before", "after")
+    def _attributes_json(self, attributes: Attributes | None) -> dict[str, Any] | None:
+        return None if attributes is None else attributes_json(attributes)
 
 
 class PlannedCall(BaseModel):
@@ -128,6 +138,16 @@ class PlannedCall(BaseModel):
 
     # True for the unbind half of a replacement (runs before the binds).
     replace: bool = False
+
+    @property
+    def register_settings(self) -> tuple[str | None, str | None, str | None, str | None]:
+        """RegisterMedia's group parameters: the files of one call share them (None for other actions)."""
+        return (self.storage_location, self.template_group_id, self.workflow_id, self.user_data)
+
+    @property
+    def group(self) -> tuple[str, str, bool, str | None, str | None, str | None, str | None]:
+        """What the calls of one batch share: the calls of a group differ only in their resources."""
+        return (self.action, self.region, self.replace, *self.register_settings)
 
 
 class PlanWarning(BaseModel):

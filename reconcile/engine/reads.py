@@ -19,15 +19,15 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
 
 from reconcile.cloud.api import MediaApi
 from reconcile.cloud.limits import SEARCH_VIDEO_IDS_MAX, VIDEO_IDS_BATCH
 from reconcile.cloud.models import VideoInfo
 from reconcile.cloud.operations import video_ids_match
-from reconcile.engine.attributes import live_media_matches
+from reconcile.engine.attributes import media_of
+from reconcile.model.media import MUTABLE_NAMES, MediaAttributes, metadata_matches, metadata_values
 from reconcile.state.model import ResourceState
 
 SEARCH = "SearchMedia"
@@ -108,8 +108,8 @@ async def read_media(
         found = {video.video_id: video for video in result.videos}
         for video_id in batch:
             video = found.get(video_id)
-            declared = recorded[video_id].attributes
-            if video is not None and live_media_matches(video, declared):
+            declared = media_of(recorded[video_id].attributes)
+            if video is not None and metadata_matches(video, declared):
                 into.videos[video_id] = _held_once(video, video_id, declared)
             else:
                 confirm.append(video_id)
@@ -129,19 +129,15 @@ async def read_media(
     await run_bounded(confirmations, concurrency)
 
 
-def _held_once(video: VideoInfo, video_id: str, declared: Mapping[str, Any]) -> VideoInfo:
-    """`video`, holding the state's copies of its id and of the text equal to the state's: at scale the live
+def _held_once(video: VideoInfo, video_id: str, declared: MediaAttributes) -> VideoInfo:
+    """`video`, holding the state's copies of its id and of the metadata equal to the state's: at scale the live
     state would otherwise hold a second copy of each (150 MB at 1,000,000 media)."""
-
-    def same(name: str, value: str | None) -> str | None:
-        mine = declared.get(name)
-        return mine if mine == value else value
-
-    return VideoInfo(
-        video_id, same("title", video.title) or video.title, same("description", video.description), video.tags,
-        same("cover_url", video.cover_url), video.cate_id, video.status, video.storage_location,
-        video.template_group_id, video.creation_time, video.modification_time,
-    )  # fmt: skip
+    same = {
+        name: mine
+        for name, mine, theirs in zip(MUTABLE_NAMES, metadata_values(declared), metadata_values(video), strict=True)
+        if mine is not None and mine is not theirs and mine == theirs
+    }
+    return replace(video, video_id=video_id, **same)
 
 
 async def _side_by_side(searches: list[Job], gets: list[Job], concurrency: int) -> None:

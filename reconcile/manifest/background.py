@@ -39,6 +39,7 @@ from reconcile.manifest.desired import DesiredBucket, DesiredMedia, DesiredState
 from reconcile.manifest.diagnostics import ManifestError
 from reconcile.manifest.loader import load_desired_state
 from reconcile.manifest.sources import find_manifest_files
+from reconcile.model.media import MEDIA_FIELDS, MEDIA_NAMES, Attributes, MediaAttributes, Role, ValueKind, media_values
 from reconcile.util.gc import gc_paused
 
 log = logging.getLogger("reconcile.manifest")
@@ -55,11 +56,9 @@ _CHILD_BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv[1]); from reconcile.manifest.background import serve_child; serve_child()"
 )
 
-# A DesiredMedia's fields in order, its location's path, line and column last.
-MediaRow = tuple[
-    str, str, str, str, str, str, str, str | None, tuple[str, ...] | None, str | None, int | None, str | None,
-    str | None, str | None, bool, str | None, str, int, int,
-]  # fmt: skip
+# A DesiredMedia's fields in order, its attributes as their values in MEDIA_FIELDS order (`media_values`),
+# its location's path, line and column last.
+MediaRow = tuple[str, str, str, str, str, tuple[Any, ...], bool, str | None, str, int, int]
 # A DesiredState as the child sends it: buckets, media rows, files, digest, warnings. The rows follow the
 # answer in chunks of ROWS_PER_CHUNK, each its own pickle, so the parent never holds all of them at once.
 Packed = tuple[tuple[DesiredBucket, ...], list[MediaRow], tuple[str, ...], str, tuple[Warning_, ...]]
@@ -198,15 +197,19 @@ def pack(desired: DesiredState) -> Packed:
     one = shared.setdefault
     rows: list[MediaRow] = [
         (
-            m.address, one(m.region, m.region), m.file_url, m.identity, one(m.oss_bucket, m.oss_bucket),
-            one(m.storage_location, m.storage_location), m.title, m.description, one(m.tags, m.tags), m.cover_url,
-            m.cate_id, one(m.template_group_id, m.template_group_id), one(m.workflow_id, m.workflow_id),
-            one(m.user_data, m.user_data), m.prevent_destroy, m.name, one(m.location.path, m.location.path),
-            m.location.line, m.location.col,
+            m.address, one(m.region, m.region), m.identity, one(m.oss_bucket, m.oss_bucket),
+            one(m.storage_location, m.storage_location), tuple(_shared_values(m.attributes, one)), m.prevent_destroy,
+            m.name, one(m.location.path, m.location.path), m.location.line, m.location.col,
         )
         for m in desired.media
     ]  # fmt: skip
     return desired.buckets, rows, desired.files, desired.digest, desired.warnings
+
+
+def _shared_values(attributes: MediaAttributes, one: Callable[[Any, Any], Any]) -> Iterator[Any]:
+    """The attribute values, those many media repeat (tags and the registration settings) made one object each."""
+    for spec, value in zip(MEDIA_FIELDS, media_values(attributes), strict=True):
+        yield one(value, value) if spec.role is Role.REGISTRATION or spec.kind is ValueKind.TEXT_LIST else value
 
 
 class KnownMedia(Protocol):
@@ -219,14 +222,15 @@ class KnownMedia(Protocol):
     def identity(self) -> str: ...
 
     @property
-    def attributes(self) -> Mapping[str, Any]: ...
+    def attributes(self) -> Attributes: ...
 
 
 def unpack(
     header: Header, chunks: Iterable[list[MediaRow]], known: Mapping[str, KnownMedia] | None = None
 ) -> DesiredState:
-    """The DesiredState `pack` packed (its rows are used up); a media's address, identity, file URL and title
-    equal to those of the media `known` holds under its identity are taken from there (see `result`)."""
+    """The DesiredState `pack` packed (its rows are used up); a media's address, identity and attributes equal to
+    those of the media `known` holds under its identity are that media's objects (see `result`): a converged
+    media's attributes are one object for the state and the manifests."""
     buckets, _, files, digest, warnings = header
     find = (known or {}).get
     media: list[DesiredMedia] = []
@@ -238,14 +242,15 @@ def unpack(
 
 
 def _media(r: MediaRow, find: Callable[[str], KnownMedia | None]) -> DesiredMedia:
-    address, file_url, identity, title = r[0], r[2], r[3], r[6]
+    address, identity, values = r[0], r[2], r[5]
     held = find(identity)
-    if held is not None:
-        identity, recorded = held.identity, held.attributes
+    if held is not None and isinstance(held.attributes, MediaAttributes):
+        identity = held.identity
         address = held.address if held.address == address else address
-        file_url = recorded["file_url"] if recorded.get("file_url") == file_url else file_url
-        title = recorded["title"] if recorded.get("title") == title else title
-    return DesiredMedia(address, r[1], file_url, identity, r[4], r[5], title, *r[7:-3], SourceLocation(*r[-3:]))
+        if media_values(held.attributes) == values:  # the common case: declared as last applied, one copy for both
+            return DesiredMedia(address, r[1], identity, r[3], r[4], held.attributes, *r[6:8], SourceLocation(*r[8:]))
+    attributes = MediaAttributes(**dict(zip(MEDIA_NAMES, values, strict=True)))
+    return DesiredMedia(address, r[1], identity, r[3], r[4], attributes, *r[6:8], SourceLocation(*r[8:]))
 
 
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:

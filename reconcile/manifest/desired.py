@@ -6,10 +6,9 @@ This is the manifest package's output and the engine's input. `None` on an optio
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+
+from reconcile.model.media import MediaAttributes
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,24 +50,17 @@ class DesiredMedia:
 
     address: str
     region: str
-    file_url: str
     identity: str  # "<oss-bucket>/<object-key>": http and https URLs of one object are one media
     oss_bucket: str
     storage_location: str  # the bucket host; RegisterMedia batches never mix two
-    title: str
-    description: str | None
-    tags: tuple[str, ...] | None
-    cover_url: str | None
-    cate_id: int | None
-    template_group_id: str | None
-    workflow_id: str | None
-    user_data: str | None  # canonical JSON text (sorted keys, compact), as sent in UserData
+    attributes: MediaAttributes  # what the manifests declare; user_data as canonical JSON text (sorted, compact)
     prevent_destroy: bool
     name: str | None
     location: SourceLocation  # the entry's `file_url:` key
 
-    def user_data_value(self) -> Mapping[str, Any] | None:
-        return None if self.user_data is None else json.loads(self.user_data)
+    @property
+    def file_url(self) -> str:
+        return self.attributes.file_url
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from reconcile.manifest.fields import DOCUMENT, INPUT_BUCKET, MEDIA, MEDIA_DEFAU
 from reconcile.manifest.reader import INVALID, NodeReader, describe
 from reconcile.manifest.rules import file_url_problem
 from reconcile.manifest.yaml_nodes import MappingNode, Node, ScalarNode, SequenceNode, is_null
+from reconcile.model.media import MEDIA_FIELDS, FieldSpec, MediaAttributes, ValueKind
 
 # Where each key belongs, for "`title` does not belong in media_defaults; it goes in a media entry".
 _HOMES: tuple[tuple[Section, str], ...] = (
@@ -261,28 +262,24 @@ def _media(reader: NodeReader, entry: _Entry, defaults: _Entry | None, region: s
         template_group_id, workflow_id = merged.get("template_group_id"), merged.get("workflow_id")
         if template_group_id and workflow_id:
             _warn_both_set(reader, entry, defaults)
-        tags = merged.get("tags")
         media = DesiredMedia(
             address=media_address(name, oss_object.identity),
             region=region,
-            file_url=url,
             identity=oss_object.identity,
             oss_bucket=oss_object.bucket,
             storage_location=oss_object.host,
-            title=values["title"],
-            description=merged.get("description"),
-            tags=None if tags is None else tuple(tags),
-            cover_url=merged.get("cover_url"),
-            cate_id=merged.get("cate_id"),
-            template_group_id=template_group_id,
-            workflow_id=workflow_id,
-            user_data=merged.get("user_data"),
+            attributes=MediaAttributes(**{spec.name: _typed(spec, merged.get(spec.name)) for spec in MEDIA_FIELDS}),
             prevent_destroy=bool(merged.get("prevent_destroy")),
             name=name,
             location=location,
         )
     entry_location = reader.location(entry.node)
     return DeclaredMedia(oss_object.identity, url, location, name, name_location, media, entry_location)
+
+
+def _typed(spec: FieldSpec, value: Any) -> Any:
+    """A validated manifest value as the model holds it: a list of tags as a tuple."""
+    return tuple(value) if spec.kind is ValueKind.TEXT_LIST and value is not None else value
 
 
 def _warn_both_set(reader: NodeReader, entry: _Entry, defaults: _Entry | None) -> None:

@@ -16,23 +16,15 @@ from typing import Any
 
 import yaml
 
+from reconcile.manifest.fields import MEDIA_DEFAULTS
+from reconcile.model.media import MEDIA_NAMES
+
 SCHEMA_FILE = "manifest.schema.json"
 MODELINE = f"# yaml-language-server: $schema={SCHEMA_FILE}"
 # The keys of a media entry in the reference's order; `name` first so that entries read by their address.
-MEDIA_KEYS = (
-    "name",
-    "file_url",
-    "title",
-    "description",
-    "tags",
-    "cover_url",
-    "cate_id",
-    "template_group_id",
-    "workflow_id",
-    "user_data",
-)
+MEDIA_KEYS = ("name", *MEDIA_NAMES)
 # What media_defaults may hold (README: any media key except file_url, title and name).
-DEFAULTABLE = ("description", "tags", "cover_url", "cate_id", "template_group_id", "workflow_id", "user_data")
+DEFAULTABLE = tuple(key for key in MEDIA_DEFAULTS.fields if key in MEDIA_NAMES)
 
 
 class _Dumper(yaml.SafeDumper):

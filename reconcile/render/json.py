@@ -11,12 +11,10 @@ import json
 from typing import Any
 
 from reconcile import __version__
-from reconcile.engine.attributes import MEDIA_FIELDS
 from reconcile.engine.plan import ACTION_LIST, Location, Plan, PlannedCall, PlanWarning, ResourceChange
+from reconcile.model.media import Attributes, attributes_json
 from reconcile.render.health import unhealthy_json
 from reconcile.render.summary import SUMMARY_ACTIONS
-
-FIELD_ORDER = {name: i for i, name in enumerate(("referer", *MEDIA_FIELDS))}
 
 
 def render_plan_json(plan: Plan, *, indent: int | None = 2) -> str:
@@ -87,10 +85,8 @@ def _call(call: PlannedCall) -> dict[str, Any]:
     return document
 
 
-def _attributes(attrs: dict[str, Any] | None) -> dict[str, Any] | None:
-    if attrs is None:
-        return None
-    return dict(sorted(attrs.items(), key=lambda item: (FIELD_ORDER.get(item[0], len(FIELD_ORDER)), item[0])))
+def _attributes(attributes: Attributes | None) -> dict[str, Any] | None:
+    return None if attributes is None else attributes_json(attributes)
 
 
 def _diagnostic(item: PlanWarning) -> dict[str, Any]:

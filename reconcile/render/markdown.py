@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from reconcile.engine.plan import Location, Plan, PlanWarning, ResourceChange
+from reconcile.model.media import shown
 from reconcile.render.health import partial_banner, unhealthy_markdown
 from reconcile.render.summary import (
     SYMBOL,
@@ -200,7 +201,7 @@ def _change_entry(change: ResourceChange, links: SourceLinks | None) -> str:
     head = f"- `{SYMBOL[change.action]}` {_code(change.address)} — {_text(change.reason or change.action)}"
     lines = [head + _declared(change, links)]
     if change.action in ("update", "replace"):
-        before, after = change.before or {}, change.after or {}
+        before, after = shown(change.before), shown(change.after)
         lines += [
             f"  - {_code(name)}: {_code(value(before.get(name)))} → {_code(value(after.get(name)))}"
             for name in change.changed

@@ -112,8 +112,7 @@ def call_groups(plan: Plan) -> list[CallGroup]:
     groups: list[CallGroup] = []
     previous: tuple[Any, ...] | None = None
     for call in plan.calls:
-        key = (call.action, call.region, call.replace, call.storage_location, call.template_group_id,
-               call.workflow_id, call.user_data)  # fmt: skip
+        key = call.group
         if key == previous:
             last = groups[-1]
             groups[-1] = CallGroup(

@@ -12,6 +12,7 @@ from typing import Any
 
 from reconcile.cloud.models import CallStats
 from reconcile.engine.plan import ChangeAction, Plan, PlanWarning, ResourceChange
+from reconcile.model.media import shown
 from reconcile.render.health import partial_banner, unhealthy_text_lines
 from reconcile.render.summary import (
     SYMBOL,
@@ -115,7 +116,7 @@ def _change_block(change: ResourceChange, action: ChangeAction, paint: Painter) 
     symbol = SYMBOL[action]
     lines.append(f"{' ' * (3 - len(symbol))}{paint(symbol, COLOUR[action])} {change.address}")
     if action in ("bind", "register"):
-        lines += _attributes({"region": change.region, **(change.after or {})})
+        lines += _attributes({"region": change.region, **shown(change.after)})
     elif action in ("update", "replace"):
         lines += _changed(change, paint)
     elif action in ("unbind", "delete"):
@@ -126,7 +127,7 @@ def _change_block(change: ResourceChange, action: ChangeAction, paint: Painter) 
 
 def _identity(change: ResourceChange) -> dict[str, Any]:
     if change.kind == "media":
-        return {"file_url": (change.before or {}).get("file_url") or (change.after or {}).get("file_url")}
+        return {"file_url": shown(change.before).get("file_url") or shown(change.after).get("file_url")}
     return {}
 
 
@@ -136,7 +137,7 @@ def _attributes(attrs: Mapping[str, Any]) -> list[str]:
 
 
 def _changed(change: ResourceChange, paint: Painter) -> list[str]:
-    before, after = change.before or {}, change.after or {}
+    before, after = shown(change.before), shown(change.after)
     width = max((len(name) for name in change.changed), default=0)
     return [
         f"      {paint('~', YELLOW)} {name:<{width}} = {value(before.get(name))} -> {value(after.get(name))}"

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_serializer, field_validator
+
+from reconcile.model.media import Attributes, BucketAttributes, MediaAttributes, attributes_from_json, attributes_json
 
 STATE_FORMAT_VERSION = 1
 
@@ -26,10 +28,27 @@ class ResourceState(BaseModel):
     identity: str  # bucket name, or "<oss-bucket>/<object-key>" for media
     region: str
     remote_id: str | None = None  # MediaId for media; None for buckets
-    # Last-applied attributes. Buckets: {"referer"}. Media: {"file_url", "title", "description",
-    # "tags", "cover_url", "cate_id", "template_group_id", "workflow_id", "user_data"} as declared.
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    # The last applied, as declared: a bucket's by default (a media's must be given).
+    attributes: Attributes = Field(default_factory=BucketAttributes, validate_default=True)
     prevent_destroy: bool = False
+
+    @field_validator("attributes", mode="plain")
+    @classmethod
+    def _typed_attributes(cls, value: object, info: ValidationInfo) -> Attributes:
+        return typed_attributes(value, info)
+
+    @field_serializer("attributes")
+    def _attributes_json(self, attributes: Attributes) -> dict[str, Any]:
+        return attributes_json(attributes)
+
+
+def typed_attributes(value: object, info: ValidationInfo) -> Attributes:
+    """A resource's attributes as the class of its kind (validated earlier, in `info.data`): typed already, or
+    their JSON object."""
+    kind = info.data.get("kind")
+    if isinstance(value, MediaAttributes if kind == "media" else BucketAttributes):
+        return value
+    return attributes_from_json(str(kind), value)
 
 
 class StateDocument(BaseModel):

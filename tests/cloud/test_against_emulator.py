@@ -80,7 +80,10 @@ async def test_every_operation_round_trips(session_on: SessionOn, version: str) 
     await region.bind_input_bucket("media-in", referer="https://www.example.org")
     assert await region.list_all_media_buckets() == [MediaBucket("media-in", "Input", "https://www.example.org")]
 
-    files = tuple(RegisterMetadata(f"{MEDIA}/video/{n} é.mp4", f"title {n} 中文", tags=("a", "b c")) for n in range(3))
+    files = tuple(
+        RegisterMetadata(file_url=f"{MEDIA}/video/{n} é.mp4", title=f"title {n} 中文", tags=("a", "b c"))
+        for n in range(3)
+    )
     registered = await region.register_media(RegisterMediaRequest(files, template_group_id="VOD_NO_TRANSCODE"))
     assert [m.file_url for m in registered.registered] == [f.file_url for f in files]
     assert all(m.new_register for m in registered.registered) and registered.failed_file_urls == ()
@@ -94,7 +97,7 @@ async def test_every_operation_round_trips(session_on: SessionOn, version: str) 
     assert infos.videos[0].tags == ("a", "b c") and infos.non_exist_video_ids == (missing,)
 
     updated = await region.update_video_infos(
-        [VideoUpdate(ids[0], title="renamed", tags=("x",)), VideoUpdate(missing, title="t")]
+        [VideoUpdate(video_id=ids[0], title="renamed", tags=("x",)), VideoUpdate(video_id=missing, title="t")]
     )
     assert updated.non_exist_video_ids == (missing,)
     (video,) = (await region.get_video_infos([ids[0]])).videos
@@ -122,7 +125,8 @@ async def test_search_media_by_ids_and_by_storage_location_with_scroll_tokens(
     ids: list[str] = []
     for start in range(0, 250, 10):
         files = tuple(
-            RegisterMetadata(f"{MEDIA}/v/{n:03d}.mp4", f"V {n}", tags=("a",)) for n in range(start, start + 10)
+            RegisterMetadata(file_url=f"{MEDIA}/v/{n:03d}.mp4", title=f"V {n}", tags=("a",))
+            for n in range(start, start + 10)
         )
         ids += [m.media_id for m in (await region.register_media(RegisterMediaRequest(files))).registered]
 
@@ -168,7 +172,7 @@ async def test_the_emulators_throttle_never_fires_at_the_clients_pace(
 ) -> None:
     session = session_on()
     region = session.client("cn-shanghai")
-    files = [RegisterMetadata(f"{MEDIA}/v/{n}.mp4", f"t{n}") for n in range(400)]
+    files = [RegisterMetadata(file_url=f"{MEDIA}/v/{n}.mp4", title=f"t{n}") for n in range(400)]
     binds = [region.bind_input_bucket(f"bucket-{n:03d}") for n in range(300)]
     registers = [region.register_media(RegisterMediaRequest((f,))) for f in files]
     await asyncio.gather(*binds, *registers)

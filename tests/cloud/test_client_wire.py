@@ -204,15 +204,15 @@ async def test_register_media_wire_format_and_result(make_session: SessionFactor
     request = RegisterMediaRequest(
         (
             RegisterMetadata(
-                f"{BUCKET_URL}/video/a.mp4",
-                "Demo é",
+                file_url=f"{BUCKET_URL}/video/a.mp4",
+                title="Demo é",
                 description="d",
                 tags=("a", "b c"),
                 cover_url=None,
                 cate_id=1000012,
             ),
-            RegisterMetadata(f"{BUCKET_URL}/video/b.mp4", "B"),
-            RegisterMetadata(f"{BUCKET_URL}/video/c.mp4", "C", tags=()),
+            RegisterMetadata(file_url=f"{BUCKET_URL}/video/b.mp4", title="B"),
+            RegisterMetadata(file_url=f"{BUCKET_URL}/video/c.mp4", title="C", tags=()),
         ),
         template_group_id="VOD_NO_TRANSCODE",
         user_data='{ "Extend": { "k": "v" } }',
@@ -243,7 +243,7 @@ async def test_register_media_wire_format_and_result(make_session: SessionFactor
 async def test_register_media_workflow_and_no_optional_parameters(make_session: SessionFactory, api: FakeApi) -> None:
     async with make_session() as session:
         await session.client("cn-shanghai").register_media(
-            RegisterMediaRequest((RegisterMetadata(f"{BUCKET_URL}/x.mov", "X"),), workflow_id="wf-1")
+            RegisterMediaRequest((RegisterMetadata(file_url=f"{BUCKET_URL}/x.mov", title="X"),), workflow_id="wf-1")
         )
     assert api.seen[0].params == {
         "RegisterMetadatas": f'[{{"FileURL":"{BUCKET_URL}/x.mov","Title":"X"}}]',
@@ -283,8 +283,8 @@ async def test_get_video_infos(make_session: SessionFactory, api: FakeApi) -> No
         api.last_request_id,
         (
             VideoInfo(
-                VIDEO_A,
-                "demo video",
+                video_id=VIDEO_A,
+                title="demo video",
                 description=None,
                 tags=("a", "b"),
                 cover_url=None,
@@ -306,7 +306,10 @@ async def test_update_video_infos_sends_only_the_fields_set(make_session: Sessio
     )
     async with make_session() as session:
         result = await session.client("cn-shanghai").update_video_infos(
-            [VideoUpdate(VIDEO_A, title="New", tags=("x", "y"), description=""), VideoUpdate(VIDEO_B, cate_id=7)]
+            [
+                VideoUpdate(video_id=VIDEO_A, title="New", tags=("x", "y"), description=""),
+                VideoUpdate(video_id=VIDEO_B, cate_id=7),
+            ]
         )
     assert json.loads(api.seen[0].params["UpdateContent"]) == [
         {"VideoId": VIDEO_A, "Title": "New", "Description": "", "Tags": "x,y"},
@@ -354,7 +357,8 @@ async def test_get_mezzanine_info(make_session: SessionFactory, api: FakeApi) ->
 
 def files(count: int, bucket: str = "media-in") -> tuple[RegisterMetadata, ...]:
     return tuple(
-        RegisterMetadata(f"https://{bucket}.oss-cn-shanghai.aliyuncs.com/v/{n}.mp4", f"t{n}") for n in range(count)
+        RegisterMetadata(file_url=f"https://{bucket}.oss-cn-shanghai.aliyuncs.com/v/{n}.mp4", title=f"t{n}")
+        for n in range(count)
     )
 
 
@@ -368,7 +372,7 @@ def files(count: int, bucket: str = "media-in") -> tuple[RegisterMetadata, ...]:
             "RegisterMedia: one call registers files of one OSS bucket, not ['media-in', 'other-bucket']",
         ),
         (
-            (RegisterMetadata("https://example.com/a.mp4", "t"),),
+            (RegisterMetadata(file_url="https://example.com/a.mp4", title="t"),),
             "RegisterMedia: 'https://example.com/a.mp4' is not an OSS object URL",
         ),
     ],
@@ -404,7 +408,7 @@ async def test_video_id_batches(make_session: SessionFactory, api: FakeApi, coun
         calls = [
             ("GetVideoInfos", region.get_video_infos(ids)),
             ("DeleteVideo", region.delete_video(ids)),
-            ("UpdateVideoInfos", region.update_video_infos([VideoUpdate(i, title="t") for i in ids])),
+            ("UpdateVideoInfos", region.update_video_infos([VideoUpdate(video_id=i, title="t") for i in ids])),
         ]
         for action, call in calls:
             if ok_:

@@ -21,7 +21,7 @@ from tests.cloud.fakes import FakeApi, Seen, VirtualClock, api_error, ok
 
 def register(region: RegionClient, n: int) -> Awaitable[object]:
     url = f"https://media-in.oss-cn-shanghai.aliyuncs.com/v/{n}.mp4"
-    return region.register_media(RegisterMediaRequest((RegisterMetadata(url, f"t{n}"),)))
+    return region.register_media(RegisterMediaRequest((RegisterMetadata(file_url=url, title=f"t{n}"),)))
 
 
 def max_in_any_window(times: list[float], window: float = 1.0) -> int:
@@ -67,7 +67,7 @@ async def test_pacing_is_shared_by_every_region_of_the_account(
 async def test_actions_are_paced_independently(make_session: SessionFactory, api: FakeApi, clock: VirtualClock) -> None:
     async with make_session() as session:
         region = session.client("cn-shanghai")
-        updates = [region.update_video_infos([VideoUpdate(f"{n:032x}", title="t")]) for n in range(60)]
+        updates = [region.update_video_infos([VideoUpdate(video_id=f"{n:032x}", title="t")]) for n in range(60)]
         await run_all([register(region, n) for n in range(100)] + updates)
     assert max_in_any_window([s.time for s in api.calls("RegisterMedia")]) <= 50
     assert max_in_any_window([s.time for s in api.calls("UpdateVideoInfos")]) <= 30

@@ -31,7 +31,7 @@ CEILING = 48.5  # RegisterMedia: 50/s x 0.97
 
 def register(region: RegionClient, n: int, bucket: str = "media-in") -> Awaitable[object]:
     url = f"https://{bucket}.oss-cn-shanghai.aliyuncs.com/v/{n}.mp4"
-    return region.register_media(RegisterMediaRequest((RegisterMetadata(url, f"t{n}"),)))
+    return region.register_media(RegisterMediaRequest((RegisterMetadata(file_url=url, title=f"t{n}"),)))
 
 
 def steady(rate: AdaptiveRate, start: float, end: float, per_second: float) -> None:
@@ -163,7 +163,7 @@ async def test_a_throttle_slows_that_action_only(make_session: SessionFactory, a
     api.then("RegisterMedia", ok(), api_error("Throttling.User"), api_error("Throttling.User"))
     async with make_session() as session:
         region = session.client("cn-shanghai")
-        updates = [region.update_video_infos([VideoUpdate(f"{n:032x}", title="t")]) for n in range(30)]
+        updates = [region.update_video_infos([VideoUpdate(video_id=f"{n:032x}", title="t")]) for n in range(30)]
         await asyncio.gather(*[register(region, n) for n in range(30)], *updates)
         paced = {p.action: p for p in session.pacing()}
     registers = [s.time for s in api.calls("RegisterMedia")]

@@ -42,11 +42,11 @@ async def make_awkward_calls(make_session: SessionFactory, *, sts: bool, version
     async with make_session(credentials=credentials, signature_version=version) as session:
         region = session.client("cn-shanghai")
         await region.bind_input_bucket("media-in", referer=f"https://example.org/{AWKWARD}")
-        metadata = RegisterMetadata(URL, title=AWKWARD, description=AWKWARD, tags=("中文", "a b", "x*y"))
+        metadata = RegisterMetadata(file_url=URL, title=AWKWARD, description=AWKWARD, tags=("中文", "a b", "x*y"))
         await region.register_media(
             RegisterMediaRequest((metadata,), template_group_id="VOD_NO_TRANSCODE", user_data='{"k": "é 😀"}')
         )
-        await region.update_video_infos([VideoUpdate("0" * 32, title=AWKWARD, tags=("~",))])
+        await region.update_video_infos([VideoUpdate(video_id="0" * 32, title=AWKWARD, tags=("~",))])
 
 
 @pytest.mark.parametrize("sts", [False, True], ids=["ak", "sts"])

@@ -18,7 +18,7 @@ from tests.cloud.fakes import FakeApi, Seen, VirtualClock, api_error, ok
 
 def register(region: RegionClient, n: int) -> Awaitable[object]:
     url = f"https://media-in.oss-cn-shanghai.aliyuncs.com/v/{n}.mp4"
-    return region.register_media(RegisterMediaRequest((RegisterMetadata(url, f"t{n}"),)))
+    return region.register_media(RegisterMediaRequest((RegisterMetadata(file_url=url, title=f"t{n}"),)))
 
 
 async def test_calls_waiting_for_their_pacing_turn_are_not_sent_after_the_stop(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from reconcile.manifest.desired import (
     bucket_address,
     media_address,
 )
+from reconcile.model.media import MediaAttributes, metadata_of
 from reconcile.state.model import ResourceState, StateDocument
 
 REGION = "cn-shanghai"
@@ -48,22 +50,21 @@ def media(key: str, *, name: str | None = None, title: str | None = None, line: 
     parsed = parse_oss_url(file_url)
     assert parsed is not None
     user_data = fields.pop("user_data", None)
+    prevent_destroy = fields.pop("prevent_destroy", False)
+    attributes = MediaAttributes(
+        file_url=file_url,
+        title=title if title is not None else key,
+        user_data=None if user_data is None else json.dumps(user_data, sort_keys=True, separators=(",", ":")),
+        **fields,
+    )
     return DesiredMedia(
         address=media_address(name, parsed.identity),
         region=region,
-        file_url=file_url,
         identity=parsed.identity,
         oss_bucket=parsed.bucket,
         storage_location=parsed.host,
-        title=title if title is not None else key,
-        description=fields.pop("description", None),
-        tags=fields.pop("tags", None),
-        cover_url=fields.pop("cover_url", None),
-        cate_id=fields.pop("cate_id", None),
-        template_group_id=fields.pop("template_group_id", None),
-        workflow_id=fields.pop("workflow_id", None),
-        user_data=None if user_data is None else json.dumps(user_data, sort_keys=True, separators=(",", ":")),
-        prevent_destroy=fields.pop("prevent_destroy", False),
+        attributes=attributes,
+        prevent_destroy=prevent_destroy,
         name=name,
         location=SourceLocation(MANIFEST, line, 7),
     )
@@ -97,16 +98,13 @@ def managed_bucket(name: str, *, referer: str | None = None, prevent_destroy: bo
 def managed_media(declared: DesiredMedia, remote_id: str, *, address: str | None = None,
                   **attributes: Any) -> ResourceState:  # fmt: skip
     """The state entry apply would have written for `declared`, with `attributes` overriding."""
-    from reconcile.engine.attributes import media_attributes
-
-    attrs = media_attributes(declared) | attributes
     return ResourceState(
         address=address or declared.address,
         kind="media",
         identity=declared.identity,
         region=declared.region,
         remote_id=remote_id,
-        attributes={k: v for k, v in attrs.items() if v is not None},
+        attributes=replace(declared.attributes, **attributes),
         prevent_destroy=declared.prevent_destroy,
     )
 
@@ -114,11 +112,8 @@ def managed_media(declared: DesiredMedia, remote_id: str, *, address: str | None
 def video(remote_id: str, declared: DesiredMedia, **overrides: Any) -> VideoInfo:
     """The VOD video for `declared` as GetVideoInfos reports it, with `overrides`."""
     fields: dict[str, Any] = {
-        "title": declared.title,
-        "description": declared.description,
-        "tags": declared.tags or (),
-        "cover_url": declared.cover_url,
-        "cate_id": declared.cate_id,
+        **metadata_of(declared.attributes),
+        "tags": declared.attributes.tags or (),
         "status": "Normal",
         "storage_location": declared.storage_location,
     }

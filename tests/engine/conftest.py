@@ -17,11 +17,12 @@ from reconcile.cloud.settings import ClientSettings
 from reconcile.emulator.app import EmulatorApp, create_app, emulator_transport
 from reconcile.emulator.config import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, EmulatorConfig
 from reconcile.emulator.vod import RegisterItem, VideoPatch
-from reconcile.engine.attributes import bucket_attributes, media_attributes
+from reconcile.engine.attributes import bucket_attributes
 from reconcile.engine.plan import Plan
 from reconcile.engine.planner import build_plan
 from reconcile.manifest import load_desired_state
 from reconcile.manifest.desired import DesiredState
+from reconcile.model.media import REGISTRATION_NAMES, metadata_of
 from reconcile.state.model import ResourceState, StateDocument
 from tests.cloud.fakes import VirtualClock
 from tests.engine.builders import LINEAGE, write_manifest
@@ -101,13 +102,10 @@ class Account:
                 )
             )
         for m in desired.media:
-            settings = {
-                "template_group_id": m.template_group_id,
-                "workflow_id": m.workflow_id,
-                "user_data": m.user_data,
-            }
-            fields = {"description": m.description, "tags": m.tags, "cover_url": m.cover_url, "cate_id": m.cate_id}
-            media_id = self.register(m.file_url, m.title, **settings, **{k: v for k, v in fields.items() if v})
+            a = m.attributes
+            settings = dict(zip(REGISTRATION_NAMES, a.registration, strict=True))
+            fields = {k: v for k, v in metadata_of(a).items() if v and k != "title"}
+            media_id = self.register(m.file_url, a.title, **settings, **fields)
             resources.append(
                 ResourceState(
                     address=m.address,
@@ -115,7 +113,7 @@ class Account:
                     identity=m.identity,
                     region=m.region,
                     remote_id=media_id,
-                    attributes=media_attributes(m),
+                    attributes=m.attributes,
                     prevent_destroy=m.prevent_destroy,
                 )
             )

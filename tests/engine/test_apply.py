@@ -24,8 +24,10 @@ from reconcile.cloud.models import (
     VideoUpdate,
 )
 from reconcile.engine.apply import PlanNotApplicable, apply_plan, workers_for
+from reconcile.engine.attributes import media_of
 from reconcile.engine.plan import Location, Plan, PlannedCall, PlanWarning, ResourceChange
 from reconcile.engine.progress import BatchDone, BatchFailed, BatchStarted
+from reconcile.model.media import BucketAttributes, MediaAttributes
 from reconcile.state.model import ResourceState, StateDocument
 from reconcile.state.store import JournalRecord, LockInfo, PutResource, StateError
 
@@ -269,9 +271,9 @@ async def test_cold_apply_makes_exactly_the_planned_calls_and_records_every_reso
     assert ("BindInputBucket", ("in-b", None)) in account.calls
     assert result.outcome_counts == {"done": 27, "adopted": 0, "failed": 0, "not_attempted": 0}
     state = store.resources()
-    assert state["input_bucket.in-a"].attributes == {"referer": "https://a.example"}
+    assert state["input_bucket.in-a"].attributes == BucketAttributes(referer="https://a.example")
     assert state["media.v07"].remote_id == account.media[url("v07.mp4")]
-    assert state["media.v07"].attributes == {"file_url": url("v07.mp4"), "title": "v07.mp4"}
+    assert state["media.v07"].attributes == MediaAttributes(file_url=url("v07.mp4"), title="v07.mp4")
     # One journal append per successful call, then one snapshot folding them.
     assert len(store.appends) == 5 and store.writes == 1 and store.journal == []
     assert result.serial == store.serial == 6
@@ -558,14 +560,14 @@ async def test_update_sends_only_the_changed_fields_and_records_the_new_attribut
     account.media[url("a.mp4")] = "m-a"
     change = existing("a.mp4", "update", "m-a", changed=("tags", "title"), description="same", tags=["n"])
     change = change.model_copy(
-        update={"after": {"file_url": url("a.mp4"), "title": "New", "description": "same", "tags": ["n"]}}
+        update={"after": MediaAttributes(file_url=url("a.mp4"), title="New", description="same", tags=("n",))}
     )
 
     result = await run(plan_of([change], [call("UpdateVideoInfos", change)]), account, store)
 
-    assert account.calls == [("UpdateVideoInfos", (VideoUpdate("m-a", title="New", tags=("n",)),))]
+    assert account.calls == [("UpdateVideoInfos", (VideoUpdate(video_id="m-a", title="New", tags=("n",)),))]
     assert result.ok
-    assert store.resources()["media.a"].attributes["title"] == "New"
+    assert media_of(store.resources()["media.a"].attributes).title == "New"
     assert store.resources()["media.a"].remote_id == "m-a"
 
 
@@ -578,7 +580,12 @@ async def test_update_of_media_deleted_since_the_plan_forgets_it_and_fails():
                 serial=3,
                 resources=[
                     ResourceState(
-                        address="media.a", kind="media", identity="media/a.mp4", region=REGION, remote_id="m-a"
+                        address="media.a",
+                        kind="media",
+                        identity="media/a.mp4",
+                        region=REGION,
+                        remote_id="m-a",
+                        attributes=MediaAttributes(file_url=url("a.mp4"), title="a.mp4"),
                     )
                 ],
             )
@@ -702,7 +709,12 @@ async def test_state_only_changes_are_recorded_without_any_call():
                 serial=1,
                 resources=[
                     ResourceState(
-                        address="media.old", kind="media", identity="media/old.mp4", region=REGION, remote_id="m-old"
+                        address="media.old",
+                        kind="media",
+                        identity="media/old.mp4",
+                        region=REGION,
+                        remote_id="m-old",
+                        attributes=MediaAttributes(file_url=url("old.mp4"), title="old.mp4"),
                     )
                 ],
             )

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from reconcile.cloud.models import VideoInfo
-from reconcile.engine.attributes import (
-    MEDIA_MUTABLE_FIELDS,
-    live_media_attributes,
-    live_media_matches,
-    media_attributes,
-)
-from reconcile.engine.diff import REGISTER_GONE, REGISTER_NEW, changed_fields, plan_changes
+from reconcile.engine.diff import REGISTER_GONE, REGISTER_NEW, plan_changes
 from reconcile.engine.plan import Location, ResourceChange
+from reconcile.model.media import (
+    MUTABLE_FIELDS,
+    Attributes,
+    MediaAttributes,
+    attributes_json,
+    changed_fields,
+    metadata_matches,
+)
 from tests.engine.builders import (
     REGION,
     bound,
@@ -28,6 +32,11 @@ from tests.engine.builders import (
 )
 
 
+def as_json(attributes: Attributes | None) -> dict[str, Any] | None:
+    """The attributes as the plan JSON shows them."""
+    return None if attributes is None else attributes_json(attributes)
+
+
 def only(result, address):
     found = [c for c in result.changes if c.address == address]
     assert len(found) == 1, found
@@ -40,7 +49,7 @@ def only(result, address):
 def test_unbound_bucket_is_bound_with_its_declared_attributes():
     result = plan_changes(desired(bucket("media-in", referer="https://a.example")), None, live(), prune=False)
     change = only(result, "input_bucket.media-in")
-    assert (change.action, change.before, change.after, change.reason) == (
+    assert (change.action, as_json(change.before), as_json(change.after), change.reason) == (
         "bind",
         None,
         {"referer": "https://a.example"},
@@ -66,8 +75,8 @@ def test_referer_change_is_a_replacement_with_its_reason():
     change = only(result, "input_bucket.media-in")
     assert change.action == "replace"
     assert change.changed == ("referer",)
-    assert change.before == {"referer": "https://old.example"}
-    assert change.after == {"referer": "https://new.example"}
+    assert as_json(change.before) == {"referer": "https://old.example"}
+    assert as_json(change.after) == {"referer": "https://new.example"}
     assert change.reason == (
         "referer changed from 'https://old.example' to 'https://new.example': MPS cannot change it in place "
         "(unbind + bind)"
@@ -189,13 +198,13 @@ def test_media_not_in_state_is_registered_or_adopted():
     change = only(result, "media.intro")
     assert change.action == "register"
     assert change.reason == REGISTER_NEW == "not in state: register, or adopt if already registered"
-    assert change.after == {
+    assert as_json(change.after) == {
         "file_url": "https://media.oss-cn-shanghai.aliyuncs.com/a.mp4",
         "title": "Intro",
         "tags": ["x", "y"],
         "template_group_id": "VOD_NO_TRANSCODE",
     }
-    assert (change.before, change.remote_id) == (None, None)
+    assert (as_json(change.before), change.remote_id) == (None, None)
 
 
 def test_media_gone_from_vod_is_registered_again():
@@ -217,8 +226,14 @@ def test_changed_mutable_fields_are_updated_and_only_those_are_named():
     assert change.action == "update"
     assert change.changed == ("title", "cate_id")  # tags differ in order only
     assert change.remote_id == "v1"
-    assert change.before == {"title": "Old", "description": "same", "tags": ["a", "b"], "cover_url": None, "cate_id": 3}
-    assert change.after["title"] == "New"
+    assert as_json(change.before) == {  # as VOD holds it: fields it does not hold are absent
+        "file_url": "https://media.oss-cn-shanghai.aliyuncs.com/a.mp4",
+        "title": "Old",
+        "description": "same",
+        "tags": ["a", "b"],
+        "cate_id": 3,
+    }
+    assert as_json(change.after)["title"] == "New"
     assert change.reason == "title, cate_id changed in the manifests: UpdateVideoInfos sends only the changed fields"
 
 
@@ -290,8 +305,8 @@ def test_registration_only_fields_warn_and_make_no_call():
     change = only(result, declared.address)
     assert (change.action, change.state_only) == ("no-op", None)
     # after keeps what the file was registered with: apply records the truth
-    assert change.after["template_group_id"] == "OLD_GROUP"
-    assert "workflow_id" not in change.after
+    assert as_json(change.after)["template_group_id"] == "OLD_GROUP"
+    assert "workflow_id" not in as_json(change.after)
     assert [w.message for w in result.warnings] == [
         "template_group_id changed from 'OLD_GROUP' to 'NEW_GROUP', but it only applies when a file is registered: "
         "no call is made and the registered file keeps 'OLD_GROUP'",
@@ -405,14 +420,14 @@ def test_prune_unbinds_and_deletes_saying_the_source_file_goes_too():
         prune=True,
     )
     unbind, delete = result.changes
-    assert (unbind.action, unbind.reason, unbind.before) == (
+    assert (unbind.action, unbind.reason, as_json(unbind.before)) == (
         "unbind",
         "removed from the manifests (--prune): unbound from MPS",
         {"referer": "r"},
     )
     assert (delete.action, delete.remote_id) == ("delete", "v1")
     assert delete.reason == "removed from the manifests (--prune): DeleteVideo DELETES THE SOURCE FILE IN OSS TOO"
-    assert delete.before["file_url"] == "https://media.oss-cn-shanghai.aliyuncs.com/old.mp4"
+    assert as_json(delete.before)["file_url"] == "https://media.oss-cn-shanghai.aliyuncs.com/old.mp4"
     assert result.warnings == ()
 
 
@@ -461,12 +476,11 @@ def test_an_address_reused_for_another_file_keeps_the_old_file_under_its_identit
 
 
 def test_changed_fields_ignores_tag_order_and_undeclared_fields():
-    current = {"title": "a", "tags": ["x", "y"], "description": "kept"}
-    assert changed_fields(current, {"title": "a", "tags": ["y", "x"]}, ("title", "tags", "description")) == ()
-    assert changed_fields(current, {"title": "b", "tags": ["y"]}, ("title", "tags", "description")) == (
-        "title",
-        "tags",
-    )
+    current = MediaAttributes(file_url=url("a.mp4"), title="a", tags=("x", "y"), description="kept")
+    same = MediaAttributes(file_url=url("a.mp4"), title="a", tags=("y", "x"))
+    assert changed_fields(current, same, MUTABLE_FIELDS) == ()
+    other = MediaAttributes(file_url=url("a.mp4"), title="b", tags=("y",))
+    assert changed_fields(current, other, MUTABLE_FIELDS) == ("title", "tags")
 
 
 def test_a_converged_media_is_a_no_op_change_equal_to_a_validated_one():
@@ -480,7 +494,7 @@ def test_a_converged_media_is_a_no_op_change_equal_to_a_validated_one():
             None,
             None,
         )
-        assert change.after == change.before == media_attributes(declared)
+        assert change.after == change.before == declared.attributes
         assert change.location == Location(path="manifests/prod.yaml", line=10, col=7)
         validated = ResourceChange.model_validate(change.model_dump())
         assert change == validated
@@ -517,12 +531,11 @@ LIVE_MATCH_CASES = [
 
 @pytest.mark.parametrize(("field", "declared_value", "live_value"), LIVE_MATCH_CASES)
 def test_live_media_matches_agrees_with_changed_fields(field, declared_value, live_value):
-    declared = {"file_url": url("a.mp4"), "title": "A"}
-    if declared_value is not ABSENT:
-        declared[field] = declared_value
+    values = {} if declared_value is ABSENT else {field: tuple(declared_value) if field == "tags" else declared_value}
+    declared = MediaAttributes(file_url=url("a.mp4"), **({"title": "A"} | values))
     current = VideoInfo(video_id="v1", **({"title": "A"} | {field: live_value}))
-    expected = changed_fields(live_media_attributes(current), declared, MEDIA_MUTABLE_FIELDS) == ()
-    assert live_media_matches(current, declared) is expected
+    expected = changed_fields(current, declared, MUTABLE_FIELDS) == ()
+    assert metadata_matches(current, declared) is expected
 
 
 # Reason codes (plan JSON 1.2): what a program switches on, one per rule

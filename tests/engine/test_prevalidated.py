@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict
 
 from reconcile.engine.plan import Location, ResourceChange
 from reconcile.engine.prevalidated import Prevalidated
+from reconcile.model.media import MediaAttributes
 
 FIELDS = {
     "address": 'media["media/a.mp4"]',
@@ -14,8 +15,8 @@ FIELDS = {
     "identity": "media/a.mp4",
     "region": "cn-shanghai",
     "action": "no-op",
-    "before": {"file_url": "https://media.oss-cn-shanghai.aliyuncs.com/a.mp4", "title": "A", "tags": ["x"]},
-    "after": {"file_url": "https://media.oss-cn-shanghai.aliyuncs.com/a.mp4", "title": "A", "tags": ["x"]},
+    "before": MediaAttributes(file_url="https://media.oss-cn-shanghai.aliyuncs.com/a.mp4", title="A", tags=("x",)),
+    "after": MediaAttributes(file_url="https://media.oss-cn-shanghai.aliyuncs.com/a.mp4", title="A", tags=("x",)),
     "changed": (),
     "reason": None,
     "reason_code": None,

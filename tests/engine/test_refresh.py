@@ -53,7 +53,7 @@ async def test_reads_bindings_and_the_media_in_state(account, cloud_session):
 )
 async def test_reads_split_between_search_and_get_video_infos(account, cloud_session, n, expected_reads):
     declared = [media(f"v/{i:03d}.mp4") for i in range(n)]
-    recorded = state(*(managed_media(m, account.register(m.file_url, m.title)) for m in declared))
+    recorded = state(*(managed_media(m, account.register(m.file_url, m.attributes.title)) for m in declared))
 
     live = await refresh(cloud_session.client, desired(*declared), recorded)
 
@@ -80,7 +80,7 @@ async def test_nothing_to_read_makes_no_call(cloud_session):
 @pytest.mark.parametrize("action", ["GetVideoInfos", "SearchMedia"])
 async def test_a_failed_read_raises_the_client_error_itself(emulator_app, account, cloud_session, action):
     declared = [media(f"v/{i:03d}.mp4") for i in range(120)]
-    recorded = state(*(managed_media(m, account.register(m.file_url, m.title)) for m in declared))
+    recorded = state(*(managed_media(m, account.register(m.file_url, m.attributes.title)) for m in declared))
     emulator_app.gateway.faults.rules = FaultRules.from_dict(
         {"rules": [{"action": action, "error": {"status": 403, "code": "Forbidden"}}]}
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,9 @@ from reconcile.emulator.clock import ManualClock
 from reconcile.emulator.config import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, EmulatorConfig
 from reconcile.emulator.search import SearchQuery
 from reconcile.engine.apply import apply_plan
-from reconcile.engine.attributes import live_media_attributes
 from reconcile.engine.live import LiveState
 from reconcile.engine.refresh import refresh
+from reconcile.model.media import MUTABLE_NAMES, MediaAttributes, metadata_values
 from reconcile.state import open_store
 from reconcile.state.model import StateDocument
 from tests.cloud.fakes import VirtualClock
@@ -86,7 +87,7 @@ def media_manifest(count: int, recut: int = 0) -> str:
 
 def managed_view(live: LiveState) -> tuple[dict[str, dict[str, Any]], frozenset[str]]:
     """What a plan reads from a refresh: each media's managed fields, and the ids gone."""
-    return {i: live_media_attributes(v) for i, v in live.media.items()}, live.gone
+    return {i: dict(zip(MUTABLE_NAMES, metadata_values(v), strict=True)) for i, v in live.media.items()}, live.gone
 
 
 async def both_refreshes(
@@ -151,13 +152,14 @@ async def test_a_lagging_index_misses_new_media_and_shows_old_values_yet_the_ref
     assert first.remote_id is not None
     account.edit(first.remote_id, title="Recut")
     fresh = account.register("https://media-in.oss-cn-shanghai.aliyuncs.com/v/new.mp4", "New")
-    assert [r.title for r in search([first.remote_id])] == [first.attributes["title"]]  # the old title
+    assert [r.title for r in search([first.remote_id])] == [first.attributes.title]  # the old title
     assert search([fresh]) == []  # not indexed yet
     new = first.model_copy(
         update={"address": 'media["media-in/v/new.mp4"]', "identity": "media-in/v/new.mp4", "remote_id": fresh,
-                "attributes": {"file_url": "https://media-in.oss-cn-shanghai.aliyuncs.com/v/new.mp4", "title": "New"}}
+                "attributes": MediaAttributes(file_url="https://media-in.oss-cn-shanghai.aliyuncs.com/v/new.mp4",
+                                              title="New")}
     )  # fmt: skip
-    retitled = first.model_copy(update={"attributes": {**first.attributes, "title": "Recut"}})
+    retitled = first.model_copy(update={"attributes": replace(first.attributes, title="Recut")})
     recorded = recorded.model_copy(update={"resources": [retitled, *recorded.resources[1:], new]})
 
     live, calls, reference = await both_refreshes(cloud_session, recorded, account)
@@ -184,7 +186,7 @@ async def test_a_change_outside_reconcile_within_the_lag_shows_once_the_index_ha
     later, _, reference = await both_refreshes(cloud_session, recorded, account)
 
     # The index still had the title the state recorded: the plan reads as it would have LAG seconds earlier.
-    assert soon.media[edited].title == resource.attributes["title"]
+    assert soon.media[edited].title == resource.attributes.title
     assert later.media[edited].title == "Renamed in the console a moment ago"
     assert_same(later, reference)
 

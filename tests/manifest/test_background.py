@@ -7,6 +7,7 @@ import io
 import pickle
 import stat
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -75,20 +76,21 @@ async def test_the_child_loads_what_this_process_would(write: Write) -> None:
 async def test_text_the_caller_holds_for_a_media_is_shared_not_copied(write: Write) -> None:
     write("a.yaml", RICH)
     expected = load_desired_state(["a.yaml"], env=ENV)
-    intro = expected.media[0]
-    # What a state would hold for the intro: equal text in other objects, and a title it no longer has.
-    held = SimpleNamespace(
-        address="".join(intro.address),
-        identity="".join(intro.identity),
-        attributes={"file_url": "".join(intro.file_url), "title": "Intro (old)"},
-    )
+    intro, other = expected.media[0], expected.media[1]
+    # What a state would hold: for the intro, equal attributes in other objects; for the other, an old title.
+    held = {
+        m.identity: SimpleNamespace(
+            address="".join(m.address), identity="".join(m.identity), attributes=replace(m.attributes, **change)
+        )
+        for m, change in ((intro, {}), (other, {"title": "Old title"}))
+    }
     async with BackgroundLoad(["a.yaml"], ENV) as load:
-        desired = await load.result(lambda: {intro.identity: held})
+        desired = await load.result(lambda: held)
     assert desired == expected
-    shared = desired.media[0]
-    assert shared.address is held.address and shared.identity is held.identity
-    assert shared.file_url is held.attributes["file_url"]
-    assert shared.title == "Intro staging"  # differs from what is held: its own
+    shared, own = desired.media[0], desired.media[1]
+    assert shared.address is held[intro.identity].address and shared.identity is held[intro.identity].identity
+    assert shared.attributes is held[intro.identity].attributes  # one object for the state and the manifests
+    assert own.attributes == other.attributes  # differs from what is held: its own
 
 
 def test_the_rows_come_in_chunks_that_make_the_same_desired_state(

@@ -13,6 +13,7 @@ from reconcile.manifest import (
     manifest_digest,
 )
 from reconcile.manifest.sources import ManifestFile
+from reconcile.model.media import MediaAttributes
 from tests.manifest.conftest import OSS, Load, Write
 
 DEFAULTS = (
@@ -62,18 +63,20 @@ def test_a_full_entry(load: Load) -> None:
         DesiredMedia(
             address="media.intro",
             region="cn-shanghai",
-            file_url=f"{OSS}/raw/intro.mp4",
             identity="media-in/raw/intro.mp4",
             oss_bucket="media-in",
             storage_location="media-in.oss-cn-shanghai.aliyuncs.com",
-            title="Intro",
-            description="First episode",
-            tags=("launch", "promo"),
-            cover_url=f"{OSS}/covers/intro.jpg",
-            cate_id=1000,
-            template_group_id="VOD_NO_TRANSCODE",
-            workflow_id=None,
-            user_data='{"Extend":{"team":"growth"}}',
+            attributes=MediaAttributes(
+                file_url=f"{OSS}/raw/intro.mp4",
+                title="Intro",
+                description="First episode",
+                tags=("launch", "promo"),
+                cover_url=f"{OSS}/covers/intro.jpg",
+                cate_id=1000,
+                template_group_id="VOD_NO_TRANSCODE",
+                workflow_id=None,
+                user_data='{"Extend":{"team":"growth"}}',
+            ),
             prevent_destroy=False,
             name="intro",
             location=SourceLocation("m.yaml", 7, 5),
@@ -86,7 +89,13 @@ def test_a_full_entry(load: Load) -> None:
 def test_an_unnamed_entry_is_addressed_by_its_object(load: Load) -> None:
     (media,) = load(f"region: cn-shanghai\nmedia:\n  - file_url: {OSS}/raw/a%20b.mp4\n    title: A\n").media
     assert media.address == 'media["media-in/raw/a b.mp4"]'
-    assert (media.description, media.tags, media.cate_id, media.user_data, media.prevent_destroy) == (
+    assert (
+        media.attributes.description,
+        media.attributes.tags,
+        media.attributes.cate_id,
+        media.attributes.user_data,
+        media.prevent_destroy,
+    ) == (
         None,
         None,
         None,
@@ -105,22 +114,38 @@ def test_media_defaults_fill_in_and_entries_replace_them_whole(load: Load) -> No
         + "    tags: ~\n    cate_id: null\n    description:\n    user_data: ~\n    template_group_id: ~\n"
     )
     a, b, c = load(text).media
-    assert (a.tags, a.cate_id, a.user_data, a.description, a.template_group_id) == (
+    assert (
+        a.attributes.tags,
+        a.attributes.cate_id,
+        a.attributes.user_data,
+        a.attributes.description,
+        a.attributes.template_group_id,
+    ) == (
         ("catalog",),
         1000,
         '{"Extend":{"team":"growth"}}',
         "From the catalog.",
         "VOD_NO_TRANSCODE",
     )
-    assert (b.tags, b.user_data, b.cate_id) == (("promo",), '{"Extend":{"campaign":"spring"}}', 1000)
-    assert (c.tags, c.cate_id, c.description, c.user_data, c.template_group_id) == (None, None, None, None, None)
+    assert (b.attributes.tags, b.attributes.user_data, b.attributes.cate_id) == (
+        ("promo",),
+        '{"Extend":{"campaign":"spring"}}',
+        1000,
+    )
+    a = c.attributes
+    assert (a.tags, a.cate_id, a.description, a.user_data, a.template_group_id) == (None, None, None, None, None)
 
 
 def test_defaults_apply_only_within_their_document(load: Load) -> None:
     text = DEFAULTS + f"  - file_url: {OSS}/a.mp4\n    title: A\n---\nregion: cn-shanghai\nmedia:\n"
     text += f"  - file_url: {OSS}/b.mp4\n    title: B\n"
     a, b = load(text).media
-    assert (a.tags, b.tags, b.cate_id, b.template_group_id) == (("catalog",), None, None, None)
+    assert (a.attributes.tags, b.attributes.tags, b.attributes.cate_id, b.attributes.template_group_id) == (
+        ("catalog",),
+        None,
+        None,
+        None,
+    )
 
 
 def test_both_template_group_and_workflow_warn_and_keep_both(load: Load) -> None:
@@ -141,7 +166,7 @@ def test_both_template_group_and_workflow_warn_and_keep_both(load: Load) -> None
         ),
     )
     (media,) = state.media
-    assert (media.template_group_id, media.workflow_id) == ("VOD_NO_TRANSCODE", "wf-1")
+    assert (media.attributes.template_group_id, media.attributes.workflow_id) == ("VOD_NO_TRANSCODE", "wf-1")
     assert str(state.warnings[0]).startswith("m.yaml:6:5: warning: both `template_group_id`")
 
 
@@ -157,7 +182,10 @@ def test_a_conflict_with_the_defaults_is_warned_at_the_entry(load: Load) -> None
         "workflow_id wins at the API, template_group_id is ignored; add `template_group_id: null` to this entry "
         "to say so"
     ]
-    assert [(m.template_group_id, m.workflow_id) for m in state.media] == [("VOD_NO_TRANSCODE", "wf-1"), (None, "wf-1")]
+    assert [(m.attributes.template_group_id, m.attributes.workflow_id) for m in state.media] == [
+        ("VOD_NO_TRANSCODE", "wf-1"),
+        (None, "wf-1"),
+    ]
 
 
 def test_a_template_group_under_a_default_workflow_is_warned(load: Load) -> None:

@@ -25,8 +25,12 @@ def test_every_text_reads_back_as_written(tmp_path, title):
     path.write_text(text, encoding="utf-8")
     desired = load_desired_state([path], env={"HOME": "/root"})
     first, second = sorted(desired.media, key=lambda m: m.file_url)
-    assert (first.title, first.description, first.tags) == (title, f"{title}\nsecond line", (title, "x"))
-    assert second.tags == ("no", "1.10")
+    assert (first.attributes.title, first.attributes.description, first.attributes.tags) == (
+        title,
+        f"{title}\nsecond line",
+        (title, "x"),
+    )
+    assert second.attributes.tags == ("no", "1.10")
     if "$" not in title:
         assert title in text or title.replace("'", "''") in text  # as written: Unicode is not escaped
 
@@ -90,7 +94,7 @@ def test_documents_carry_the_modeline_and_read_the_way_the_readme_writes_them(tm
     (tmp_path / "m.yaml").write_text(text)
     desired = load_desired_state([tmp_path], env={})
     assert [(b.bucket, b.referer) for b in desired.buckets] == [("in", "*.example"), ("raw", None)]
-    assert [(m.address, m.template_group_id) for m in desired.media] == [
+    assert [(m.address, m.attributes.template_group_id) for m in desired.media] == [
         ("media.a", "VOD_NO_TRANSCODE"),
         ("media.b", "VOD_NO_TRANSCODE"),
     ]

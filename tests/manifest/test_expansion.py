@@ -55,8 +55,8 @@ def test_a_merge_chain_longer_than_python_recurses_is_merged(load: Load) -> None
     chain = ", ".join(["&c0 {title: T0}", *(f"&c{i} {{<<: *c{i - 1}, title: T{i}}}" for i in range(1, 3000))])
     text = REGION + f"media:\n  - file_url: {OSS}/a.mp4\n    user_data: {{chain: [{chain}]}}\n    <<: *c2999\n"
     (media,) = load(text).media
-    assert media.title == "T2999"
-    assert media.user_data is not None and media.user_data.count('{"title":') == 3000
+    assert media.attributes.title == "T2999"
+    assert media.attributes.user_data is not None and media.attributes.user_data.count('{"title":') == 3000
 
 
 def test_merged_keys_past_the_budget_are_refused_where_they_are_merged(problems: Problems) -> None:
@@ -142,8 +142,14 @@ def test_ordinary_anchors_spend_only_what_they_repeat(load: Load) -> None:
         f"  - {{<<: [*base, *d], file_url: '{OSS}/c.mp4'}}\n"
     )
     a, b, c = load(text).media
-    assert (a.title, b.title, c.title, b.tags, c.tags) == ("A", "A", "A", ("x", "y"), ("x", "y"))
-    assert c.cate_id == 7
+    assert (a.attributes.title, b.attributes.title, c.attributes.title, b.attributes.tags, c.attributes.tags) == (
+        "A",
+        "A",
+        "A",
+        ("x", "y"),
+        ("x", "y"),
+    )
+    assert c.attributes.cate_id == 7
     # b copies base's 3 keys and walks the tags again (2), c copies base's 3 keys and the default's 1, and
     # walks base's tags again (2).
     assert read(text).budget.spent == 11

@@ -104,9 +104,9 @@ def test_values_are_interpolated_everywhere_text_is_read(load: Load) -> None:
     assert (bucket.region, bucket.bucket, bucket.referer) == ("cn-shanghai", "media-in-staging", "https://example.com")
     assert media.file_url == "https://media-in-staging.oss-cn-shanghai.aliyuncs.com/a.mp4"
     assert media.identity == "media-in-staging/a.mp4"
-    assert media.title == "Intro (staging)"
-    assert media.tags == ("${MEDIA_ENV}", "staging")
-    assert media.user_data == '{"Extend":{"cost":"$5","env":"staging"}}'
+    assert media.attributes.title == "Intro (staging)"
+    assert media.attributes.tags == ("${MEDIA_ENV}", "staging")
+    assert media.attributes.user_data == '{"Extend":{"cost":"$5","env":"staging"}}'
 
 
 def test_interpolated_values_are_validated(problems: Problems) -> None:

@@ -74,7 +74,7 @@ def test_a_symlink_to_a_regular_file_is_read(write: Write, workdir: Path) -> Non
     (workdir / "manifests" / "link.yaml").symlink_to(workdir / "elsewhere" / "real.yaml")
     state = load_desired_state(["manifests"], env={})
     assert state.files == ("manifests/link.yaml",)
-    assert [m.title for m in state.media] == ["A"]
+    assert [m.attributes.title for m in state.media] == ["A"]
 
 
 def test_a_fifo_swapped_in_after_the_check_is_refused_without_blocking(

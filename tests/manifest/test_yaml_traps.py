@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.manifest.conftest import OSS, Load, Problems
@@ -34,12 +36,12 @@ def one_media(title: str, *extra: str) -> str:
 )
 def test_titles_stay_the_literal_text_written(load: Load, written: str, title: str) -> None:
     (media,) = load(one_media(written)).media
-    assert media.title == title
+    assert media.attributes.title == title
 
 
 def test_tags_stay_literal_text(load: Load) -> None:
     (media,) = load(one_media("Intro", "tags: [no, 2024, 1.10, off]")).media
-    assert media.tags == ("no", "2024", "1.10", "off")
+    assert media.attributes.tags == ("no", "2024", "1.10", "off")
 
 
 @pytest.mark.parametrize(("written", "col"), [("~", 12), ("null", 12), ("Null", 12), ("NULL", 12), ("", 11)])
@@ -49,12 +51,17 @@ def test_null_as_a_title_is_missing(problems: Problems, written: str, col: int) 
 
 def test_null_on_an_optional_key_means_not_declared(load: Load) -> None:
     (media,) = load(one_media("Intro", "description: ~", "workflow_id: null", "tags:", "cate_id: ~")).media
-    assert (media.description, media.workflow_id, media.tags, media.cate_id) == (None, None, None, None)
+    assert (
+        media.attributes.description,
+        media.attributes.workflow_id,
+        media.attributes.tags,
+        media.attributes.cate_id,
+    ) == (None, None, None, None)
 
 
 def test_integers_and_booleans_follow_yaml_1_2(load: Load) -> None:
     (media,) = load(one_media("Intro", "cate_id: 0x3E8", "prevent_destroy: TRUE")).media
-    assert (media.cate_id, media.prevent_destroy) == (1000, True)
+    assert (media.attributes.cate_id, media.prevent_destroy) == (1000, True)
 
 
 def test_duplicate_keys_are_errors_at_every_level(problems: Problems) -> None:
@@ -91,9 +98,9 @@ def test_anchors_aliases_and_merge_keys_work(load: Load) -> None:
         "    tags: *tags\n"
     )
     a, b, c = load(text).media
-    assert (a.title, a.tags, a.cate_id) == ("A", ("launch", "promo"), 7)
-    assert (b.title, b.tags, b.cate_id) == ("B", ("launch", "promo"), 7)
-    assert (c.title, c.tags, c.cate_id) == ("A", ("launch", "promo"), 7)
+    assert (a.attributes.title, a.attributes.tags, a.attributes.cate_id) == ("A", ("launch", "promo"), 7)
+    assert (b.attributes.title, b.attributes.tags, b.attributes.cate_id) == ("B", ("launch", "promo"), 7)
+    assert (c.attributes.title, c.attributes.tags, c.attributes.cate_id) == ("A", ("launch", "promo"), 7)
     assert c.location.line == 12  # the entry's own file_url, not the merged one
 
 
@@ -140,11 +147,11 @@ def test_user_data_values_follow_json_typing(load: Load) -> None:
         "  MessageCallback: {CallbackURL: 'https://hooks.example.com/vod'}",
     )
     (media,) = load(text).media
-    assert media.user_data == (
+    assert media.attributes.user_data == (
         '{"Extend":{"date":"2024-01-01","hex":16,"n":12,"nothing":null,"on":"on","s":"12","t":true,"x":0.5,'
         '"yes":"yes"},"MessageCallback":{"CallbackURL":"https://hooks.example.com/vod"}}'
     )
-    assert media.user_data_value() == {
+    assert json.loads(media.attributes.user_data or "") == {
         "Extend": {
             "date": "2024-01-01",
             "hex": 16,
@@ -186,7 +193,7 @@ def test_a_file_without_documents_is_an_error(problems: Problems, text: str) -> 
 
 def test_empty_documents_between_separators_are_skipped(load: Load) -> None:
     state = load("---\n" + one_media("A") + "---\n---\n" + REGION + "input_buckets: [{bucket: media-in}]\n---\n")
-    assert [m.title for m in state.media] == ["A"]
+    assert [m.attributes.title for m in state.media] == ["A"]
     assert [b.bucket for b in state.buckets] == ["media-in"]
 
 

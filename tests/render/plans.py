@@ -6,6 +6,7 @@ import datetime as dt
 
 from reconcile.engine.plan import ActionReason, Location, Plan, PlannedCall, PlanSource, ResourceChange
 from reconcile.engine.planner import PlanInputs, plan_from_inputs
+from reconcile.model.media import MediaAttributes
 from tests.engine.builders import bound, bucket, desired, live, managed_bucket, managed_media, media, state, video
 
 CREATED = dt.datetime(2026, 5, 1, 8, 0, tzinfo=dt.UTC)
@@ -52,6 +53,10 @@ def deletions(n: int) -> Plan:
     )
 
 
+def clip_url(i: int) -> str:
+    return f"https://media.oss-cn-shanghai.aliyuncs.com/clips/{i:05d}.mp4"
+
+
 def title_updates(n: int) -> Plan:
     """`n` videos whose title changed in the manifests, as the planner words them (built directly: the planner
     takes seconds for 20,000 resources, and the views only read the Plan)."""
@@ -62,8 +67,8 @@ def title_updates(n: int) -> Plan:
             identity=f"media/clips/{i:05d}.mp4",
             region="cn-shanghai",
             action="update",
-            before={"title": f"Clip {i}"},
-            after={"title": f"Clip {i} (final cut)"},
+            before=MediaAttributes(file_url=clip_url(i), title=f"Clip {i}"),
+            after=MediaAttributes(file_url=clip_url(i), title=f"Clip {i} (final cut)"),
             changed=("title",),
             reason="title changed in the manifests: UpdateVideoInfos sends only the changed fields",
             reason_code=ActionReason.CHANGED,

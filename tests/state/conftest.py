@@ -66,7 +66,11 @@ def media(identity: str, name: str | None = None, media_id: str = "", **attribut
         identity=identity,
         region="cn-shanghai",
         remote_id=media_id or f"id-{key.replace('/', '-')}",
-        attributes={"file_url": f"https://{bucket_name}.oss-cn-shanghai.aliyuncs.com/{key}", **attributes},
+        attributes={
+            "file_url": f"https://{bucket_name}.oss-cn-shanghai.aliyuncs.com/{key}",
+            "title": key,
+            **attributes,
+        },
     )
 
 

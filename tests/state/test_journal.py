@@ -65,9 +65,9 @@ def test_read_replays_the_journal_over_the_snapshot(store, state_path):
 
     assert state is not None
     assert state.serial == 3
-    assert [(r.address, r.attributes.get("title")) for r in state.resources] == [
+    assert [(r.address, getattr(r.attributes, "title", None)) for r in state.resources] == [
         ('media["vids/a.mp4"]', "New"),
-        ('media["vids/b.mp4"]', None),
+        ('media["vids/b.mp4"]', "b.mp4"),
     ]
 
 

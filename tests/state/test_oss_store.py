@@ -72,8 +72,10 @@ def make_store(app: EmulatorApp, server_clock: ManualClock) -> Iterator[object]:
 
 
 def media(identity: str, remote_id: str) -> ResourceState:
+    bucket, key = identity.split("/", 1)
+    attributes = {"file_url": f"https://{bucket}.oss-cn-shanghai.aliyuncs.com/{key}", "title": key}
     return ResourceState(address=f'media["{identity}"]', kind="media", identity=identity, region="cn-shanghai",
-                         remote_id=remote_id)  # fmt: skip
+                         remote_id=remote_id, attributes=attributes)  # fmt: skip
 
 
 def keys(app: EmulatorApp, under: str) -> list[str]:

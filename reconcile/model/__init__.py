@@ -1,0 +1,1 @@
+"""The resource model: the lowest layer, imported by every other (see `reconcile.model.media`)."""

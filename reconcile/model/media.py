@@ -1,0 +1,223 @@
+"""The media and bucket resources, defined once: their fields, each field's wire name and role, and one rule
+for comparing them.
+
+Every layer uses these classes: the manifests' desired state, the plan's `before` and `after`, the state's
+last-applied attributes, the client's requests and answers (`reconcile.cloud.models` extends
+`MediaMetadata`) and the emulator's records. Adding a media field is adding it here (its name, type, wire
+name and role) and to the manifest language (`reconcile.manifest.fields`); everything else iterates the
+tables below.
+
+`None` means "not set": in desired state and `after`, a field the manifests do not declare (reconcile neither
+sends nor diffs it); in an answer, a field VOD does not hold. JSON views leave `None` fields out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any, TypeAlias
+
+
+class Role(enum.Enum):
+    IDENTITY = "identity"  # names the resource; never changes (a new value is another resource)
+    MUTABLE = "mutable"  # changed in place by UpdateVideoInfos and read back by GetVideoInfos
+    REGISTRATION = "registration"  # sent only with RegisterMedia: later changes have no effect on a registered file
+    BINDING = "binding"  # sent with BindInputBucket: MPS changes it only by unbinding and binding again
+
+
+class ValueKind(enum.Enum):
+    TEXT = "text"  # a string; VOD reports an empty one as absent, so None and "" compare equal
+    REQUIRED_TEXT = "required text"  # a string every resource has (a media's title)
+    INTEGER = "integer"
+    TEXT_LIST = "text list"  # a tuple of strings, compared as a set; comma-joined on the wire
+    JSON_TEXT = "json text"  # canonical JSON text (sorted keys, compact), compared as text
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One field: its name (Python, manifest, state and plan JSON), its wire name, its role and its kind."""
+
+    name: str
+    wire: str
+    role: Role
+    kind: ValueKind
+
+
+def _field(wire: str, role: Role, kind: ValueKind) -> Any:
+    return dataclasses.field(default=None, metadata={"spec": (wire, role, kind)})
+
+
+TEXT, INTEGER, TEXT_LIST = ValueKind.TEXT, ValueKind.INTEGER, ValueKind.TEXT_LIST
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MediaMetadata:
+    """The fields of a media that UpdateVideoInfos changes in place and GetVideoInfos reads back."""
+
+    title: str | None = _field("Title", Role.MUTABLE, ValueKind.REQUIRED_TEXT)
+    description: str | None = _field("Description", Role.MUTABLE, TEXT)
+    tags: tuple[str, ...] | None = _field("Tags", Role.MUTABLE, TEXT_LIST)
+    cover_url: str | None = _field("CoverURL", Role.MUTABLE, TEXT)
+    cate_id: int | None = _field("CateId", Role.MUTABLE, INTEGER)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MediaAttributes(MediaMetadata):
+    """A media as the manifests declare it and the state records it: the OSS file, its metadata and the
+    settings it is registered with (RegisterMedia's top-level parameters)."""
+
+    file_url: str = dataclasses.field(metadata={"spec": ("FileURL", Role.IDENTITY, ValueKind.REQUIRED_TEXT)})
+    template_group_id: str | None = _field("TemplateGroupId", Role.REGISTRATION, TEXT)
+    workflow_id: str | None = _field("WorkflowId", Role.REGISTRATION, TEXT)
+    user_data: str | None = _field("UserData", Role.REGISTRATION, ValueKind.JSON_TEXT)
+
+    @property
+    def registration(self) -> tuple[str | None, str | None, str | None]:
+        """The registration settings, in REGISTRATION_FIELDS order: files sharing them share a RegisterMedia."""
+        return _registration(self)
+
+    def registered_as(self, other: MediaAttributes) -> MediaAttributes:
+        """These attributes with `other`'s registration settings (a registered file keeps its own)."""
+        settings: dict[str, Any] = dict(zip(REGISTRATION_NAMES, _registration(other), strict=True))
+        return dataclasses.replace(self, **settings)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BucketAttributes:
+    """An input bucket's binding as the manifests declare it and the state records it."""
+
+    referer: str | None = _field("Referer", Role.BINDING, TEXT)
+
+
+Attributes: TypeAlias = MediaAttributes | BucketAttributes
+
+
+def _specs(cls: type, role: Role | None = None) -> tuple[FieldSpec, ...]:
+    found = [
+        FieldSpec(f.name, *f.metadata["spec"]) for f in dataclasses.fields(cls) if "spec" in f.metadata
+    ]  # fmt: skip
+    return tuple(spec for spec in found if role is None or spec.role is role)
+
+
+MUTABLE_FIELDS = _specs(MediaMetadata)
+REGISTRATION_FIELDS = _specs(MediaAttributes, Role.REGISTRATION)
+# A media's fields in their canonical order (plan JSON, state, manifests): the file, then the rest as declared.
+MEDIA_FIELDS = (*_specs(MediaAttributes, Role.IDENTITY), *MUTABLE_FIELDS, *REGISTRATION_FIELDS)
+BUCKET_FIELDS = _specs(BucketAttributes)
+
+MUTABLE_NAMES = tuple(spec.name for spec in MUTABLE_FIELDS)
+REGISTRATION_NAMES = tuple(spec.name for spec in REGISTRATION_FIELDS)
+MEDIA_NAMES = tuple(spec.name for spec in MEDIA_FIELDS)
+BUCKET_NAMES = tuple(spec.name for spec in BUCKET_FIELDS)
+
+_registration = attrgetter(*REGISTRATION_NAMES)
+metadata_values = attrgetter(*MUTABLE_NAMES)  # the metadata values of any MediaMetadata, as one tuple
+media_values = attrgetter(*MEDIA_NAMES)  # a media's values in MEDIA_FIELDS order, as one tuple
+
+
+def fields_of(attributes: Attributes) -> tuple[FieldSpec, ...]:
+    return MEDIA_FIELDS if isinstance(attributes, MediaAttributes) else BUCKET_FIELDS
+
+
+def metadata_of(item: MediaMetadata) -> dict[str, Any]:
+    """The metadata `item` sets, by field name (a request's fields, or a copy into another class)."""
+    return {name: value for name, value in zip(MUTABLE_NAMES, metadata_values(item), strict=True) if value is not None}
+
+
+def comparable(spec: FieldSpec, value: Any) -> Any:
+    """`value` normalised for equality: VOD reports an empty text as absent, and tags are a set."""
+    if spec.kind is ValueKind.TEXT_LIST:
+        return frozenset(value or ())
+    if spec.kind is ValueKind.TEXT:
+        return value or ""
+    return value
+
+
+def declared_specs(declared: Attributes, specs: tuple[FieldSpec, ...]) -> Iterator[FieldSpec]:
+    """The fields among `specs` that `declared` sets (the ones reconcile manages)."""
+    return (spec for spec in specs if getattr(declared, spec.name) is not None)
+
+
+def changed_fields(current: Any, declared: Attributes, specs: tuple[FieldSpec, ...]) -> tuple[str, ...]:
+    """The names of the fields among `specs` that `declared` sets and `current` holds differently, compared as
+    `comparable` compares them, in `specs` order. `current` is any object with those fields (attributes, a
+    VideoInfo, a MediaBucket)."""
+    return tuple(
+        spec.name
+        for spec in declared_specs(declared, specs)
+        if comparable(spec, getattr(current, spec.name, None)) != comparable(spec, getattr(declared, spec.name))
+    )
+
+
+def metadata_matches(live: MediaMetadata, declared: MediaMetadata) -> bool:
+    """Whether `live` holds every mutable field `declared` sets: `changed_fields(live, declared,
+    MUTABLE_FIELDS)` is empty. The diff asks it of every converged media, so the common case (equal values)
+    is decided without normalising."""
+    for spec, mine, theirs in zip(MUTABLE_FIELDS, metadata_values(declared), metadata_values(live), strict=True):
+        if mine is not None and mine != theirs and comparable(spec, mine) != comparable(spec, theirs):
+            return False
+    return True
+
+
+def json_value(spec: FieldSpec, value: Any) -> Any:
+    """A field's value as JSON holds it: tags as a list."""
+    return list(value) if spec.kind is ValueKind.TEXT_LIST and value is not None else value
+
+
+def shown(attributes: Attributes | None) -> dict[str, Any]:
+    """`attributes_json`, and no fields for none (a change that creates or destroys the resource)."""
+    return {} if attributes is None else attributes_json(attributes)
+
+
+def attributes_json(attributes: Attributes) -> dict[str, Any]:
+    """The JSON object of `attributes` (state, plan JSON): the fields set, in canonical order; tags a list."""
+    out: dict[str, Any] = {}
+    for spec in fields_of(attributes):
+        value = getattr(attributes, spec.name)
+        if value is not None:
+            out[spec.name] = json_value(spec, value)
+    return out
+
+
+_KIND_CHECK: Mapping[ValueKind, tuple[type, str]] = {
+    ValueKind.TEXT: (str, "a string"),
+    ValueKind.REQUIRED_TEXT: (str, "a string"),
+    ValueKind.JSON_TEXT: (str, "a string of JSON text"),
+    ValueKind.INTEGER: (int, "an integer"),
+}
+
+
+def attributes_from_json(kind: str, value: object) -> Attributes:
+    """The attributes of a resource of `kind` ("media" or "input_bucket") from their JSON object (a state's,
+    a saved plan's). Raises ValueError naming the field at fault."""
+    if not isinstance(value, Mapping):
+        raise ValueError("attributes must be an object")
+    cls: type[Attributes] = MediaAttributes if kind == "media" else BucketAttributes
+    specs = MEDIA_FIELDS if cls is MediaAttributes else BUCKET_FIELDS
+    known = {spec.name: spec for spec in specs}
+    values: dict[str, Any] = {}
+    for name, item in value.items():
+        spec = known.get(name)
+        if spec is None:
+            raise ValueError(f"unknown {kind} attribute {name!r}")
+        values[name] = _checked(spec, item)
+    for spec in specs:
+        if spec.kind is ValueKind.REQUIRED_TEXT and spec.name not in values:
+            raise ValueError(f"{kind} attribute {spec.name!r} is missing")
+    return cls(**values)
+
+
+def _checked(spec: FieldSpec, item: object) -> Any:
+    if item is None:
+        return None
+    if spec.kind is ValueKind.TEXT_LIST:
+        if isinstance(item, list | tuple) and all(isinstance(tag, str) for tag in item):
+            return tuple(item)
+        raise ValueError(f"attribute {spec.name!r} must be a list of strings")
+    expected, noun = _KIND_CHECK[spec.kind]
+    if not isinstance(item, expected) or isinstance(item, bool):
+        raise ValueError(f"attribute {spec.name!r} must be {noun}")
+    return item
