@@ -1,4 +1,5 @@
-"""The state store interface, implemented by the local file store and the PostgreSQL store.
+"""The state store interface, implemented by the local file, PostgreSQL and OSS stores (each a `StoreBase`,
+which holds the rules below that every backend shares: `next_document` for `write`, `append`, the lock's).
 
 Reads never need the lock. Anything that writes holds it: `with store.lock("apply"): ...`.
 During apply, progress is committed cheaply and durably with `append` (one journal entry per
