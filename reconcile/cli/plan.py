@@ -96,7 +96,7 @@ def command(
     Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error (the plan has errors, or it could not
     be made), 2 with --detailed-exitcode when there are changes.
     """
-    refresh = refresh is not False
+    refresh = refresh is not False  # not given (None): true
     settings = settings_from_options(cloud)
     store = store_from_options(state, settings=settings, manifest_regions=manifest_regions(lambda: paths))
     output_format = output_format.lower()
