@@ -39,9 +39,9 @@ from reconcile.cli.plan import (
     oss_endpoint_of,
     planning_errors,
 )
+from reconcile.cli.plan_options import refresh_option, skip_object_check_option, target_option
 from reconcile.cli.progress import JsonEvents, LiveProgress, PlainProgress, tick_every
 from reconcile.cli.state_options import StateChoice, state_errors_as_fatal, state_options, store_from_options
-from reconcile.cli.target_option import target_option
 from reconcile.cloud.client import CloudSession
 from reconcile.cloud.models import CallStats
 from reconcile.cloud.settings import ClientSettings
@@ -86,18 +86,8 @@ INTERRUPTED_DURING_CALLS = (
     help="Also unbind buckets and DELETE media (and their source files) removed from the manifests, "
     "except those marked prevent_destroy.",
 )
-@click.option(
-    "--refresh",
-    type=click.BOOL,
-    default=None,
-    metavar="BOOLEAN",
-    help="Read the live resources before planning (default true); --refresh=false plans from the state alone.",
-)
-@click.option(
-    "--skip-object-check",
-    is_flag=True,
-    help="Do not check that the files the plan registers exist in OSS (HeadObject / ListObjectsV2).",
-)
+@refresh_option
+@skip_object_check_option
 @click.option(
     "--json",
     "json_output",

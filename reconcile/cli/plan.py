@@ -19,8 +19,8 @@ import click
 from reconcile.cli.ci_context import ci_context, markdown_links
 from reconcile.cli.cloud_options import cloud_options, settings_from_options
 from reconcile.cli.common import EXIT_CHANGES, EXIT_OK, FatalError, log_level_option, run_async, use_color
+from reconcile.cli.plan_options import refresh_option, skip_object_check_option, target_option
 from reconcile.cli.state_options import StateChoice, state_errors_as_fatal, state_option, store_from_options
-from reconcile.cli.target_option import target_option
 from reconcile.cloud.client import CloudSession
 from reconcile.cloud.errors import CloudError
 from reconcile.cloud.oss_client import OssClient, oss_endpoint
@@ -59,13 +59,7 @@ format_option = click.option(
     help="Save the plan to FILE; `reconcile apply FILE` applies exactly it, and refuses it once stale.",
 )
 @format_option
-@click.option(
-    "--refresh",
-    type=click.BOOL,
-    default=True,
-    metavar="BOOLEAN",
-    help="Read the live account before planning (default true); --refresh=false plans from the state alone.",
-)
+@refresh_option
 @click.option(
     "--prune",
     is_flag=True,
@@ -77,11 +71,7 @@ format_option = click.option(
     is_flag=True,
     help="Exit 2 when the plan has changes (0: none, 1: error).",
 )
-@click.option(
-    "--skip-object-check",
-    is_flag=True,
-    help="Do not check that the files the plan registers exist in OSS (HeadObject / ListObjectsV2).",
-)
+@skip_object_check_option
 @target_option
 @cloud_options
 @state_option
@@ -90,7 +80,7 @@ def command(
     paths: tuple[str, ...],
     out: str | None,
     output_format: str,
-    refresh: bool,
+    refresh: bool | None,
     prune: bool,
     detailed_exitcode: bool,
     skip_object_check: bool,
@@ -106,6 +96,7 @@ def command(
     Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error (the plan has errors, or it could not
     be made), 2 with --detailed-exitcode when there are changes.
     """
+    refresh = refresh is not False  # not given (None): true
     settings = settings_from_options(cloud)
     store = store_from_options(state, settings=settings, manifest_regions=manifest_regions(lambda: paths))
     output_format = output_format.lower()

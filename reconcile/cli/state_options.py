@@ -105,16 +105,15 @@ def state_option(func: F) -> F:
     return cast(F, with_state(with_workspace(with_choice)))
 
 
-def lock_timeout_option(func: F) -> F:
-    """`--lock-timeout DURATION`: how long a command that writes the state waits for its lock."""
-    return click.option(
-        "--lock-timeout",
-        "lock_timeout",
-        type=DURATION,
-        default="0",
-        metavar="DURATION",
-        help="Wait this long for a state lock held by another command, e.g. 30s or 2m (default 0: fail at once).",
-    )(func)
+# `--lock-timeout DURATION`: how long a command that writes the state waits for its lock.
+lock_timeout_option = click.option(
+    "--lock-timeout",
+    "lock_timeout",
+    type=DURATION,
+    default="0",
+    metavar="DURATION",
+    help="Wait this long for a state lock held by another command, e.g. 30s or 2m (default 0: fail at once).",
+)
 
 
 def state_options(func: F) -> F:

@@ -18,7 +18,7 @@ The catalogue (`CATALOGUE`) is also what the emulator answers with, so the two n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,25 +112,19 @@ class CloudError(Exception):
         return f" after {self.attempts} attempts" if self.attempts > 1 else ""
 
 
+@dataclass(eq=False, repr=False)  # compared and shown as the exception it is
 class ApiError(CloudError):
     """The service answered with an error envelope."""
 
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        *,
-        request_id: str | None = None,
-        status: int = 400,
-        action: str | None = None,
-        retry_after_ms: int | None = None,
-    ) -> None:
-        self.code = code
-        self.message = message
-        self.request_id = request_id
-        self.status = status
-        self.action = action
-        self.retry_after_ms = retry_after_ms
+    code: str
+    message: str
+    _: KW_ONLY
+    request_id: str | None = None
+    status: int = 400
+    action: str | None = None
+    retry_after_ms: int | None = None
+
+    def __post_init__(self) -> None:
         super().__init__(str(self))
 
     def __str__(self) -> str:

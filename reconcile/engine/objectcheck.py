@@ -21,11 +21,11 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeAlias, TypeVar
 
 from reconcile.cloud.errors import ForbiddenError, NotFoundError
 from reconcile.cloud.limits import parse_oss_url
-from reconcile.cloud.oss_client import ObjectInfo, ObjectPage
+from reconcile.cloud.oss_client import OssClient
 from reconcile.cloud.oss_wire import LIST_MAX_KEYS
 from reconcile.engine.attributes import media_of
 from reconcile.engine.plan import Plan, PlanWarning, ResourceChange
@@ -33,21 +33,8 @@ from reconcile.engine.plan import Plan, PlanWarning, ResourceChange
 T = TypeVar("T")
 
 
-class ObjectLookup(Protocol):
-    """The OSS reads the check makes (`reconcile.cloud.oss_client.OssClient`)."""
-
-    async def head_object(self, bucket: str, region: str, key: str) -> ObjectInfo | None: ...
-
-    async def list_objects_v2(
-        self,
-        bucket: str,
-        region: str,
-        *,
-        prefix: str = "",
-        delimiter: str = "",
-        max_keys: int = LIST_MAX_KEYS,
-        continuation_token: str | None = None,
-    ) -> ObjectPage: ...
+# What the check reads OSS with: HeadObject and ListObjectsV2 (tests give it the emulator's transport).
+ObjectLookup: TypeAlias = OssClient
 
 
 @dataclass(frozen=True, slots=True)

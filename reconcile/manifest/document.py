@@ -282,23 +282,28 @@ def _typed(spec: FieldSpec, value: Any) -> Any:
     return tuple(value) if spec.kind is ValueKind.TEXT_LIST and value is not None else value
 
 
+# The entry sets one of the two and media_defaults the other: the key the entry sets → the key the defaults set,
+# and the warning (at the entry's key, naming the defaults' line).
+_AGAINST_DEFAULTS = {
+    "workflow_id": (
+        "template_group_id",
+        "`workflow_id` is set and media_defaults sets `template_group_id` (line {line}): workflow_id wins at the "
+        "API, template_group_id is ignored; add `template_group_id: null` to this entry to say so",
+    ),
+    "template_group_id": (
+        "workflow_id",
+        "`template_group_id` is ignored: media_defaults sets `workflow_id` (line {line}), and workflow_id wins at "
+        "the API; add `workflow_id: null` to this entry to use the template group",
+    ),
+}
+
+
 def _warn_both_set(reader: NodeReader, entry: _Entry, defaults: _Entry | None) -> None:
     """Warn where the entry meets the conflict; a conflict wholly inside media_defaults is warned there once."""
-    own_template = "template_group_id" in entry.nodes
-    own_workflow = "workflow_id" in entry.nodes
-    if own_template and own_workflow:
+    own = [key for key in ("workflow_id", "template_group_id") if key in entry.nodes]
+    if len(own) == 2:
         reader.warn(entry.nodes["workflow_id"][0], _BOTH_SET)
-    elif own_workflow and defaults is not None:
-        line = defaults.nodes["template_group_id"][0].start_mark.line + 1
-        reader.warn(
-            entry.nodes["workflow_id"][0],
-            f"`workflow_id` is set and media_defaults sets `template_group_id` (line {line}): workflow_id wins at "
-            "the API, template_group_id is ignored; add `template_group_id: null` to this entry to say so",
-        )
-    elif own_template and defaults is not None:
-        line = defaults.nodes["workflow_id"][0].start_mark.line + 1
-        reader.warn(
-            entry.nodes["template_group_id"][0],
-            f"`template_group_id` is ignored: media_defaults sets `workflow_id` (line {line}), and workflow_id wins "
-            "at the API; add `workflow_id: null` to this entry to use the template group",
-        )
+    elif own and defaults is not None:
+        other, warning = _AGAINST_DEFAULTS[own[0]]
+        line = defaults.nodes[other][0].start_mark.line + 1
+        reader.warn(entry.nodes[own[0]][0], warning.format(line=line))

@@ -14,7 +14,7 @@ import enum
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 from reconcile.manifest.desired import SourceLocation, Warning_
 from reconcile.manifest.diagnostics import Diagnostic
@@ -39,6 +39,7 @@ class _Invalid(enum.Enum):
 
 INVALID = _Invalid.INVALID  # a value that was reported as a problem: skip it, do not report it again
 Invalid: TypeAlias = _Invalid
+_T = TypeVar("_T")
 
 _CORE = "tag:yaml.org,2002:"
 NULL_TAG, BOOL_TAG, INT_TAG, FLOAT_TAG = (_CORE + name for name in ("null", "bool", "int", "float"))
@@ -288,32 +289,25 @@ class NodeReader:
         return INVALID if problems else result
 
     def integer(self, key: str, node: Node) -> int | Invalid | None:
-        if not isinstance(node, ScalarNode):
-            self.error(node, f"`{key}` must be an integer, not {describe(node)}")
-            return INVALID
-        value: str = node.value
-        if node.tag == NULL_TAG or (node.tag == PLAIN_TAG and value in NULL_WORDS):
-            return None
-        if node.tag in (PLAIN_TAG, INT_TAG) and _INT.fullmatch(value):
-            return int(value, 0) if value[:2] in ("0o", "0x") else int(value)
-        hint = "; remove the quotes" if node.tag == STR_TAG else ""
-        self.error(node, f"`{key}` must be an integer, got {describe(node)}{hint}")
-        return INVALID
+        return self._typed_scalar(key, node, "an integer", _as_integer)
 
     def boolean(self, key: str, node: Node) -> bool | Invalid | None:
+        return self._typed_scalar(key, node, "true or false", _as_boolean)
+
+    def _typed_scalar(
+        self, key: str, node: Node, expected: str, parse: Callable[[ScalarNode], _T | None]
+    ) -> _T | Invalid | None:
+        """`parse`'s value of a scalar; None for null; an error saying what was `expected` for anything else."""
         if not isinstance(node, ScalarNode):
-            self.error(node, f"`{key}` must be true or false, not {describe(node)}")
+            self.error(node, f"`{key}` must be {expected}, not {describe(node)}")
             return INVALID
-        value: str = node.value
-        if node.tag == NULL_TAG or (node.tag == PLAIN_TAG and value in NULL_WORDS):
+        if node.tag == NULL_TAG or (node.tag == PLAIN_TAG and node.value in NULL_WORDS):
             return None
-        if node.tag in (PLAIN_TAG, BOOL_TAG):
-            if value in TRUE_WORDS:
-                return True
-            if value in FALSE_WORDS:
-                return False
+        value = parse(node)
+        if value is not None:
+            return value
         hint = "; remove the quotes" if node.tag == STR_TAG else ""
-        self.error(node, f"`{key}` must be true or false, got {describe(node)}{hint}")
+        self.error(node, f"`{key}` must be {expected}, got {describe(node)}{hint}")
         return INVALID
 
     def text_list(self, key: str, spec: Field, node: Node) -> list[str] | Invalid | None:
@@ -448,12 +442,32 @@ def _json_scalar(text: str) -> Any:
     if text in FALSE_WORDS:
         return False
     if _INT.fullmatch(text):
-        return int(text, 0) if text[:2] in ("0o", "0x") else int(text)
+        return _int(text)
     if _FLOAT.fullmatch(text):
         return float(text)
     if _INF_NAN.fullmatch(text):
         return _NOT_JSON
     return text
+
+
+def _int(text: str) -> int:
+    """A YAML 1.2 core-schema integer that `_INT` matched: decimal, 0o octal or 0x hexadecimal."""
+    return int(text, 0) if text[:2] in ("0o", "0x") else int(text)
+
+
+def _as_integer(node: ScalarNode) -> int | None:
+    """The integer a plain or `!!int` scalar writes; None when it writes none."""
+    return _int(node.value) if node.tag in (PLAIN_TAG, INT_TAG) and _INT.fullmatch(node.value) else None
+
+
+def _as_boolean(node: ScalarNode) -> bool | None:
+    """The boolean a plain or `!!bool` scalar writes; None when it writes none (YAML 1.2: `yes` is not one)."""
+    if node.tag in (PLAIN_TAG, BOOL_TAG):
+        if node.value in TRUE_WORDS:
+            return True
+        if node.value in FALSE_WORDS:
+            return False
+    return None
 
 
 def _unsupported_tag(tag: str) -> str:

@@ -7,9 +7,6 @@ the `StateStore` protocol, and each keeps one state per workspace.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-
 from reconcile.state.local import LocalStateStore
 from reconcile.state.location import (
     DEFAULT_STATE_PATH,
@@ -19,7 +16,7 @@ from reconcile.state.location import (
     Backend,
     OpenOptions,
     backend_for,
-    open_location,
+    open_store,
     redact,
     state_location,
     workspace_name,
@@ -60,15 +57,3 @@ __all__ = [
     "state_location",
     "workspace_name",
 ]
-
-
-def open_store(
-    location: str | os.PathLike[str] | None = None,
-    workspace: str | None = None,
-    env: Mapping[str, str] | None = None,
-    options: OpenOptions | None = None,
-) -> StateStore:
-    """The store of `location` (else $RECONCILE_STATE, else `.reconcile/state.json`) and `workspace` (else
-    $RECONCILE_WORKSPACE, else `default`). StateError for an unknown scheme or a malformed location. `options`:
-    the command's cloud settings and manifests, for a backend that needs them (OSS)."""
-    return open_location(location, workspace, env, options)

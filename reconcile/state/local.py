@@ -14,17 +14,14 @@ the snapshot when it is released normally, so reads stay fast and the journal st
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
 import shlex
 import stat
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 from pathlib import Path
 
 from reconcile.state.files import (
@@ -41,9 +38,9 @@ from reconcile.state.files import (
 )
 from reconcile.state.journal import JournalContents, JournalMismatchError, encode_entry, parse_journal, replay
 from reconcile.state.lockfile import HeldLock, LockFile
-from reconcile.state.model import STATE_FORMAT_VERSION, StateDocument
+from reconcile.state.model import StateDocument
 from reconcile.state.snapshot import decode_snapshot, encode_snapshot
-from reconcile.state.store import JournalRecord, LockInfo, StateError, check_unique, next_version
+from reconcile.state.store import JournalRecord, LockInfo, StateError, StateVersion, StoreBase, next_document
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +79,12 @@ class SeenState:
     journal_valid_length: int  # an append starts here (cutting off a torn tail)
     snapshot_resources: int  # resources in the snapshot file itself (journal not replayed): decides the backup
 
+    @property
+    def version(self) -> StateVersion:
+        return StateVersion(self.lineage, self.serial)
 
-class LocalStateStore:
+
+class LocalStateStore(StoreBase[HeldLock]):
     def __init__(
         self,
         path: Path,
@@ -94,24 +95,15 @@ class LocalStateStore:
         poll_interval: float = 0.25,
         os_lock: bool | None = None,
     ) -> None:
+        super().__init__(location or str(path))
         self.path = Path(path)
-        self._location = location or str(path)
         self.journal_path = self.path.with_name(self.path.name + ".journal")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.backup_path = self.path.with_name(self.path.name + ".backup")
         self._lock_file = LockFile(
             self.lock_path, self._location, clock=clock, sleep=sleep, poll_interval=poll_interval, os_lock=os_lock
         )
-        self._mutex = threading.RLock()
-        self._held: HeldLock | None = None
         self._seen: SeenState | None = None
-
-    def __repr__(self) -> str:
-        return f"LocalStateStore({self._location!r})"
-
-    @property
-    def location(self) -> str:
-        return self._location
 
     # -- reading --------------------------------------------------------------------------------------------
 
@@ -214,37 +206,24 @@ class LocalStateStore:
 
     def write(self, doc: StateDocument) -> StateDocument:
         with self._mutex, self._exclusive("write"):
-            seen = self._current()
-            lineage, serial = self._next_version(doc, seen)
-            resources = sorted(doc.resources, key=attrgetter("address"))
-            check_unique(resources, self._location)
-            written = doc.model_copy(
-                update={"version": STATE_FORMAT_VERSION, "lineage": lineage, "serial": serial, "resources": resources}
-            )
+            written = next_document(doc, self._current(), self._location)
             self._replace_snapshot(written)
             return written
 
-    def append(self, records: Sequence[JournalRecord]) -> int:
-        """One journal line (a new serial) for `records`; fsync'd before returning. No records: no new serial."""
-        with self._mutex, self._exclusive("append"):
-            seen = self._current()
-            if not records:
-                return seen.serial if seen else 0
-            if seen is None:
-                self.write(StateDocument.empty())
-                seen = self._seen
-                assert seen is not None
-            serial = seen.serial + 1
-            line = encode_entry(serial, seen.lineage, records)
-            torn = seen.journal is not None and seen.journal.size > seen.journal_valid_length
-            try:
-                stat = append_durably(self.journal_path, line, truncate_to=seen.journal_valid_length if torn else None)
-            except OSError as exc:
-                raise StateError(f"cannot write state journal {self.journal_path}: {exc.strerror or exc}") from exc
-            self._seen = dataclasses.replace(
-                seen, serial=serial, journal=FileVersion.of(stat), journal_valid_length=stat.st_size
-            )
-            return serial
+    def _append_entry(self, after: StateVersion, records: Sequence[JournalRecord]) -> None:
+        """One journal line, fsync'd."""
+        seen = self._seen
+        assert seen is not None and seen.version == after  # `_current()` or `write` has just set it
+        serial = after.serial + 1
+        line = encode_entry(serial, after.lineage, records)
+        torn = seen.journal is not None and seen.journal.size > seen.journal_valid_length
+        try:
+            stat = append_durably(self.journal_path, line, truncate_to=seen.journal_valid_length if torn else None)
+        except OSError as exc:
+            raise StateError(f"cannot write state journal {self.journal_path}: {exc.strerror or exc}") from exc
+        self._seen = dataclasses.replace(
+            seen, serial=serial, journal=FileVersion.of(stat), journal_valid_length=stat.st_size
+        )
 
     def compact(self) -> StateDocument | None:
         """Fold the journal into the snapshot, at the same serial (the state does not change)."""
@@ -257,20 +236,16 @@ class LocalStateStore:
             self._replace_snapshot(doc)
             return doc
 
-    def _current(self) -> SeenState | None:
-        """The state's lineage and serial now. Only called under the lock, when nobody else can change them."""
+    def _current(self) -> StateVersion | None:
         seen = self._seen
         if (
-            seen is not None
-            and FileVersion.at(self.path) == seen.snapshot
-            and FileVersion.at(self.journal_path) == seen.journal
+            seen is None
+            or FileVersion.at(self.path) != seen.snapshot
+            or FileVersion.at(self.journal_path) != seen.journal
         ):
-            return seen
-        self.read()
-        return self._seen
-
-    def _next_version(self, doc: StateDocument, seen: SeenState | None) -> tuple[str, int]:
-        return next_version(doc, (seen.lineage, seen.serial) if seen else None, self._location)
+            self.read()
+            seen = self._seen
+        return seen.version if seen is not None else None
 
     def _replace_snapshot(self, doc: StateDocument) -> None:
         data = encode_snapshot(doc)
@@ -299,26 +274,24 @@ class LocalStateStore:
 
     # -- locking --------------------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def lock(self, command: str, timeout: float = 0.0) -> Iterator[LockInfo]:
-        """Hold the state lock (re-entrant for this store). Released normally, it compacts the journal."""
-        if self._held is not None:
-            yield self._held.info
-            return
-        held = self._lock_file.acquire(command, timeout)  # polls up to `timeout`: not under the mutex
+    # `lock()` (StoreBase) compacts the journal when its block ends normally.
+
+    def _acquire(self, command: str, timeout: float) -> HeldLock:
+        held = self._lock_file.acquire(command, timeout)
         self._held = held
-        completed = False
+        return held
+
+    def _release(self, held: HeldLock, *, tidy: bool) -> None:
         try:
-            yield held.info
-            completed = True
+            if tidy:
+                self._compact_quietly()
         finally:
-            try:
-                if completed:
-                    self._compact_quietly()
-            finally:
-                with self._mutex:  # not while another thread is half-way through an append
-                    self._held = None
-                    self._lock_file.release(held)
+            with self._mutex:  # not while another thread is half-way through an append
+                self._held = None
+                self._lock_file.release(held)
+
+    def _lock_info(self, held: HeldLock) -> LockInfo:
+        return held.info
 
     def _compact_quietly(self) -> None:
         """Compaction only tidies: the journal is already durable, so a failure here must not fail the command."""
@@ -326,20 +299,6 @@ class LocalStateStore:
             self.compact()
         except StateError as exc:
             log.warning("could not fold the journal into the state snapshot (it stays valid as it is): %s", exc)
-
-    @contextlib.contextmanager
-    def _exclusive(self, command: str) -> Iterator[None]:
-        """The lock for one write: the one this store holds, or else taken (without waiting) just for it."""
-        if self._held is not None:
-            yield
-            return
-        held = self._lock_file.acquire(command, timeout=0.0)
-        self._held = held
-        try:
-            yield
-        finally:
-            self._held = None
-            self._lock_file.release(held)
 
     def force_unlock(self, lock_id: str) -> LockInfo:
         return self._lock_file.force_unlock(lock_id)

@@ -132,12 +132,15 @@ def backend_for(location: str, options: OpenOptions | None = None) -> Backend:
     return opener(location, options or OpenOptions(os.environ))
 
 
-def open_location(
+def open_store(
     location: str | os.PathLike[str] | None = None,
     workspace: str | None = None,
     env: Mapping[str, str] | None = None,
     options: OpenOptions | None = None,
 ) -> StateStore:
+    """The store of `location` (else $RECONCILE_STATE, else `.reconcile/state.json`) and `workspace` (else
+    $RECONCILE_WORKSPACE, else `default`). StateError for an unknown scheme or a malformed location. `options`:
+    the command's cloud settings and manifests, for a backend that needs them (OSS)."""
     environ = os.environ if env is None else env
     chosen = backend_for(state_location(location, environ), options or OpenOptions(environ))
     return chosen.open(workspace_name(workspace, environ))

@@ -13,13 +13,10 @@ and a record whose holder is a dead process on this host is taken over.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import errno
 import logging
 import os
-import socket
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +34,7 @@ from reconcile.state.files import (
     temp_path_for,
     write_file_durably,
 )
-from reconcile.state.store import LockInfo, StateError, StateLockedError, ci_run_url
+from reconcile.state.store import LockInfo, StateError, StateLockedError, this_host
 
 try:
     import fcntl
@@ -57,10 +54,6 @@ class HeldLock:
     fd: int | None  # with flock: the locked descriptor, which holds the lock until it is closed
 
 
-def this_host() -> str:
-    return socket.gethostname()
-
-
 def pid_alive(pid: int) -> bool:
     """Whether `pid` is a running process on this machine (a zombie has exited: it is not)."""
     if pid <= 0:
@@ -77,13 +70,6 @@ def pid_alive(pid: int) -> bool:
         return True  # no /proc: os.kill's answer stands
     state = stat.rsplit(")", 1)[-1].split()[0]
     return state not in ("Z", "X")
-
-
-def new_lock_info(command: str) -> LockInfo:
-    created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    return LockInfo(
-        id=str(uuid.uuid4()), pid=os.getpid(), host=this_host(), command=command, created=created, ci_run=ci_run_url()
-    )
 
 
 class LockFile:
@@ -183,7 +169,7 @@ class LockFile:
                 # Force-unlocked (removed) between our open and our flock: lock the file now at that path.
                 os.close(fd)
                 return self._try_flock(command)
-            info = new_lock_info(command)
+            info = LockInfo.new(command)
             data = info.model_dump_json().encode()
             os.pwrite(fd, data, 0)
             os.ftruncate(fd, len(data))
@@ -196,7 +182,7 @@ class LockFile:
     def _try_create_record(self, command: str, attempts: int = 3) -> HeldLock | None:
         if attempts == 0:
             return None  # the path keeps changing under us: report it locked, and poll again if waiting
-        info = new_lock_info(command)
+        info = LockInfo.new(command)
         temp = temp_path_for(self.path)
         write_file_durably(temp, info.model_dump_json().encode())
         try:

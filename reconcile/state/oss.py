@@ -35,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import datetime as dt
 import json
 import logging
 import math
@@ -43,11 +42,9 @@ import os
 import re
 import threading
 import time
-import uuid
 import weakref
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any, TypeVar
 
 import httpx
@@ -58,15 +55,15 @@ from reconcile.cloud.errors import CloudError, ConflictError
 from reconcile.cloud.oss_client import OssClient
 from reconcile.cloud.settings import ClientSettings
 from reconcile.state.journal import JournalEntry, replay
-from reconcile.state.lockfile import this_host
 from reconcile.state.model import STATE_FORMAT_VERSION, StateDocument
 from reconcile.state.store import (
     JournalRecord,
     LockInfo,
     StateError,
     StateLockedError,
-    ci_run_url,
-    next_version,
+    StateVersion,
+    StoreBase,
+    next_document,
 )
 
 log = logging.getLogger(__name__)
@@ -96,12 +93,6 @@ def lease_seconds(env: Mapping[str, str] | None = None) -> float:
     return seconds
 
 
-@dataclass(frozen=True, slots=True)
-class _Seen:
-    lineage: str
-    serial: int
-
-
 @dataclass(slots=True)
 class _Held:
     info: LockInfo
@@ -110,7 +101,7 @@ class _Held:
     renewals: int = 0
 
 
-class OssStateStore:
+class OssStateStore(StoreBase[_Held]):
     """See the module docstring. `close()` (or the context manager) ends its worker thread."""
 
     def __init__(
@@ -130,6 +121,7 @@ class OssStateStore:
         poll_interval: float = 1.0,
         on_lease_lost: Callable[[], None] | None = None,
     ) -> None:
+        super().__init__(f"oss://{bucket}/{prefix.strip('/')}")
         self.bucket = bucket
         self.region = region
         self.prefix = prefix.strip("/")
@@ -142,32 +134,22 @@ class OssStateStore:
         self._on_lease_lost = on_lease_lost
         self._lost = False  # the lease was lost: `watch_lease` calls a callback registered afterwards at once
         self._lost_lock = threading.Lock()
-        self._location = f"oss://{bucket}/{self.prefix}"
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="oss-state", daemon=True)
         self._thread.start()
         self._session = CloudSession(settings, credentials, transport=transport)
         extra = {"timestamp": oss_timestamp} if oss_timestamp is not None else {}
         self._oss = OssClient(self._session, endpoint=endpoint, **extra)
-        self._mutex = threading.RLock()
-        self._held: _Held | None = None
         self._renewer: concurrent.futures.Future[None] | None = None
-        self._seen: _Seen | None = None
+        self._seen: StateVersion | None = None
         # A store nobody closed (a CLI command's) stops its loop when collected, or at exit.
         self._finalizer = weakref.finalize(self, _shut_down, self._loop, self._thread, self._session)
-
-    def __repr__(self) -> str:
-        return f"OssStateStore({self._location!r})"
 
     def __enter__(self) -> OssStateStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @property
-    def location(self) -> str:
-        return self._location
 
     def close(self) -> None:
         self._stop_renewing()
@@ -190,7 +172,7 @@ class OssStateStore:
     def read(self) -> StateDocument | None:
         with self._mutex:
             doc = self._run(self._read())
-            self._seen = _Seen(doc.lineage, doc.serial) if doc is not None else None
+            self._seen = StateVersion(doc.lineage, doc.serial) if doc is not None else None
             return doc
 
     async def _read(self) -> StateDocument | None:
@@ -215,7 +197,7 @@ class OssStateStore:
             )
         return None
 
-    def _decode_snapshot(self, data: Any, serial: int) -> StateDocument:
+    def _decode_snapshot(self, data: object, serial: int) -> StateDocument:
         try:
             doc = StateDocument.model_validate(data)
         except ValueError as exc:
@@ -239,7 +221,7 @@ class OssStateStore:
             if token is None:
                 return sorted(serials)
 
-    async def _get_json(self, key: str) -> dict[str, Any] | None:
+    async def _get_json(self, key: str) -> Mapping[str, object] | None:
         data = await self._oss.get_object(self.bucket, self.region, key)
         if data is None:
             return None
@@ -253,43 +235,23 @@ class OssStateStore:
 
     def write(self, doc: StateDocument) -> StateDocument:
         with self._mutex, self._exclusive("write"):
-            current = self._current()
-            lineage, serial = next_version(doc, (current.lineage, current.serial) if current else None, self._location)
-            written = doc.model_copy(
-                update={
-                    "version": STATE_FORMAT_VERSION,
-                    "lineage": lineage,
-                    "serial": serial,
-                    "resources": sorted(doc.resources, key=attrgetter("address")),
-                }
-            )
-            body = {"kind": "snapshot", "state": json.loads(written.model_dump_json())}
-            self._create(serial, body)
-            self._seen = _Seen(lineage, serial)
-            self._run(self._prune(serial))
+            written = next_document(doc, self._current(), self._location)
+            self._create(written.serial, {"kind": "snapshot", "state": json.loads(written.model_dump_json())})
+            self._seen = StateVersion(written.lineage, written.serial)
+            self._run(self._prune(written.serial))
             return written
 
-    def append(self, records: Sequence[JournalRecord]) -> int:
-        with self._mutex, self._exclusive("append"):
-            current = self._current()
-            if not records:
-                return current.serial if current else 0
-            if current is None:
-                self.write(StateDocument.empty())
-                current = self._seen
-                assert current is not None
-            serial = current.serial + 1
-            entry = JournalEntry(serial=serial, lineage=current.lineage, records=tuple(records))
-            self._create(serial, {"kind": "journal", "entry": json.loads(entry.model_dump_json())})
-            self._seen = _Seen(current.lineage, serial)
-            return serial
+    def _append_entry(self, after: StateVersion, records: Sequence[JournalRecord]) -> None:
+        entry = JournalEntry(serial=after.serial + 1, lineage=after.lineage, records=tuple(records))
+        self._create(entry.serial, {"kind": "journal", "entry": json.loads(entry.model_dump_json())})
+        self._seen = StateVersion(entry.lineage, entry.serial)
 
-    def _current(self) -> _Seen | None:
+    def _current(self) -> StateVersion | None:
         if self._seen is None or self._held is None:
             self.read()
         return self._seen
 
-    def _create(self, serial: int, body: dict[str, Any]) -> None:
+    def _create(self, serial: int, body: Mapping[str, object]) -> None:
         """Write serial `serial` create-only: the compare-and-swap that keeps two writers from both writing it."""
         self._check_lease()
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -342,38 +304,12 @@ class OssStateStore:
 
     # -- locking --------------------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def lock(self, command: str, timeout: float = 0.0) -> Iterator[LockInfo]:
-        if self._held is not None:
-            yield self._held.info
-            return
-        held = self._acquire(command, timeout)
-        try:
-            yield held.info
-        finally:
-            self._release(held)
-
-    @contextlib.contextmanager
-    def _exclusive(self, command: str) -> Iterator[None]:
-        if self._held is not None:
-            yield
-            return
-        with self.lock(command):
-            yield
-
     def _acquire(self, command: str, timeout: float) -> _Held:
         started = self._clock()
         while True:
             generation, holder = self._run(self._newest_lock())
             if holder is None:
-                info = LockInfo(
-                    id=str(uuid.uuid4()),
-                    pid=os.getpid(),
-                    host=this_host(),
-                    command=command,
-                    created=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    ci_run=ci_run_url(),
-                )
+                info = LockInfo.new(command)
                 attempt_started = self._clock()
                 if self._run(self._create_only(self._lock_key(generation + 1), self._lock_body(info))):
                     held = _Held(info, generation + 1, attempt_started + self.lease - self.margin)
@@ -497,7 +433,10 @@ class OssStateStore:
         if callback is not None:
             callback()
 
-    def _release(self, held: _Held) -> None:
+    def _lock_info(self, held: _Held) -> LockInfo:
+        return held.info
+
+    def _release(self, held: _Held, *, tidy: bool) -> None:
         self._stop_renewing()
         with self._mutex:
             self._held = None

@@ -38,35 +38,32 @@ never reconnects under a lock it no longer holds.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import hashlib
 import logging
 import os
-import threading
 import time
-import uuid
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from operator import attrgetter
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from reconcile.state.journal import decode_entry, encode_entry, replay
 from reconcile.state.location import DEFAULT_WORKSPACE, PostgresLocation
-from reconcile.state.lockfile import pid_alive, this_host
-from reconcile.state.model import STATE_FORMAT_VERSION, StateDocument
+from reconcile.state.lockfile import pid_alive
+from reconcile.state.model import StateDocument
 from reconcile.state.snapshot import decode_snapshot, encode_snapshot
 from reconcile.state.store import (
     JournalRecord,
     LockInfo,
     StateError,
     StateLockedError,
-    check_unique,
-    ci_run_url,
-    next_version,
+    StateVersion,
+    StoreBase,
+    next_document,
+    this_host,
 )
 
 log = logging.getLogger(__name__)
@@ -130,10 +127,6 @@ def _lock_key_parts(key: int) -> tuple[int, int]:
     return unsigned >> 32, unsigned & 0xFFFF_FFFF
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
 class _Database:
     """One connection to the location's database, its errors as StateError with the password scrubbed."""
 
@@ -153,13 +146,13 @@ class _Database:
         if self._conn is not None and not self._conn.closed:
             return self._conn
         given = conninfo_to_dict(self.location.conninfo)
-        options: dict[str, Any] = {"autocommit": True}
+        defaults: dict[str, str | int] = {}
         if "application_name" not in given:
-            options["application_name"] = APPLICATION_NAME
+            defaults["application_name"] = APPLICATION_NAME
         if "connect_timeout" not in given and "PGCONNECT_TIMEOUT" not in os.environ:
-            options["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+            defaults["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
         try:
-            conn = psycopg.connect(self.location.conninfo, **options)
+            conn = psycopg.connect(make_conninfo(self.location.conninfo, **defaults), autocommit=True)
         except psycopg.Error as exc:
             raise StateError(
                 f"cannot connect to state {self.display}: {self.scrub(_first_line(exc))}. Check the URL's host, "
@@ -264,7 +257,7 @@ def list_workspaces(location: PostgresLocation) -> list[str]:
         db.close()
 
 
-class PostgresStateStore:
+class PostgresStateStore(StoreBase[LockInfo]):
     def __init__(
         self,
         location: PostgresLocation,
@@ -274,25 +267,16 @@ class PostgresStateStore:
         sleep: Callable[[float], None] = time.sleep,
         poll_interval: float = 0.5,
     ) -> None:
-        self.settings = location
-        self.workspace = workspace
-        self._location = (
+        super().__init__(
             location.display if workspace == DEFAULT_WORKSPACE else f"{location.display} (workspace {workspace})"
         )
+        self.settings = location
+        self.workspace = workspace
         self._db = _Database(location, self._location)
         self._key = lock_key(location.schema, workspace)
         self._clock = clock
         self._sleep = sleep
         self._poll_interval = poll_interval
-        self._mutex = threading.RLock()
-        self._held: LockInfo | None = None
-
-    def __repr__(self) -> str:
-        return f"PostgresStateStore({self._location!r})"
-
-    @property
-    def location(self) -> str:
-        return self._location
 
     def close(self) -> None:
         with self._mutex:
@@ -349,24 +333,15 @@ class PostgresStateStore:
     def write(self, doc: StateDocument) -> StateDocument:
         with self._mutex, self._exclusive("write"), self._db.errors("writing the state"):
             conn = self._connection()
-            resources = sorted(doc.resources, key=attrgetter("address"))
-            check_unique(resources, self._location)
             with conn.transaction():
-                lineage, serial = next_version(doc, self._current(conn), self._location)
-                written = doc.model_copy(
-                    update={
-                        "version": STATE_FORMAT_VERSION,
-                        "lineage": lineage,
-                        "serial": serial,
-                        "resources": resources,
-                    }
-                )
+                written = next_document(doc, self._version(conn), self._location)
+                lineage, serial = written.lineage, written.serial
                 conn.execute(
                     self._db.q(
                         "INSERT INTO {schema}.reconcile_snapshots (workspace, serial, lineage, resources, document) "
                         "VALUES (%s, %s, %s, %s, %b)"
                     ),
-                    [self.workspace, serial, lineage, len(resources), encode_snapshot(written)],
+                    [self.workspace, serial, lineage, len(written.resources), encode_snapshot(written)],
                 )
                 conn.execute(
                     self._db.q(
@@ -389,21 +364,24 @@ class PostgresStateStore:
                 )
             return written
 
-    def append(self, records: Sequence[JournalRecord]) -> int:
-        """One committed journal row (a new serial) for `records`. No records: no new serial."""
-        with self._mutex, self._exclusive("append"):
-            with self._db.errors("recording a batch"):
-                conn = self._connection()
-                current = self._current(conn, lock_row=False)
-            if not records:
-                return current[1] if current else 0
-            if current is None:
-                self.write(StateDocument.empty())
-            with self._db.errors("recording a batch"), conn.transaction():
-                current = self._current(conn)
+    def _current(self) -> StateVersion | None:
+        with self._db.errors("recording a batch"):
+            return self._version(self._connection(), lock_row=False)
+
+    def _append_entry(self, after: StateVersion, records: Sequence[JournalRecord]) -> None:
+        """One committed journal row, in a transaction that holds the workspace row."""
+        with self._db.errors("recording a batch"):
+            conn = self._connection()
+            with conn.transaction():
+                current = self._version(conn)
                 if current is None:
                     raise StateError(f"state {self._location} disappeared while a batch was recorded in it.")
-                lineage, serial = current[0], current[1] + 1
+                if current != after:
+                    raise StateError(
+                        f"state {self._location} changed while a batch was recorded in it (serial {after.serial} "
+                        f"then, {current.serial} now): it was written without its lock."
+                    )
+                lineage, serial = after.lineage, after.serial + 1
                 conn.execute(
                     self._db.q(
                         "INSERT INTO {schema}.reconcile_journal (workspace, serial, lineage, entry) "
@@ -415,15 +393,14 @@ class PostgresStateStore:
                     self._db.q("UPDATE {schema}.reconcile_workspaces SET serial = %s, updated = now() WHERE name = %s"),
                     [serial, self.workspace],
                 )
-            return serial
 
-    def _current(self, conn: psycopg.Connection[Any], *, lock_row: bool = True) -> tuple[str, int] | None:
-        """The state's (lineage, serial) now; in a transaction, the row stays locked until it ends."""
+    def _version(self, conn: psycopg.Connection[Any], *, lock_row: bool = True) -> StateVersion | None:
+        """The state's lineage and serial now; in a transaction, the row stays locked until it ends."""
         query = "SELECT lineage, serial FROM {schema}.reconcile_workspaces WHERE name = %s" + (
             " FOR UPDATE" if lock_row else ""
         )
         row = conn.execute(self._db.q(query), [self.workspace]).fetchone()
-        return (row[0], row[1]) if row else None
+        return StateVersion(row[0], row[1]) if row else None
 
     def _connection(self) -> psycopg.Connection[Any]:
         """The store's connection. Never a new one while a lock is held: the lock went with the old one."""
@@ -436,28 +413,10 @@ class PostgresStateStore:
 
     # -- locking --------------------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def lock(self, command: str, timeout: float = 0.0) -> Iterator[LockInfo]:
-        """Hold the state lock (re-entrant for this store) on this store's connection, until the block ends."""
-        if self._held is not None:
-            yield self._held
-            return
-        info = self._acquire(command, timeout)
-        try:
-            yield info
-        finally:
-            with self._mutex:
-                self._held = None
-                self._release(info)
+    # `lock()` (StoreBase) holds it on this store's connection.
 
-    @contextlib.contextmanager
-    def _exclusive(self, command: str) -> Iterator[None]:
-        """The lock for one write: the one this store holds, or else taken (without waiting) just for it."""
-        if self._held is not None:
-            yield
-            return
-        with self.lock(command):
-            yield
+    def _lock_info(self, held: LockInfo) -> LockInfo:
+        return held
 
     def _acquire(self, command: str, timeout: float) -> LockInfo:
         deadline = self._clock() + timeout
@@ -477,14 +436,7 @@ class PostgresStateStore:
                     log.info("state %s is locked; waiting up to %gs for it", self._location, timeout)
                     announced = True
                 self._sleep(min(self._poll_interval, remaining))
-            info = LockInfo(
-                id=str(uuid.uuid4()),
-                pid=os.getpid(),
-                host=this_host(),
-                command=command,
-                created=_now(),
-                ci_run=ci_run_url(),
-            )
+            info = LockInfo.new(command)
             try:
                 conn.execute(
                     self._db.q(
@@ -503,26 +455,28 @@ class PostgresStateStore:
         self._held = info
         return info
 
-    def _release(self, info: LockInfo) -> None:
+    def _release(self, held: LockInfo, *, tidy: bool) -> None:
         """Clear our holder row and unlock. On a lost connection there is nothing to do: the server ended the
         session, and its lock with it; the row left is recognised as stale by its backend pid."""
-        if self._db.lost:
-            self._db.close()
-            return
-        try:
-            conn = self._db.connect()
-            conn.execute(
-                self._db.q("DELETE FROM {schema}.reconcile_locks WHERE workspace = %s AND id = %s"),
-                [self.workspace, info.id],
-            )
-            conn.execute("SELECT pg_advisory_unlock(%s)", [self._key])
-        except psycopg.Error as exc:
-            log.warning(
-                "could not release the lock of state %s cleanly (%s): closing its session releases it",
-                self._location,
-                self._db.scrub(_first_line(exc)),
-            )
-            self._db.close()
+        with self._mutex:
+            self._held = None
+            if self._db.lost:
+                self._db.close()
+                return
+            try:
+                conn = self._db.connect()
+                conn.execute(
+                    self._db.q("DELETE FROM {schema}.reconcile_locks WHERE workspace = %s AND id = %s"),
+                    [self.workspace, held.id],
+                )
+                conn.execute("SELECT pg_advisory_unlock(%s)", [self._key])
+            except psycopg.Error as exc:
+                log.warning(
+                    "could not release the lock of state %s cleanly (%s): closing its session releases it",
+                    self._location,
+                    self._db.scrub(_first_line(exc)),
+                )
+                self._db.close()
 
     def _holder(self, conn: psycopg.Connection[Any]) -> tuple[LockInfo | None, str]:
         """Who holds this state's lock, and what the refused user can do about it."""
@@ -542,7 +496,7 @@ class PostgresStateStore:
             if row is None or row[7] is None:  # released meanwhile
                 return None, "It was released just now: run the command again."
             if row[0] is not None and row[6] == row[7]:
-                holder = LockInfo(id=row[0], pid=row[1], host=row[2], command=row[3], created=row[4], ci_run=row[5])
+                holder = _lock_info_of(row)
                 return holder, (
                     "A holder that dies (kill -9, a lost runner) releases it as soon as the database ends its "
                     f"session; if it hangs, `reconcile force-unlock {holder.id}` ends that session."
@@ -561,32 +515,24 @@ class PostgresStateStore:
     def force_unlock(self, lock_id: str) -> LockInfo:
         with self._mutex, self._db.errors("unlocking the state"):
             conn = self._db.connect()
-            if not self._db.tables_exist(conn):
+            recorded = self._recorded_lock(conn) if self._db.tables_exist(conn) else None
+            if recorded is None:
                 raise StateError(f"state {self._location} is not locked: there is no lock to remove.")
-            row = conn.execute(
-                self._db.q(
-                    "SELECT id, pid, host, command, created, ci_run, backend_pid FROM {schema}.reconcile_locks "
-                    "WHERE workspace = %s"
-                ),
-                [self.workspace],
-            ).fetchone()
-            if row is None:
-                raise StateError(f"state {self._location} is not locked: there is no lock to remove.")
-            holder = LockInfo(id=row[0], pid=row[1], host=row[2], command=row[3], created=row[4], ci_run=row[5])
+            holder, backend_pid = recorded
             if holder.id != lock_id:
                 raise StateError(
                     f"lock id {lock_id!r} does not match the lock on state {self._location}: the recorded lock is "
                     f"{holder.id} (held by pid {holder.pid} on {holder.host}, {holder.command!r}, since "
                     f"{holder.created}). Use the id printed by the command that was refused the lock."
                 )
-            if self._session_holds_key(conn, row[6]):
+            if self._session_holds_key(conn, backend_pid):
                 if holder.host == this_host() and pid_alive(holder.pid):
                     raise StateError(
                         f"lock {holder.id} on state {self._location} is held by pid {holder.pid} on this machine "
                         f"({holder.command!r}, since {holder.created}), which is still running: stop it first; the "
                         f"lock is released when it exits. force-unlock is for locks whose holder is gone."
                     )
-                self._end_session(conn, row[6], holder)
+                self._end_session(conn, backend_pid, holder)
             conn.execute(
                 self._db.q("DELETE FROM {schema}.reconcile_locks WHERE workspace = %s AND id = %s"),
                 [self.workspace, holder.id],
@@ -625,15 +571,23 @@ class PostgresStateStore:
         """The recorded holder, if its session still holds the lock."""
         with self._mutex, self._db.errors("reading the lock"):
             conn = self._db.connect()
-            if not self._db.tables_exist(conn):
+            recorded = self._recorded_lock(conn) if self._db.tables_exist(conn) else None
+            if recorded is None or not self._session_holds_key(conn, recorded[1]):
                 return None
-            row = conn.execute(
-                self._db.q(
-                    "SELECT id, pid, host, command, created, ci_run, backend_pid FROM {schema}.reconcile_locks "
-                    "WHERE workspace = %s"
-                ),
-                [self.workspace],
-            ).fetchone()
-            if row is None or not self._session_holds_key(conn, row[6]):
-                return None
-            return LockInfo(id=row[0], pid=row[1], host=row[2], command=row[3], created=row[4], ci_run=row[5])
+            return recorded[0]
+
+    def _recorded_lock(self, conn: psycopg.Connection[Any]) -> tuple[LockInfo, int] | None:
+        """The holder row of this workspace: who recorded the lock, and the backend pid of its session."""
+        row = conn.execute(
+            self._db.q(
+                "SELECT id, pid, host, command, created, ci_run, backend_pid FROM {schema}.reconcile_locks "
+                "WHERE workspace = %s"
+            ),
+            [self.workspace],
+        ).fetchone()
+        return (_lock_info_of(row), row[6]) if row else None
+
+
+def _lock_info_of(row: Sequence[Any]) -> LockInfo:
+    """A LockInfo from a row whose first six columns are reconcile_locks' id, pid, host, command, created, ci_run."""
+    return LockInfo(id=row[0], pid=row[1], host=row[2], command=row[3], created=row[4], ci_run=row[5])

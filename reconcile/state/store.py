@@ -1,4 +1,5 @@
-"""The state store interface, implemented by the local file store and the PostgreSQL store.
+"""The state store interface, implemented by the local file, PostgreSQL and OSS stores (each a `StoreBase`,
+which holds the rules below that every backend shares: `next_document` for `write`, `append`, the lock's).
 
 Reads never need the lock. Anything that writes holds it: `with store.lock("apply"): ...`.
 During apply, progress is committed cheaply and durably with `append` (one journal entry per
@@ -15,16 +16,22 @@ Serial and lineage rules (every backend):
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import os
+import socket
+import threading
 import uuid
+from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Literal, Protocol
+from operator import attrgetter
+from typing import Generic, Literal, NamedTuple, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from reconcile.state.model import ResourceKind, ResourceState, StateDocument
+from reconcile.state.model import STATE_FORMAT_VERSION, ResourceKind, ResourceState, StateDocument
 
 
 class LockInfo(BaseModel):
@@ -39,9 +46,26 @@ class LockInfo(BaseModel):
     created: str  # UTC, ISO 8601
     ci_run: str | None = None  # the CI job's URL, when the holder runs in a known CI service
 
+    @classmethod
+    def new(cls, command: str) -> LockInfo:
+        """A new lock, taken by this process for `command`."""
+        created = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        return cls(
+            id=str(uuid.uuid4()),
+            pid=os.getpid(),
+            host=this_host(),
+            command=command,
+            created=created,
+            ci_run=ci_run_url(),
+        )
+
     def describe(self) -> str:
         where = f", CI run {self.ci_run}" if self.ci_run else ""
         return f"lock {self.id} held by pid {self.pid} on {self.host} ({self.command!r}) since {self.created}{where}"
+
+
+def this_host() -> str:
+    return socket.gethostname()
 
 
 def ci_run_url(env: Mapping[str, str] | None = None) -> str | None:
@@ -95,6 +119,13 @@ class RemoveResource(BaseModel):
 JournalRecord = PutResource | RemoveResource
 
 
+class StateVersion(NamedTuple):
+    """Where a state stands: its lineage and serial, which the next `write` or `append` continues."""
+
+    lineage: str
+    serial: int
+
+
 def next_version(doc: StateDocument, current: tuple[str, int] | None, location: str) -> tuple[str, int]:
     """The lineage and serial `write(doc)` stores `doc` at, given the state's current (lineage, serial), or
     StateError when the rules above refuse it. Every backend applies exactly these rules."""
@@ -136,6 +167,17 @@ def check_unique(resources: Sequence[ResourceState], location: str) -> None:
     )
 
 
+def next_document(doc: StateDocument, current: StateVersion | None, location: str) -> StateDocument:
+    """`doc` as `write` stores it over a state at `current`: at the lineage and serial `next_version` gives, in
+    this format version, its resources sorted by address (StateError for a resource listed twice)."""
+    lineage, serial = next_version(doc, current, location)
+    resources = sorted(doc.resources, key=attrgetter("address"))
+    check_unique(resources, location)
+    return doc.model_copy(
+        update={"version": STATE_FORMAT_VERSION, "lineage": lineage, "serial": serial, "resources": resources}
+    )
+
+
 class StateStore(Protocol):
     @property
     def location(self) -> str:
@@ -165,3 +207,90 @@ class StateStore(Protocol):
         process on this machine (stop it instead).
         """
         ...
+
+
+HeldT = TypeVar("HeldT")
+
+
+class StoreBase(ABC, Generic[HeldT]):
+    """What every store shares: its location (for messages), a mutex for the threads that use it, and the rules of
+    the lock and of `append`. `HeldT` is the store's record of a lock it holds.
+
+    `lock()` is re-entrant for the store: inside it, `lock()` again yields the same holder. A write holds the lock
+    the store holds, or else takes it just for itself, without waiting (`_exclusive`).
+    """
+
+    def __init__(self, location: str) -> None:
+        self._location = location
+        self._mutex = threading.RLock()
+        self._held: HeldT | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._location!r})"
+
+    @property
+    def location(self) -> str:
+        return self._location
+
+    @contextlib.contextmanager
+    def lock(self, command: str, timeout: float = 0.0) -> Iterator[LockInfo]:
+        """Hold the state lock (re-entrant for this store) until the block ends."""
+        if self._held is not None:
+            yield self._lock_info(self._held)
+            return
+        held = self._acquire(command, timeout)  # waits up to `timeout`: not under the mutex
+        completed = False
+        try:
+            yield self._lock_info(held)
+            completed = True
+        finally:
+            self._release(held, tidy=completed)
+
+    @contextlib.contextmanager
+    def _exclusive(self, command: str) -> Iterator[None]:
+        """The lock for one write: the one this store holds, or else taken (without waiting) just for it."""
+        if self._held is not None:
+            yield
+            return
+        held = self._acquire(command, 0.0)
+        try:
+            yield
+        finally:
+            self._release(held, tidy=False)
+
+    def append(self, records: Sequence[JournalRecord]) -> int:
+        """One journal entry (a new serial) for `records`, durable before this returns. No records: no new serial.
+        Without any state yet, an empty one is written first."""
+        with self._mutex, self._exclusive("append"):
+            current = self._current()
+            if not records:
+                return current.serial if current else 0
+            if current is None:
+                written = self.write(StateDocument.empty())
+                current = StateVersion(written.lineage, written.serial)
+            self._append_entry(current, records)
+            return current.serial + 1
+
+    @abstractmethod
+    def write(self, doc: StateDocument) -> StateDocument: ...
+
+    @abstractmethod
+    def _current(self) -> StateVersion | None:
+        """The state's version now. Called under the lock, when nobody else can change it."""
+
+    @abstractmethod
+    def _append_entry(self, after: StateVersion, records: Sequence[JournalRecord]) -> None:
+        """Durably record `records` as the entry that follows `after` (serial `after.serial + 1`)."""
+
+    @abstractmethod
+    def _acquire(self, command: str, timeout: float) -> HeldT:
+        """Take the lock, waiting up to `timeout` seconds (else StateLockedError), and record it in `_held`."""
+
+    @abstractmethod
+    def _release(self, held: HeldT, *, tidy: bool) -> None:
+        """Give the lock up and clear `_held`. `tidy`: an outermost `lock()` block ended normally (the local store
+        folds its journal into the snapshot then)."""
+
+    @abstractmethod
+    def _lock_info(self, held: HeldT) -> LockInfo:
+        """Who holds the lock `held`."""
