@@ -24,14 +24,14 @@ import click
 
 from reconcile.cli.common import FatalError
 from reconcile.cloud.settings import ClientSettings
-from reconcile.state import (
+from reconcile.state import StateStore
+from reconcile.state.location import (
     DEFAULT_STATE_PATH,
     DEFAULT_WORKSPACE,
     STATE_ENV_VAR,
     WORKSPACE_ENV_VAR,
     Backend,
     OpenOptions,
-    StateStore,
     backend_for,
     open_store,
     state_location,

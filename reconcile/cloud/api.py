@@ -9,17 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from reconcile.cloud.models import (
-    DeleteVideoResult,
-    GetVideoInfosResult,
-    MediaBucket,
-    Mezzanine,
-    RegisterMediaRequest,
-    RegisterMediaResult,
-    SearchMediaResult,
-    UpdateVideoInfosResult,
-    VideoUpdate,
-)
+from reconcile.cloud import models
 
 
 class MediaApi(Protocol):
@@ -32,7 +22,7 @@ class MediaApi(Protocol):
         ...
 
     # MPS
-    async def list_all_media_buckets(self) -> list[MediaBucket]:
+    async def list_all_media_buckets(self) -> list[models.MediaBucket]:
         """ListAllMediaBucket, following NextPageToken through every page."""
         ...
 
@@ -45,30 +35,30 @@ class MediaApi(Protocol):
         ...
 
     # VOD
-    async def register_media(self, request: RegisterMediaRequest) -> RegisterMediaResult:
+    async def register_media(self, request: models.RegisterMediaRequest) -> models.RegisterMediaResult:
         """RegisterMedia: 1-10 files, all in one OSS bucket."""
         ...
 
-    async def get_video_infos(self, video_ids: Sequence[str]) -> GetVideoInfosResult:
+    async def get_video_infos(self, video_ids: Sequence[str]) -> models.GetVideoInfosResult:
         """GetVideoInfos: 1-20 ids; unknown ids come back in `non_exist_video_ids`."""
         ...
 
     async def search_media(
         self, match: str, *, page_size: int = 100, scroll_token: str | None = None, search_type: str = "video"
-    ) -> SearchMediaResult:
+    ) -> models.SearchMediaResult:
         """SearchMedia over videos (or `search_type` "audio"): one page of up to `page_size` (≤100) hits of
         `match`, continued after the previous page with its `scroll_token`."""
         ...
 
-    async def update_video_infos(self, updates: Sequence[VideoUpdate]) -> UpdateVideoInfosResult:
+    async def update_video_infos(self, updates: Sequence[models.VideoUpdate]) -> models.UpdateVideoInfosResult:
         """UpdateVideoInfos: 1-20 items, only the fields set on each item change."""
         ...
 
-    async def delete_video(self, video_ids: Sequence[str]) -> DeleteVideoResult:
+    async def delete_video(self, video_ids: Sequence[str]) -> models.DeleteVideoResult:
         """DeleteVideo: 1-20 ids. Deletes the media AND its source file in OSS."""
         ...
 
-    async def get_mezzanine_info(self, video_id: str) -> Mezzanine:
+    async def get_mezzanine_info(self, video_id: str) -> models.Mezzanine:
         """GetMezzanineInfo with OutputType=oss."""
         ...
 

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from reconcile.util.files import read_text_if_present
+
 _MOVE_ASIDE = "move it aside to start with an empty account"
 
 
@@ -16,12 +18,9 @@ class StateFileError(Exception):
 
 def load_state(path: Path) -> dict[str, Any] | None:
     """The saved state, or None when the file does not exist yet."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    text = read_text_if_present(path, "emulator state file", StateFileError)
+    if text is None:
         return None
-    except OSError as exc:
-        raise StateFileError(f"cannot read emulator state file {path}: {exc.strerror}") from None
     try:
         data = json.loads(text)
     except ValueError as exc:

@@ -113,9 +113,7 @@ def list_all_media_bucket(backend: EmulatorBackend, params: Params) -> Body:
 
 
 def register_media(backend: EmulatorBackend, params: Params) -> Body:
-    metadatas = params.json("RegisterMetadatas")
-    if not isinstance(metadatas, list) or not all(isinstance(m, dict) for m in metadatas):
-        raise invalid_parameter("RegisterMetadatas")
+    metadatas = _json_objects(params, "RegisterMetadatas")
     user_data = params.get("UserData")
     if user_data is not None:
         params.json("UserData")  # must be JSON text
@@ -158,9 +156,7 @@ def get_video_infos(backend: EmulatorBackend, params: Params) -> Body:
 
 
 def update_video_infos(backend: EmulatorBackend, params: Params) -> Body:
-    content = params.json("UpdateContent")
-    if not isinstance(content, list) or not all(isinstance(item, dict) for item in content):
-        raise invalid_parameter("UpdateContent")
+    content = _json_objects(params, "UpdateContent")
     missing = backend.vod.update_video_infos([_video_patch(item) for item in content])
     return {"NonExistVideoIds": missing, "ForbiddenVideoIds": [], "NonExistReferenceIds": []}
 
@@ -275,6 +271,14 @@ def _metadata(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _json_objects(params: Params, name: str) -> list[dict[str, Any]]:
+    """A parameter holding a JSON array of objects (RegisterMetadatas, UpdateContent); InvalidParameter if not."""
+    value = params.json(name)
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise invalid_parameter(name)
+    return value
+
+
 def _text(raw: dict[str, Any], name: str) -> str | None:
     value = raw.get(name)
     if value is None or isinstance(value, str):
@@ -296,18 +300,24 @@ def _integer(raw: dict[str, Any], name: str) -> int | None:
 
 
 # (version, action) -> handler: one port serves both products.
+_MTS_HANDLERS: dict[str, Handler] = {
+    "BindInputBucket": bind_input_bucket,
+    "UnbindInputBucket": unbind_input_bucket,
+    "BindOutputBucket": bind_output_bucket,
+    "UnbindOutputBucket": unbind_output_bucket,
+    "ListAllMediaBucket": list_all_media_bucket,
+}
+_VOD_HANDLERS: dict[str, Handler] = {
+    "RegisterMedia": register_media,
+    "GetVideoInfo": get_video_info,
+    "GetVideoInfos": get_video_infos,
+    "UpdateVideoInfos": update_video_infos,
+    "DeleteVideo": delete_video,
+    "GetMezzanineInfo": get_mezzanine_info,
+    "SearchMedia": search_media,
+}
 HANDLERS: dict[tuple[str, str], Handler] = {
-    (MTS_VERSION, "BindInputBucket"): bind_input_bucket,
-    (MTS_VERSION, "UnbindInputBucket"): unbind_input_bucket,
-    (MTS_VERSION, "BindOutputBucket"): bind_output_bucket,
-    (MTS_VERSION, "UnbindOutputBucket"): unbind_output_bucket,
-    (MTS_VERSION, "ListAllMediaBucket"): list_all_media_bucket,
-    (VOD_VERSION, "RegisterMedia"): register_media,
-    (VOD_VERSION, "GetVideoInfo"): get_video_info,
-    (VOD_VERSION, "GetVideoInfos"): get_video_infos,
-    (VOD_VERSION, "UpdateVideoInfos"): update_video_infos,
-    (VOD_VERSION, "DeleteVideo"): delete_video,
-    (VOD_VERSION, "GetMezzanineInfo"): get_mezzanine_info,
-    (VOD_VERSION, "SearchMedia"): search_media,
+    **{(MTS_VERSION, action): handler for action, handler in _MTS_HANDLERS.items()},
+    **{(VOD_VERSION, action): handler for action, handler in _VOD_HANDLERS.items()},
 }
 PRODUCTS = {MTS_VERSION: "mts", VOD_VERSION: "vod"}

@@ -43,7 +43,7 @@ from reconcile.model.media import (
     comparable,
     metadata_matches,
 )
-from reconcile.state.model import ResourceState, StateDocument
+from reconcile.state.model import ResourceKind, ResourceState, StateDocument
 
 REGISTER_NEW = "not in state: register, or adopt if already registered"
 REGISTER_GONE = "gone from VOD since the last apply (deleted outside reconcile): register again"
@@ -113,26 +113,24 @@ class _Diff:
     def warn(self, address: str, message: str, location: SourceLocation | None = None) -> None:
         self.warnings.append(PlanWarning(address=address, message=message, location=_location(location)))
 
+    def same_region(self, managed: ResourceState | None, identity: str, declared: DesiredBucket | DesiredMedia) -> bool:
+        """Counts a declared resource the state manages; False, with the plan error, when it moved regions."""
+        if managed is None:
+            return True
+        self.matched += 1
+        if managed.region == declared.region:
+            return True
+        self.error(declared.address, _region_moved(identity, managed.region, declared.region), declared.location)
+        return False
+
     # Declared input buckets
 
     def bucket(self, bucket: DesiredBucket) -> None:
         managed = self.state_buckets.get(bucket.bucket)
-        if managed is not None:
-            self.matched += 1
-        if managed is not None and managed.region != bucket.region:
-            self.error(bucket.address, _region_moved(bucket.bucket, managed.region, bucket.region), bucket.location)
+        if not self.same_region(managed, bucket.bucket, bucket):
             return
         after = bucket_attributes(bucket)
-        change = partial(
-            ResourceChange,
-            address=bucket.address,
-            kind="input_bucket",
-            identity=bucket.bucket,
-            region=bucket.region,
-            after=after,
-            location=_location(bucket.location),
-            prevent_destroy=bucket.prevent_destroy,
-        )
+        change = partial(_declared(bucket, "input_bucket", bucket.bucket), after=after)
         if self.live is not None:
             binding = self.live.binding(bucket.region, bucket.bucket)
             if binding is None:
@@ -193,10 +191,7 @@ class _Diff:
 
     def media(self, media: DesiredMedia) -> None:
         managed = self.state_media.get(media.identity)
-        if managed is not None:
-            self.matched += 1
-        if managed is not None and managed.region != media.region:
-            self.error(media.address, _region_moved(media.identity, managed.region, media.region), media.location)
+        if not self.same_region(managed, media.identity, media):
             return
         after = media.attributes
         if managed is None or not managed.remote_id:
@@ -255,18 +250,7 @@ class _Diff:
             self.add_media(media, "no-op", remote_id=remote_id, before=after, after=after)
 
     def add_media(self, media: DesiredMedia, action: ChangeAction, **fields: Any) -> None:
-        self.changes.append(
-            ResourceChange(
-                address=media.address,
-                kind="media",
-                identity=media.identity,
-                region=media.region,
-                action=action,
-                location=_location(media.location),
-                prevent_destroy=media.prevent_destroy,
-                **fields,
-            )
-        )
+        self.add(_declared(media, "media", media.identity)(action=action, **fields))
 
     def keep_registration(
         self, media: DesiredMedia, recorded: MediaAttributes, after: MediaAttributes
@@ -378,6 +362,21 @@ def _update_reason(
 
 def _comparable(spec: FieldSpec, attributes: MediaAttributes) -> Any:
     return comparable(spec, getattr(attributes, spec.name))
+
+
+def _declared(
+    resource: DesiredBucket | DesiredMedia, kind: ResourceKind, identity: str
+) -> Callable[..., ResourceChange]:
+    """The change of a declared resource, given the rest of its fields."""
+    return partial(
+        ResourceChange,
+        address=resource.address,
+        kind=kind,
+        identity=identity,
+        region=resource.region,
+        location=_location(resource.location),
+        prevent_destroy=resource.prevent_destroy,
+    )
 
 
 def _unmanaged(live: LiveState, declared: set[str], managed: dict[str, ResourceState]) -> tuple[UnmanagedBucket, ...]:

@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from reconcile.cloud.api import MediaApi
@@ -69,6 +69,7 @@ from reconcile.model.media import (
 from reconcile.state.files import append_durably, replace_atomically
 from reconcile.state.model import ResourceState, StateDocument
 from reconcile.state.store import StateStore
+from reconcile.util.files import read_text_if_present
 
 PROGRESS_FILE = ".reconcile-import.json"  # the listing: buckets and search hits, written once each
 SOURCES_FILE = ".reconcile-import.sources"  # one JSON line per GetMezzanineInfo answer, appended
@@ -281,12 +282,9 @@ async def import_account(
 
 def _load_progress(request: ImportRequest) -> _Progress | None:
     path = request.out / PROGRESS_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    text = read_text_if_present(path, "", ImportRefused)
+    if text is None:
         return None
-    except OSError as exc:
-        raise ImportRefused(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
         saved = _Progress.from_json(text)
     except (ValueError, KeyError, TypeError):
@@ -409,7 +407,7 @@ def _media_entries(region: str, read: _Progress, state: StateDocument | None, re
             else:
                 entries.append(entry)
     _name_entries(entries, {r.address for r in state.resources} if state else set())
-    return sorted(entries, key=lambda e: (e.bucket, e.fields["file_url"]))
+    return sorted(entries, key=lambda e: (e.bucket, e.attributes.file_url))
 
 
 @dataclass(slots=True)
@@ -418,7 +416,12 @@ class _Entry:
     bucket: str  # the OSS bucket of the source file
     identity: str
     audio: bool
-    fields: dict[str, Any]  # the manifest entry, in MEDIA_KEYS terms
+    attributes: MediaAttributes  # what the manifest entry declares
+    name: str | None = None  # the entry's `name:`, when it gets one
+
+    def manifest_entry(self) -> dict[str, object]:
+        """The entry as the manifest writes it (MEDIA_KEYS terms): `name` first, then the attributes."""
+        return {**({"name": self.name} if self.name else {}), **attributes_json(self.attributes)}
 
 
 def _entry(region: str, kind: str, video: VideoInfo, file_url: str) -> tuple[_Entry | None, str]:
@@ -435,7 +438,6 @@ def _entry(region: str, kind: str, video: VideoInfo, file_url: str) -> tuple[_En
         return None, f"source not declarable: file_url {problem}"
     declared = {spec.name: getattr(video, spec.name) for spec in MUTABLE_FIELDS if _declarable(spec, video)}
     attributes = MediaAttributes(file_url=file_url, template_group_id=video.template_group_id or None, **declared)
-    fields = attributes_json(attributes)
     tags = attributes.tags or ()
     checks = [("title", title_problem(video.title or ""))]
     checks += [("description", description_problem(attributes.description or ""))]
@@ -445,7 +447,7 @@ def _entry(region: str, kind: str, video: VideoInfo, file_url: str) -> tuple[_En
         if found is not None:
             return None, f"not declarable in a manifest: {name} {found}"
     audio = kind == "audio" or oss.extension in AUDIO_EXTENSIONS
-    return _Entry(video=video, bucket=oss.bucket, identity=oss.identity, audio=audio, fields=fields), ""
+    return _Entry(video=video, bucket=oss.bucket, identity=oss.identity, audio=audio, attributes=attributes), ""
 
 
 def _declarable(spec: FieldSpec, video: VideoInfo) -> bool:
@@ -461,7 +463,7 @@ def _name_entries(entries: list[_Entry], taken: set[str]) -> None:
     counts = Counter(slugs)
     for entry, slug in zip(entries, slugs, strict=True):
         if slug and counts[slug] == 1 and f"media.{slug}" not in taken:
-            entry.fields = {"name": slug, **entry.fields}
+            entry.name = slug
 
 
 def _slug(identity: str) -> str | None:
@@ -490,7 +492,9 @@ def _write_manifests(
         by_bucket.setdefault(entry.bucket, []).append(entry)
     for bucket, group in sorted(by_bucket.items()):
         what = f"the {len(group)} media registered in VOD whose source files are in OSS bucket {bucket}"
-        documents[f"{bucket}.yaml"] = media_document(region, [e.fields for e in group], _comment(region, what))
+        documents[f"{bucket}.yaml"] = media_document(
+            region, [e.manifest_entry() for e in group], _comment(region, what)
+        )
     if not documents:
         raise ImportRefused("found nothing to import: no input bucket and no media that this state does not manage")
     staging = out / ".reconcile-import.staging"

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import Protocol
+from typing import Protocol, TypedDict, Unpack
 
 from reconcile.cloud.api import ApiForRegion
 from reconcile.cloud.errors import CloudError
@@ -221,28 +221,32 @@ def plan_from_inputs(
     )
 
 
+class ReadOptions(TypedDict, total=False):
+    """How `read_inputs` reads, as `build_plan` passes it on."""
+
+    env: Mapping[str, str] | None
+    refresh_live: bool
+    concurrency: int
+
+
 async def build_plan(
     paths: Sequence[str],
     store: StateReader,
     api_for_region: ApiForRegion | None,
     *,
-    env: Mapping[str, str] | None = None,
-    refresh_live: bool = True,
     prune: bool = False,
-    concurrency: int = DEFAULT_CONCURRENCY,
     created: dt.datetime | None = None,
     objects: ObjectLookup | None = None,
     targets: Sequence[str] = (),
+    **read: Unpack[ReadOptions],
 ) -> Plan:
     """load → state read → refresh → diff → batching → (with `objects`) the check that every file to register
     is in OSS (`reconcile.engine.objectcheck`). Raises ManifestError, StateError or CloudError."""
-    inputs = await read_inputs(
-        paths, store, api_for_region, env=env, refresh_live=refresh_live, concurrency=concurrency
-    )
+    inputs = await read_inputs(paths, store, api_for_region, **read)
     plan = plan_from_inputs(inputs, manifest_paths=paths, prune=prune, created=created, targets=targets)
     if objects is not None and plan.count("register"):
         with timed("object check") as done:
-            checked = await check_objects(plan, objects, concurrency=concurrency)
+            checked = await check_objects(plan, objects, concurrency=read.get("concurrency", DEFAULT_CONCURRENCY))
             done(f"{plan.count('register')} files to register, {len(checked.errors) - len(plan.errors)} not in OSS")
         plan = checked
     return plan

@@ -9,12 +9,6 @@ from __future__ import annotations
 
 from reconcile.state.local import LocalStateStore
 from reconcile.state.location import (
-    DEFAULT_STATE_PATH,
-    DEFAULT_WORKSPACE,
-    STATE_ENV_VAR,
-    WORKSPACE_ENV_VAR,
-    Backend,
-    OpenOptions,
     backend_for,
     open_store,
     redact,
@@ -33,16 +27,10 @@ from reconcile.state.store import (
 )
 
 __all__ = [
-    "DEFAULT_STATE_PATH",
-    "DEFAULT_WORKSPACE",
-    "STATE_ENV_VAR",
     "STATE_FORMAT_VERSION",
-    "WORKSPACE_ENV_VAR",
-    "Backend",
     "JournalRecord",
     "LocalStateStore",
     "LockInfo",
-    "OpenOptions",
     "PutResource",
     "RemoveResource",
     "ResourceKind",
