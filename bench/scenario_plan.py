@@ -123,7 +123,7 @@ def converge(desired: DesiredState, emulator_state: Path, state_path: Path) -> N
         )
     groups: dict[tuple[str, str | None], list[int]] = {}
     for i, m in enumerate(desired.media):
-        groups.setdefault((m.storage_location, m.template_group_id), []).append(i)
+        groups.setdefault((m.storage_location, m.attributes.template_group_id), []).append(i)
     remote_ids: dict[int, str] = {}
     for (_, template_group), indexes in groups.items():
         for start in range(0, len(indexes), 10):

@@ -45,16 +45,6 @@ from reconcile.model.media import (
 )
 from reconcile.state.model import ResourceKind, ResourceState, StateDocument
 
-REGISTER_NEW = "not in state: register, or adopt if already registered"
-REGISTER_GONE = "gone from VOD since the last apply (deleted outside reconcile): register again"
-BIND_NEW = "not bound"
-BIND_GONE = "unbound outside reconcile since the last apply: bind again"
-ADOPT_BINDING = "already bound as declared: recorded in state, no call"
-RECORD_STATE = "state brought up to date, no call"
-DELETE_REASON = "removed from the manifests (--prune): DeleteVideo DELETES THE SOURCE FILE IN OSS TOO"
-UNBIND_REASON = "removed from the manifests (--prune): unbound from MPS"
-ALREADY_GONE = "removed from the manifests (--prune) and already gone from the account: dropped from state"
-
 
 class DiffResult(NamedTuple):
     changes: tuple[ResourceChange, ...]  # sorted by address; includes no-op and orphan entries
@@ -137,7 +127,6 @@ class _Diff:
                 self.add(
                     change(
                         action="bind",
-                        reason=BIND_NEW if managed is None else BIND_GONE,
                         reason_code=ActionReason.NOT_IN_STATE if managed is None else ActionReason.GONE_OUTSIDE,
                     )
                 )
@@ -153,39 +142,35 @@ class _Diff:
                 return
             current = live_bucket_attributes(binding)
         elif managed is None:
-            self.add(change(action="bind", reason=BIND_NEW, reason_code=ActionReason.NOT_IN_STATE))
+            self.add(change(action="bind", reason_code=ActionReason.NOT_IN_STATE))
             return
         else:
             current = bucket_of(managed.attributes)
         if changed_fields(current, after, BUCKET_FIELDS):
             self.replace_bucket(bucket, change, current, owned=managed is not None)
         elif managed is None:
-            self.add(change(action="no-op", before=current, state_only="put", reason=ADOPT_BINDING,
-                            reason_code=ActionReason.ADOPTED))  # fmt: skip
+            self.add(change(action="no-op", before=current, state_only="put", reason_code=ActionReason.ADOPTED))
         elif _state_outdated(managed, bucket.address, after, bucket.prevent_destroy):
-            self.add(change(action="no-op", before=current, state_only="put", reason=RECORD_STATE,
-                            reason_code=ActionReason.STATE_OUTDATED))  # fmt: skip
+            code = ActionReason.STATE_OUTDATED
+            self.add(change(action="no-op", before=current, state_only="put", reason_code=code))
         else:
             self.add(change(action="no-op", before=current))
 
     def replace_bucket(
         self, bucket: DesiredBucket, change: Callable[..., ResourceChange], current: Attributes, owned: bool
     ) -> None:
-        was, wanted = bucket_of(current).referer or "", bucket.referer or ""
-        if owned:
-            reason = f"referer changed from {was!r} to {wanted!r}: MPS cannot change it in place (unbind + bind)"
-        else:
-            reason = f"bound outside reconcile with referer {was!r}; the manifest declares {wanted!r} (unbind + bind)"
         if bucket.prevent_destroy:
+            was, wanted = bucket_of(current).referer or "", bucket.referer or ""
             self.error(
                 bucket.address,
-                f"{reason}, but prevent_destroy is set: revert the referer, or set prevent_destroy: false to "
-                "allow the replacement",
+                f"the referer must change from {was!r} to {wanted!r}, which MPS does only by unbinding and binding "
+                "the bucket again (a replacement), but prevent_destroy is set: revert the referer, or set "
+                "prevent_destroy: false to allow the replacement",
                 bucket.location,
             )
             return
         code = ActionReason.REFERER_CHANGED if owned else ActionReason.REFERER_DIFFERS
-        self.add(change(action="replace", before=current, changed=("referer",), reason=reason, reason_code=code))
+        self.add(change(action="replace", before=current, changed=("referer",), reason_code=code))
 
     # Declared media
 
@@ -195,13 +180,13 @@ class _Diff:
             return
         after = media.attributes
         if managed is None or not managed.remote_id:
-            self.add_media(media, "register", after=after, reason=REGISTER_NEW, reason_code=ActionReason.NOT_IN_STATE)
+            self.add_media(media, "register", after=after, reason_code=ActionReason.NOT_IN_STATE)
             return
         remote_id = managed.remote_id
         recorded = media_of(managed.attributes)
         video = self.live.media.get(remote_id) if self.live is not None else None
         if self.live is not None and video is None:
-            self.add_media(media, "register", after=after, reason=REGISTER_GONE, reason_code=ActionReason.GONE_OUTSIDE)
+            self.add_media(media, "register", after=after, reason_code=ActionReason.GONE_OUTSIDE)
             return
         if (
             recorded == after
@@ -221,7 +206,8 @@ class _Diff:
                         "before": after,
                         "after": after,
                         "changed": (),
-                        "reason": None,
+                        "changed_in_manifests": (),
+                        "changed_outside": (),
                         "reason_code": None,
                         "remote_id": remote_id,
                         "location": _location(media.location),
@@ -238,12 +224,12 @@ class _Diff:
         moved = managed.address if managed.address != media.address else None
         changed = changed_fields(current, after, MUTABLE_FIELDS)
         if changed:
-            reason = _update_reason(changed, recorded, current, after)
+            in_manifests, outside = _origins(changed, recorded, current, after)
             self.add_media(media, "update", remote_id=remote_id, before=current, after=after, changed=changed,
-                           reason=reason, reason_code=ActionReason.CHANGED, moved_from=moved)  # fmt: skip
+                           changed_in_manifests=in_manifests, changed_outside=outside,
+                           reason_code=ActionReason.CHANGED, moved_from=moved)  # fmt: skip
         elif moved or recorded != after or managed.prevent_destroy != media.prevent_destroy:
-            reason = f"moved from {moved}, no call" if moved else RECORD_STATE
-            self.add_media(media, "no-op", remote_id=remote_id, before=after, after=after, reason=reason,
+            self.add_media(media, "no-op", remote_id=remote_id, before=after, after=after,
                            reason_code=ActionReason.MOVED if moved else ActionReason.STATE_OUTDATED,
                            moved_from=moved, state_only="put")  # fmt: skip
         else:
@@ -302,18 +288,16 @@ class _Diff:
                     after=resource.attributes if moved else None,
                     state_only="put" if moved else None,
                     action="orphan",
-                    reason=reason,
                     reason_code=ActionReason.PROTECTED if resource.prevent_destroy else ActionReason.ORPHANED,
                 )
             )
             return
         if self.already_gone(resource):
-            self.add(change(action="no-op", state_only="remove", reason=ALREADY_GONE,
-                            reason_code=ActionReason.ALREADY_GONE))  # fmt: skip
+            self.add(change(action="no-op", state_only="remove", reason_code=ActionReason.ALREADY_GONE))
         elif resource.kind == "input_bucket":
-            self.add(change(action="unbind", reason=UNBIND_REASON, reason_code=ActionReason.PRUNED))
+            self.add(change(action="unbind", reason_code=ActionReason.PRUNED))
         else:
-            self.add(change(action="delete", reason=DELETE_REASON, reason_code=ActionReason.PRUNED))
+            self.add(change(action="delete", reason_code=ActionReason.PRUNED))
 
     def removed_before(self, resource: ResourceState) -> Attributes:
         if self.live is not None and resource.kind == "input_bucket":
@@ -336,28 +320,23 @@ class _Diff:
         return resource.remote_id not in self.live.media
 
 
-def _update_reason(
+def _origins(
     changed: Iterable[str], recorded: MediaAttributes, current: MediaAttributes, wanted: MediaAttributes
-) -> str:
-    """Where each changed field changed: in the manifests (desired != last applied), outside reconcile (live !=
-    last applied), or both. A field the last apply did not manage (newly declared) changed in the manifests."""
-    origins: dict[str, list[str]] = {}
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Of the changed fields: those changed in the manifests (desired != last applied, or not managed before),
+    and those changed outside reconcile (live != last applied). A field may be in both."""
     specs = {spec.name: spec for spec in MUTABLE_FIELDS}
+    in_manifests: list[str] = []
+    outside: list[str] = []
     for name in changed:
         spec = specs[name]
         managed = getattr(recorded, name) is not None
         recorded_value = _comparable(spec, recorded)
-        in_manifests = not managed or _comparable(spec, wanted) != recorded_value
-        outside = managed and _comparable(spec, current) != recorded_value
-        if in_manifests and outside:
-            origin = "in the manifests and outside reconcile since the last apply"
-        elif outside:
-            origin = "outside reconcile since the last apply"
-        else:
-            origin = "in the manifests"
-        origins.setdefault(origin, []).append(name)
-    parts = [f"{', '.join(names)} changed {origin}" for origin, names in origins.items()]
-    return f"{'; '.join(parts)}: UpdateVideoInfos sends only the changed fields"
+        if not managed or _comparable(spec, wanted) != recorded_value:
+            in_manifests.append(name)
+        if managed and _comparable(spec, current) != recorded_value:
+            outside.append(name)
+    return tuple(in_manifests), tuple(outside)
 
 
 def _comparable(spec: FieldSpec, attributes: MediaAttributes) -> Any:

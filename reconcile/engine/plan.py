@@ -42,7 +42,7 @@ ACTION_LIST: dict[ChangeAction, tuple[str, ...]] = {
 
 class ActionReason(StrEnum):
     """Why a resource change is planned, as a closed set of codes for programs to switch on (Terraform's
-    ActionReason is the model). The plan's `reason` says the same in words, with the particulars."""
+    ActionReason is the model). The views word each one, with its particulars (reconcile.render.reasons)."""
 
     NOT_IN_STATE = "not_in_state"  # bind / register: reconcile has no record of it (register adopts a file)
     GONE_OUTSIDE = "gone_outside"  # bind / register again: unbound or deleted outside reconcile since the last apply
@@ -91,9 +91,10 @@ class ResourceChange(BaseModel):
     action: ChangeAction
     before: Attributes | None = None  # live (or state, with --refresh=false) attributes; None if absent
     after: Attributes | None = None  # desired attributes; None when destroyed
-    changed: tuple[str, ...] = ()  # attribute paths that differ, e.g. ("title", "tags")
-    reason: str | None = None  # why, in words: "referer changed", "not registered, or adopt if ..."
-    reason_code: ActionReason | None = None  # why, as a code; None exactly when `reason` is None
+    changed: tuple[str, ...] = ()  # the attributes that differ, e.g. ("title", "tags")
+    changed_in_manifests: tuple[str, ...] = ()  # of `changed`: declared differently since the last apply
+    changed_outside: tuple[str, ...] = ()  # of `changed`: changed in the account since the last apply
+    reason_code: ActionReason | None = None  # why (the views word it: reconcile.render.reasons); None: converged
     remote_id: str | None = None  # MediaId, when known
     location: Location | None = None  # where the manifest declares it (None for orphans/prunes)
     prevent_destroy: bool = False

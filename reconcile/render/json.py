@@ -14,6 +14,7 @@ from reconcile import __version__
 from reconcile.engine.plan import ACTION_LIST, Location, Plan, PlannedCall, PlanWarning, ResourceChange
 from reconcile.model.media import Attributes, attributes_json
 from reconcile.render.health import unhealthy_json
+from reconcile.render.reasons import reason_text
 from reconcile.render.summary import SUMMARY_ACTIONS
 
 
@@ -57,7 +58,7 @@ def _change(change: ResourceChange) -> dict[str, Any]:
             "after": _attributes(change.after),
             "changed": list(change.changed),
         },
-        "reason": change.reason,
+        "reason": reason_text(change),
         "reason_code": change.reason_code,
         "location": _location(change.location),
         "prevent_destroy": change.prevent_destroy,

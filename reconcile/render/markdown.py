@@ -23,6 +23,7 @@ from typing import Literal
 from reconcile.engine.plan import Location, Plan, PlanWarning, ResourceChange
 from reconcile.model.media import shown
 from reconcile.render.health import partial_banner, unhealthy_markdown
+from reconcile.render.reasons import reason_text
 from reconcile.render.summary import (
     SYMBOL,
     call_groups,
@@ -89,12 +90,12 @@ def render_plan_markdown(
         n = sum(1 for c in deletes if c.action == "delete")
         warning = f" DeleteVideo DELETES THE SOURCE FILE IN OSS TOO ({n} file{'s' if n != 1 else ''})." if n else ""
         out.fixed("> [!CAUTION]", f"> **{len(deletes)} to destroy.**{warning}", "")
-        out.items(f"- {_code(c.address)} — {_text(c.reason or c.action)}" for c in deletes)
+        out.items(f"- {_code(c.address)} — {_text(reason_text(c) or c.action)}" for c in deletes)
         out.fixed("")
     replaces = [c for c in plan.changes if c.action == "replace"]
     if replaces:
         out.fixed("**Replacements** (unbind, then bind):", "")
-        out.items(f"- {_code(c.address)} — {_text(c.reason or 'replace')}{_declared(c, links)}" for c in replaces)
+        out.items(f"- {_code(c.address)} — {_text(reason_text(c) or 'replace')}{_declared(c, links)}" for c in replaces)
         out.fixed("")
     heading, unhealthy = unhealthy_markdown(plan.unhealthy)  # issue 16: media health
     if unhealthy:
@@ -197,8 +198,8 @@ class _Budget:
 def _change_entry(change: ResourceChange, links: SourceLinks | None) -> str:
     """One change as a list item: symbol and address, why, where it is declared; then old → new per attribute."""
     if change.state_only is not None:
-        return f"- {_code(change.address)} — state only: {_text(change.reason or change.state_only)}"
-    head = f"- `{SYMBOL[change.action]}` {_code(change.address)} — {_text(change.reason or change.action)}"
+        return f"- {_code(change.address)} — state only: {_text(reason_text(change) or change.state_only)}"
+    head = f"- `{SYMBOL[change.action]}` {_code(change.address)} — {_text(reason_text(change) or change.action)}"
     lines = [head + _declared(change, links)]
     if change.action in ("update", "replace"):
         before, after = shown(change.before), shown(change.after)

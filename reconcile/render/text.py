@@ -14,6 +14,7 @@ from reconcile.cloud.models import CallStats
 from reconcile.engine.plan import ChangeAction, Plan, PlanWarning, ResourceChange
 from reconcile.model.media import shown
 from reconcile.render.health import partial_banner, unhealthy_text_lines
+from reconcile.render.reasons import reason_text
 from reconcile.render.summary import (
     SYMBOL,
     call_groups,
@@ -68,7 +69,7 @@ def render_plan_text(plan: Plan, *, color: bool = False) -> str:
     state_only = plan.state_only_changes
     if state_only:
         lines += [paint("State-only changes (recorded by apply, no API call):", BOLD)]
-        lines += [f"  # {c.address}: {c.reason or verb(c)}" for c in state_only]
+        lines += [f"  # {c.address}: {reason_text(c) or verb(c)}" for c in state_only]
         lines.append("")
     if plan.calls:
         lines += [paint("API calls apply will make, in order:", BOLD)]
@@ -107,8 +108,9 @@ def render_plan_text(plan: Plan, *, color: bool = False) -> str:
 def _change_block(change: ResourceChange, action: ChangeAction, paint: Painter) -> list[str]:
     header = f"  # {change.address} {verb(change)}"
     lines = [paint(header, BOLD)]
-    if change.reason:
-        lines.append(paint(f"  #   {change.reason}", DIM))
+    reason = reason_text(change)
+    if reason:
+        lines.append(paint(f"  #   {reason}", DIM))
     if change.location is not None:
         lines.append(paint(f"  #   declared at {change.location}", DIM))
     if change.moved_from:

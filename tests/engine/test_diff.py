@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from reconcile.cloud.models import VideoInfo
-from reconcile.engine.diff import REGISTER_GONE, REGISTER_NEW, plan_changes
-from reconcile.engine.plan import Location, ResourceChange
+from reconcile.engine.diff import plan_changes
+from reconcile.engine.plan import ActionReason, Location, ResourceChange
 from reconcile.model.media import (
     MUTABLE_FIELDS,
     Attributes,
@@ -17,6 +17,7 @@ from reconcile.model.media import (
     changed_fields,
     metadata_matches,
 )
+from reconcile.render.reasons import reason_text
 from tests.engine.builders import (
     REGION,
     bound,
@@ -49,7 +50,7 @@ def only(result, address):
 def test_unbound_bucket_is_bound_with_its_declared_attributes():
     result = plan_changes(desired(bucket("media-in", referer="https://a.example")), None, live(), prune=False)
     change = only(result, "input_bucket.media-in")
-    assert (change.action, as_json(change.before), as_json(change.after), change.reason) == (
+    assert (change.action, as_json(change.before), as_json(change.after), reason_text(change)) == (
         "bind",
         None,
         {"referer": "https://a.example"},
@@ -62,7 +63,10 @@ def test_unbound_bucket_is_bound_with_its_declared_attributes():
 def test_bucket_unbound_outside_reconcile_is_bound_again():
     result = plan_changes(desired(bucket("media-in")), state(managed_bucket("media-in")), live(), prune=False)
     change = only(result, "input_bucket.media-in")
-    assert (change.action, change.reason) == ("bind", "unbound outside reconcile since the last apply: bind again")
+    assert (change.action, reason_text(change)) == (
+        "bind",
+        "unbound outside reconcile since the last apply: bind again",
+    )
 
 
 def test_referer_change_is_a_replacement_with_its_reason():
@@ -77,7 +81,7 @@ def test_referer_change_is_a_replacement_with_its_reason():
     assert change.changed == ("referer",)
     assert as_json(change.before) == {"referer": "https://old.example"}
     assert as_json(change.after) == {"referer": "https://new.example"}
-    assert change.reason == (
+    assert reason_text(change) == (
         "referer changed from 'https://old.example' to 'https://new.example': MPS cannot change it in place "
         "(unbind + bind)"
     )
@@ -89,7 +93,7 @@ def test_bucket_bound_outside_reconcile_with_another_referer_is_replaced():
     )
     change = only(result, "input_bucket.media-in")
     assert change.action == "replace"
-    assert change.reason == (
+    assert reason_text(change) == (
         "bound outside reconcile with referer 'x'; the manifest declares 'https://new.example' (unbind + bind)"
     )
 
@@ -105,9 +109,9 @@ def test_replacement_of_a_prevent_destroy_bucket_is_a_plan_error():
     assert [(e.address, e.message) for e in result.errors] == [
         (
             "input_bucket.media-in",
-            "referer changed from 'https://old.example' to 'https://new.example': MPS cannot change it in place "
-            "(unbind + bind), but prevent_destroy is set: revert the referer, or set prevent_destroy: false to "
-            "allow the replacement",
+            "the referer must change from 'https://old.example' to 'https://new.example', which MPS does only by "
+            "unbinding and binding the bucket again (a replacement), but prevent_destroy is set: revert the "
+            "referer, or set prevent_destroy: false to allow the replacement",
         )
     ]
 
@@ -146,7 +150,7 @@ def test_bucket_bound_as_output_is_an_error_naming_the_conflict():
 def test_bucket_already_bound_as_declared_is_adopted_into_state_without_a_call():
     result = plan_changes(desired(bucket("media-in", referer="r")), None, live(bound("media-in", "r")), prune=False)
     change = only(result, "input_bucket.media-in")
-    assert (change.action, change.state_only, change.reason) == (
+    assert (change.action, change.state_only, reason_text(change)) == (
         "no-op",
         "put",
         "already bound as declared: recorded in state, no call",
@@ -197,7 +201,7 @@ def test_media_not_in_state_is_registered_or_adopted():
     result = plan_changes(desired(declared), None, live(), prune=False)
     change = only(result, "media.intro")
     assert change.action == "register"
-    assert change.reason == REGISTER_NEW == "not in state: register, or adopt if already registered"
+    assert reason_text(change) == "not in state: register, or adopt if already registered"
     assert as_json(change.after) == {
         "file_url": "https://media.oss-cn-shanghai.aliyuncs.com/a.mp4",
         "title": "Intro",
@@ -211,7 +215,10 @@ def test_media_gone_from_vod_is_registered_again():
     declared = media("a.mp4")
     result = plan_changes(desired(declared), state(managed_media(declared, "v1")), live(gone=("v1",)), prune=False)
     change = only(result, declared.address)
-    assert (change.action, change.reason) == ("register", REGISTER_GONE)
+    assert (change.action, reason_text(change)) == (
+        "register",
+        "gone from VOD since the last apply (deleted outside reconcile): register again",
+    )
 
 
 def test_changed_mutable_fields_are_updated_and_only_those_are_named():
@@ -234,7 +241,9 @@ def test_changed_mutable_fields_are_updated_and_only_those_are_named():
         "cate_id": 3,
     }
     assert as_json(change.after)["title"] == "New"
-    assert change.reason == "title, cate_id changed in the manifests: UpdateVideoInfos sends only the changed fields"
+    assert (
+        reason_text(change) == "title, cate_id changed in the manifests: UpdateVideoInfos sends only the changed fields"
+    )
 
 
 def test_drift_outside_reconcile_is_planned_back():
@@ -247,7 +256,7 @@ def test_drift_outside_reconcile_is_planned_back():
     )
     change = only(result, declared.address)
     assert change.changed == ("title", "tags")
-    assert change.reason == (
+    assert reason_text(change) == (
         "title, tags changed outside reconcile since the last apply: UpdateVideoInfos sends only the changed fields"
     )
 
@@ -263,7 +272,7 @@ def test_update_reason_says_per_field_whether_the_manifests_or_the_account_chang
     change = only(result, declared.address)
     assert change.changed == ("title", "description", "tags", "cate_id")
     # description was not declared at the last apply: newly declared is a manifest change, never "outside"
-    assert change.reason == (
+    assert reason_text(change) == (
         "title, description changed in the manifests; tags changed outside reconcile since the last apply; "
         "cate_id changed in the manifests and outside reconcile since the last apply: "
         "UpdateVideoInfos sends only the changed fields"
@@ -273,7 +282,7 @@ def test_update_reason_says_per_field_whether_the_manifests_or_the_account_chang
 def test_update_reason_without_refresh_names_manifest_changes():
     declared = media("a.mp4", title="New")
     result = plan_changes(desired(declared), state(managed_media(declared, "v1", title="Old")), None, prune=False)
-    assert only(result, declared.address).reason == (
+    assert reason_text(only(result, declared.address)) == (
         "title changed in the manifests: UpdateVideoInfos sends only the changed fields"
     )
 
@@ -408,7 +417,11 @@ def test_protected_orphans_without_prune_say_prune_keeps_them_and_how_to_release
             "again with prevent_destroy: false and apply, then remove it and plan with --prune",
         ),
     ]
-    assert [c.reason for c in result.changes] == [w.message for w in result.warnings]
+    # The changes' reasons say why in short; the warnings say what to do.
+    assert [(c.reason_code, reason_text(c)) for c in result.changes] == [
+        (ActionReason.PROTECTED, "removed from the manifests: kept, no call (prevent_destroy protects it)"),
+        (ActionReason.PROTECTED, "removed from the manifests: kept, no call (prevent_destroy protects it)"),
+    ]
 
 
 def test_prune_unbinds_and_deletes_saying_the_source_file_goes_too():
@@ -420,13 +433,13 @@ def test_prune_unbinds_and_deletes_saying_the_source_file_goes_too():
         prune=True,
     )
     unbind, delete = result.changes
-    assert (unbind.action, unbind.reason, as_json(unbind.before)) == (
+    assert (unbind.action, reason_text(unbind), as_json(unbind.before)) == (
         "unbind",
         "removed from the manifests (--prune): unbound from MPS",
         {"referer": "r"},
     )
     assert (delete.action, delete.remote_id) == ("delete", "v1")
-    assert delete.reason == "removed from the manifests (--prune): DeleteVideo DELETES THE SOURCE FILE IN OSS TOO"
+    assert reason_text(delete) == "removed from the manifests (--prune): DeleteVideo DELETES THE SOURCE FILE IN OSS TOO"
     assert as_json(delete.before)["file_url"] == "https://media.oss-cn-shanghai.aliyuncs.com/old.mp4"
     assert result.warnings == ()
 
@@ -487,7 +500,7 @@ def test_a_converged_media_is_a_no_op_change_equal_to_a_validated_one():
     declared = media("a.mp4", description="d", tags=("x", "y"), cate_id=3, prevent_destroy=True)
     for refreshed in (live(video("v1", declared, tags=("y", "x"))), None):
         [change] = plan_changes(desired(declared), state(managed_media(declared, "v1")), refreshed, prune=False).changes
-        assert (change.action, change.remote_id, change.changed, change.reason, change.state_only) == (
+        assert (change.action, change.remote_id, change.changed, reason_text(change), change.state_only) == (
             "no-op",
             "v1",
             (),
@@ -576,7 +589,7 @@ def test_pruning_gives_pruned_or_already_gone_and_a_converged_resource_no_code()
         live(video("v1", declared), bound("bound")),
         prune=True,
     )
-    assert {c.address: (c.action, c.reason_code, c.reason is None) for c in result.changes} == {
+    assert {c.address: (c.action, c.reason_code, reason_text(c) is None) for c in result.changes} == {
         declared.address: ("no-op", None, True),
         "input_bucket.bound": ("unbind", "pruned", False),
         "input_bucket.gone": ("no-op", "already_gone", False),

@@ -11,6 +11,7 @@ import pytest
 
 from reconcile.engine.plan import Location
 from reconcile.model.media import shown
+from reconcile.render.reasons import reason_text
 
 BASE = """
 region: cn-shanghai
@@ -66,7 +67,7 @@ async def test_cold_plan_binds_and_registers_everything(planner):
         "template_group_id": "VOD_NO_TRANSCODE",
     }
     assert intro.location == Location(path="manifests/prod.yaml", line=10, col=5)  # its `file_url:` key
-    assert intro.reason == "not in state: register, or adopt if already registered"
+    assert reason_text(intro) == "not in state: register, or adopt if already registered"
     assert plan.call_counts() == {"BindInputBucket": 2, "RegisterMedia": 1}
     assert plan.calls[-1].addresses == ("media.intro", "media.outro")
     # Refresh: one bucket list; no media in state, so nothing to read.
@@ -157,7 +158,7 @@ async def test_media_deleted_outside_is_registered_again(planner, account):
     account.delete(outro_id)
     plan = await planner.plan(recorded)
     outro = next(c for c in plan.changes if c.address == "media.outro")
-    assert (outro.action, outro.reason) == (
+    assert (outro.action, reason_text(outro)) == (
         "register",
         "gone from VOD since the last apply (deleted outside reconcile): register again",
     )
