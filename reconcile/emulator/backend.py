@@ -68,8 +68,8 @@ class EmulatorBackend:
                 {
                     "media_id": m.media_id,
                     "file_url": m.file_url,
-                    **{name: getattr(m, name) for name in MUTABLE_NAMES},
-                    "tags": [t.strip() for t in (m.tags or "").split(",") if t.strip()],
+                    **{name: m.metadata.get(name) for name in MUTABLE_NAMES},
+                    "tags": [t.strip() for t in str(m.metadata.get("tags") or "").split(",") if t.strip()],
                     "status": m.status,
                     "template_group_id": m.template_group_id,
                     "workflow_id": m.workflow_id,

@@ -235,7 +235,7 @@ def video_fields(record: MediaRecord) -> Body:
     """The fields GetVideoInfo, GetVideoInfos and SearchMedia share; absent optional fields are omitted."""
     video: Body = {"VideoId": record.media_id}
     optional = {
-        **{spec.wire: getattr(record, spec.name) for spec in MUTABLE_FIELDS},
+        **{spec.wire: record.metadata.get(spec.name) for spec in MUTABLE_FIELDS},
         "TemplateGroupId": record.template_group_id,
         "UserData": record.user_data,
     }
@@ -256,12 +256,11 @@ def video_fields(record: MediaRecord) -> Body:
 
 
 def _register_item(raw: dict[str, Any]) -> RegisterItem:
-    title = _text(raw, "Title") or ""  # a missing title is refused with the other field checks
-    return RegisterItem(file_url=_text(raw, "FileURL") or "", **{**_metadata(raw), "title": title})
+    return RegisterItem(_text(raw, "FileURL") or "", **_metadata(raw))
 
 
 def _video_patch(raw: dict[str, Any]) -> VideoPatch:
-    return VideoPatch(video_id=_text(raw, "VideoId") or "", **_metadata(raw))
+    return VideoPatch(_text(raw, "VideoId") or "", **_metadata(raw))
 
 
 def _metadata(raw: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from typing import Any
 
 from reconcile.cloud.limits import SEARCH_VIDEO_IDS_MAX
 from reconcile.emulator.exceptions import invalid_parameter
+from reconcile.model.media import MUTABLE_NAMES
 
 
 class FieldKind(Enum):
@@ -211,13 +212,18 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
     return tokens
 
 
+def field_value(record: Any, attribute: str) -> object:
+    """A record's value of a Match field: one of its metadata (by the model's field name), or an attribute."""
+    return record.metadata.get(attribute) if attribute in MUTABLE_NAMES else getattr(record, attribute)
+
+
 def _membership(attribute: str, kind: FieldKind, values: list[str]) -> Predicate:
     if kind is FieldKind.EXACT:
         wanted = set(values)
-        return lambda r: (v := getattr(r, attribute)) is not None and str(v) in wanted
+        return lambda r: (v := field_value(r, attribute)) is not None and str(v) in wanted
     if kind is FieldKind.FUZZY:
         needles = [v.lower() for v in values]
-        return lambda r: any(n in (getattr(r, attribute) or "").lower() for n in needles)
+        return lambda r: any(n in str(field_value(r, attribute) or "").lower() for n in needles)
     raise invalid_parameter("Match")  # range fields take only ranges
 
 
@@ -230,7 +236,7 @@ def _range(attribute: str, kind: FieldKind, bounds: tuple[str, bool, str, bool])
     high = convert(high_text) if high_text else None
 
     def within(record: Any) -> bool:
-        value = float(getattr(record, attribute))
+        value = float(getattr(record, attribute))  # times and sizes: record attributes
         if low is not None and (value < low or (value == low and not low_closed)):
             return False
         return not (high is not None and (value > high or (value == high and not high_closed)))

@@ -55,28 +55,41 @@ DEFAULT_TRANSCODE_SECONDS = 2.0
 REFERENCE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{6,64}$")
 
 
-@dataclass(frozen=True, slots=True)
+# A media's metadata as the wire carries it (tags comma-joined), by the model's field names
+# (reconcile.model.media.MUTABLE_FIELDS): the fields set, and nothing else.
+WireMetadata = dict[str, str | int]
+
+
+def wire_metadata(**values: str | int | None) -> WireMetadata:
+    """The metadata set among `values`; TypeError for a name that is not a media metadata field."""
+    unknown = sorted(set(values) - set(MUTABLE_NAMES))
+    if unknown:
+        raise TypeError(f"not media metadata fields: {', '.join(unknown)}")
+    return {name: value for name, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class RegisterItem:
-    """One RegisterMetadata object. `tags` is the wire's comma-separated string."""
+    """One RegisterMetadata object: the file and the metadata sent with it."""
 
     file_url: str
-    title: str
-    description: str | None = None
-    tags: str | None = None
-    cover_url: str | None = None
-    cate_id: int | None = None
+    metadata: WireMetadata
+
+    def __init__(self, file_url: str, title: str | None = None, **metadata: str | int | None) -> None:
+        object.__setattr__(self, "file_url", file_url)
+        object.__setattr__(self, "metadata", wire_metadata(title=title, **metadata))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class VideoPatch:
-    """One UpdateVideoInfos item: a field that is None is left unchanged; an empty string empties it."""
+    """One UpdateVideoInfos item: a field not sent is left unchanged; an empty string empties it."""
 
     video_id: str
-    title: str | None = None
-    description: str | None = None
-    tags: str | None = None
-    cover_url: str | None = None
-    cate_id: int | None = None
+    metadata: WireMetadata
+
+    def __init__(self, video_id: str, **metadata: str | int | None) -> None:
+        object.__setattr__(self, "video_id", video_id)
+        object.__setattr__(self, "metadata", wire_metadata(**metadata))
 
 
 @dataclass(slots=True)
@@ -88,11 +101,7 @@ class MediaRecord:
     storage_location: str  # the bucket host, e.g. media.oss-cn-shanghai.aliyuncs.com
     region: str | None
     media_type: str  # video or audio, by extension
-    title: str
-    description: str | None
-    tags: str | None
-    cover_url: str | None
-    cate_id: int | None
+    metadata: WireMetadata  # replaced, never changed in place: a copy of the record keeps its own
     template_group_id: str | None
     workflow_id: str | None
     user_data: str | None
@@ -273,7 +282,7 @@ class VodBackend:
         for patch in patches:
             if not patch.video_id:
                 raise missing_parameter("VideoId")
-            _check_fields(patch.title, patch.description, patch.tags, patch.cover_url)
+            _check_fields(patch.metadata)
         now = self._clock.time()
         missing: list[str] = []
         for patch in patches:
@@ -284,10 +293,7 @@ class VodBackend:
                 continue
             self._settled(record)
             self._changed(now, record.media_id, replace(record))
-            for name in MUTABLE_NAMES:
-                value = getattr(patch, name)
-                if value is not None:
-                    setattr(record, name, value)
+            record.metadata = {**record.metadata, **patch.metadata}
             record.modification_time = now
         self.revision += 1
         return missing
@@ -407,8 +413,7 @@ class VodBackend:
         return {"sequence": self._sequence, "media": [asdict(r) for r in self.media()]}
 
     def restore(self, state: dict[str, Any]) -> None:
-        known = {f.name for f in fields(MediaRecord)}
-        records = [MediaRecord(**{k: v for k, v in m.items() if k in known}) for m in state.get("media", [])]
+        records = [_record(m) for m in state.get("media", [])]
         self._media = {r.media_id: r for r in records}
         self._by_object = {r.oss_object.identity: r.media_id for r in records}
         self._sequence = int(state.get("sequence", len(records)))
@@ -441,7 +446,7 @@ class VodBackend:
             storage_location=obj.host,
             region=obj.region,
             media_type="audio" if obj.extension in AUDIO_EXTENSIONS else "video",
-            **{name: getattr(item, name) for name in MUTABLE_NAMES},
+            metadata=dict(item.metadata),
             template_group_id=template_group_id,
             workflow_id=workflow_id,
             user_data=user_data,
@@ -484,6 +489,11 @@ class VodBackend:
         return record
 
 
+def _text(metadata: WireMetadata, name: str) -> str | None:
+    value = metadata.get(name)
+    return None if value is None else str(value)
+
+
 def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(v for v in values if v))
 
@@ -496,15 +506,18 @@ def _check_reference_id(reference_id: str) -> None:
 def _check_register_item(item: RegisterItem) -> None:
     if not item.file_url:
         raise missing_parameter("FileURL")
-    if not item.title:
+    if not item.metadata.get("title"):
         raise missing_parameter("Title")
     if utf8_len(item.file_url) > FILE_URL_MAX:
         raise invalid_parameter("FileURL")
-    _check_fields(item.title, item.description, item.tags, item.cover_url)
+    _check_fields(item.metadata)
 
 
-def _check_fields(title: str | None, description: str | None, tags: str | None, cover_url: str | None) -> None:
+def _check_fields(metadata: WireMetadata) -> None:
     """The RegisterMetadata byte limits, also applied to UpdateVideoInfos. A title may not be emptied."""
+    title, description, tags, cover_url = (
+        _text(metadata, name) for name in ("title", "description", "tags", "cover_url")
+    )
     if title is not None and (not title or utf8_len(title) > TITLE_MAX or EMOJI_RE.search(title)):
         raise invalid_parameter("Title")
     if description is not None and (utf8_len(description) > DESCRIPTION_MAX or EMOJI_RE.search(description)):
@@ -515,3 +528,12 @@ def _check_fields(title: str | None, description: str | None, tags: str | None, 
             raise invalid_parameter("Tags")
     if cover_url is not None and utf8_len(cover_url) > COVER_URL_MAX:
         raise invalid_parameter("CoverURL")
+
+
+def _record(saved: dict[str, Any]) -> MediaRecord:
+    """A saved record; one saved before records kept their metadata apart has it among its other fields."""
+    known = {f.name for f in fields(MediaRecord)}
+    values = {k: v for k, v in saved.items() if k in known}
+    if "metadata" not in values:
+        values["metadata"] = wire_metadata(**{k: v for k, v in saved.items() if k in MUTABLE_NAMES})
+    return MediaRecord(**values)

@@ -35,11 +35,11 @@ def backend() -> EmulatorBackend:
 
 def titles(backend: EmulatorBackend, match: str | None, **kwargs: object) -> list[str]:
     page = backend.vod.search_media(SearchQuery(match=match, **kwargs))  # type: ignore[arg-type]
-    return [m.title for m in page.media]
+    return [m.metadata.get("title") for m in page.media]
 
 
 def ids_by_title(backend: EmulatorBackend) -> dict[str, str]:
-    return {m.title: m.media_id for m in backend.vod.media()}
+    return {m.metadata.get("title"): m.media_id for m in backend.vod.media()}
 
 
 def test_no_match_returns_all_videos_newest_first(backend: EmulatorBackend) -> None:
@@ -125,7 +125,7 @@ def test_scroll_token_continues_after_the_page(backend: EmulatorBackend) -> None
     first = backend.vod.search_media(SearchQuery(page_size=3))
     assert len(first.scroll_token) == 32
     second = backend.vod.search_media(SearchQuery(page_size=3, scroll_offset=int(first.scroll_token, 16)))
-    assert [m.title for m in second.media] == ["Intro to Cats"]
+    assert [m.metadata.get("title") for m in second.media] == ["Intro to Cats"]
 
 
 @pytest.mark.parametrize(
@@ -167,7 +167,7 @@ def test_a_scroll_token_moves_at_most_1200_records_from_its_page(backend: Emulat
     first = backend.vod.search_media(SearchQuery(page_size=1))
     offset = int(first.scroll_token, 16)
     second_page = backend.vod.search_media(SearchQuery(page_size=1, page_no=2, scroll_offset=offset))
-    assert [m.title for m in second_page.media] == ["All about DOGS"]  # the page after the next
+    assert [m.metadata.get("title") for m in second_page.media] == ["All about DOGS"]  # the page after the next
     assert backend.vod.search_media(SearchQuery(page_size=100, page_no=12, scroll_offset=offset)).media == []
     with pytest.raises(ServiceError) as excinfo:
         backend.vod.search_media(SearchQuery(page_size=100, page_no=13, scroll_offset=offset))
@@ -186,7 +186,7 @@ def test_a_scroll_walks_every_hit_past_the_first_5000_once() -> None:
     seen: list[str] = []
     page = backend.vod.search_media(SearchQuery(page_size=100, sort_by=("creation_time", False)))
     while page.media:
-        seen += [m.title for m in page.media]
+        seen += [m.metadata.get("title") for m in page.media]
         offset = int(page.scroll_token, 16)
         page = backend.vod.search_media(
             SearchQuery(page_size=100, scroll_offset=offset, sort_by=("creation_time", False))
@@ -201,7 +201,10 @@ def test_with_a_search_lag_the_index_shows_the_account_as_it_was() -> None:
     media_id = backend.vod.register_media([RegisterItem(url, "First")]).registered[0].media_id
 
     def search() -> list[str]:
-        return [m.title for m in backend.vod.search_media(SearchQuery(match=f"VideoId = '{media_id}'")).media]
+        return [
+            m.metadata.get("title")
+            for m in backend.vod.search_media(SearchQuery(match=f"VideoId = '{media_id}'")).media
+        ]
 
     assert search() == []  # registered a moment ago: not indexed yet
     clock.advance(31)

@@ -51,15 +51,15 @@ def test_register_returns_a_32_hex_media_id_per_file_in_request_order(backend: E
 def test_re_registering_returns_the_same_id_and_changes_nothing(backend: EmulatorBackend, clock: ManualClock) -> None:
     [(media_id, _)] = register(backend, "v/0.mp4")
     before = backend.vod.get_video_info(media_id)
-    snapshot = (before.title, before.status, before.modification_time, before.template_group_id)
+    snapshot = (before.metadata.get("title"), before.status, before.modification_time, before.template_group_id)
     clock.advance(60)
     result = backend.vod.register_media(
         [RegisterItem(url("v/0.mp4"), "another title", description="new")], template_group_id="tg-1"
     )
     assert [(r.media_id, r.new_register) for r in result.registered] == [(media_id, False)]
     after = backend.vod.get_video_info(media_id)
-    assert (after.title, after.status, after.modification_time, after.template_group_id) == snapshot
-    assert after.description is None
+    assert (after.metadata.get("title"), after.status, after.modification_time, after.template_group_id) == snapshot
+    assert after.metadata.get("description") is None
     assert len(backend.vod.media()) == 1
 
 
@@ -167,7 +167,7 @@ def test_field_limits_at_the_boundary_are_accepted(backend: EmulatorBackend) -> 
     )
     [registered] = backend.vod.register_media([item]).registered
     record = backend.vod.get_video_info(registered.media_id)
-    assert (record.title, record.cate_id) == ("t" * 128, 1000012)
+    assert (record.metadata.get("title"), record.metadata.get("cate_id")) == ("t" * 128, 1000012)
 
 
 # --- status and processing settings -------------------------------------------------------------------
@@ -266,7 +266,12 @@ def test_update_changes_only_present_fields(backend: EmulatorBackend, clock: Man
     missing = backend.vod.update_video_infos([VideoPatch(media_id, title="new", tags="")])
     record = backend.vod.get_video_info(media_id)
     assert missing == []
-    assert (record.title, record.description, record.tags, record.cate_id) == ("new", "keep me", "", 5)
+    assert (
+        record.metadata.get("title"),
+        record.metadata.get("description"),
+        record.metadata.get("tags"),
+        record.metadata.get("cate_id"),
+    ) == ("new", "keep me", "", 5)
     assert record.modification_time == record.creation_time + 30
 
 
@@ -274,7 +279,7 @@ def test_update_lists_unknown_ids_and_updates_the_rest(backend: EmulatorBackend)
     [(media_id, _)] = register(backend, "v/0.mp4")
     missing = backend.vod.update_video_infos([VideoPatch("e" * 32, title="x"), VideoPatch(media_id, cate_id=9)])
     assert missing == ["e" * 32]
-    assert backend.vod.get_video_info(media_id).cate_id == 9
+    assert backend.vod.get_video_info(media_id).metadata.get("cate_id") == 9
 
 
 def test_update_limits(backend: EmulatorBackend) -> None:
@@ -285,7 +290,7 @@ def test_update_limits(backend: EmulatorBackend) -> None:
     with pytest.raises(ServiceError) as excinfo:
         backend.vod.update_video_infos([VideoPatch(media_id, title="fine"), VideoPatch(media_id, title="x" * 129)])
     assert excinfo.value.code == "InvalidParameter"
-    assert backend.vod.get_video_info(media_id).title == "title v/0.mp4"  # nothing applied
+    assert backend.vod.get_video_info(media_id).metadata.get("title") == "title v/0.mp4"  # nothing applied
     with pytest.raises(ServiceError) as excinfo:
         backend.vod.update_video_infos([VideoPatch(media_id, title="")])
     assert excinfo.value.code == "InvalidParameter"

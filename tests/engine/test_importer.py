@@ -79,7 +79,10 @@ async def test_skipped_media_each_with_its_reason(cloud_session, account, tmp_pa
     ids = register(account, 4)
     records = {r.media_id: r for r in account.backend.vod.media()}
     records[ids[3]].file_url += "?Expires=1700000000&OSSAccessKeyId=x&Signature=abc%3D"  # a private bucket's
-    records[ids[1]].title = "tab\there"  # VOD took it; a manifest cannot declare it
+    records[ids[1]].metadata = {
+        **records[ids[1]].metadata,
+        "title": "tab\there",
+    }  # VOD took it; a manifest cannot declare it
     records[ids[2]].file_url = "https://cdn.example.com/v/v-2.mp4"  # not an OSS object
     account.register("https://other.oss-cn-beijing.aliyuncs.com/x.mp4", "Beijing")
     report, _ = await run_import(cloud_session, tmp_path, Progress())

@@ -152,7 +152,7 @@ async def test_a_lagging_index_misses_new_media_and_shows_old_values_yet_the_ref
     assert first.remote_id is not None
     account.edit(first.remote_id, title="Recut")
     fresh = account.register("https://media-in.oss-cn-shanghai.aliyuncs.com/v/new.mp4", "New")
-    assert [r.title for r in search([first.remote_id])] == [first.attributes.title]  # the old title
+    assert [r.metadata.get("title") for r in search([first.remote_id])] == [first.attributes.title]  # the old title
     assert search([fresh]) == []  # not indexed yet
     new = first.model_copy(
         update={"address": 'media["media-in/v/new.mp4"]', "identity": "media-in/v/new.mp4", "remote_id": fresh,

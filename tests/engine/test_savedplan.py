@@ -444,7 +444,7 @@ def test_apply_refuses_a_plan_whose_title_was_edited_even_with_a_recomputed_dige
         "Run `reconcile plan manifests --out release.plan` again, review it, then apply it.\n"
     )
     assert "UpdateVideoInfos" not in cli.account.stats()
-    assert sorted(m.title for m in cli.account.app.backend.vod.media()) == ["Intro", "Outro"]
+    assert sorted(m.metadata.get("title") for m in cli.account.app.backend.vod.media()) == ["Intro", "Outro"]
 
 
 # A plan path that is no regular file: a located error at once, never a hang (FIFO) or a memory blow-up (/dev/zero)
