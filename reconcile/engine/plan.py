@@ -11,10 +11,10 @@ from collections import Counter
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
 from reconcile.model.media import Attributes, attributes_json
-from reconcile.state.model import ResourceKind, typed_attributes
+from reconcile.state.model import ResourceKind, TypedAttributes, check_kind
 
 PLAN_FORMAT_VERSION = "1.3"  # docs/plan-json.md: 1.1 targets, health; 1.2 reason_code; 1.3 source.state_location
 
@@ -89,8 +89,8 @@ class ResourceChange(BaseModel):
     identity: str  # bucket name, or "<oss-bucket>/<object-key>"
     region: str
     action: ChangeAction
-    before: Attributes | None = None  # live (or state, with --refresh=false) attributes; None if absent
-    after: Attributes | None = None  # desired attributes; None when destroyed
+    before: TypedAttributes | None = None  # live (or state, with --refresh=false) attributes; None if absent
+    after: TypedAttributes | None = None  # desired attributes; None when destroyed
     changed: tuple[str, ...] = ()  # the attributes that differ, e.g. ("title", "tags")
     changed_in_manifests: tuple[str, ...] = ()  # of `changed`: declared differently since the last apply
     changed_outside: tuple[str, ...] = ()  # of `changed`: changed in the account since the last apply
@@ -107,10 +107,11 @@ class ResourceChange(BaseModel):
     #   "remove" → drop the entry from state: pruned, but already gone from the account
     state_only: Literal["put", "remove"] | None = None
 
-    @field_validator("before", "after", mode="plain")
-    @classmethod
-    def _typed_attributes(cls, value: object, info: ValidationInfo) -> Attributes | None:
-        return None if value is None else typed_attributes(value, info)
+    @model_validator(mode="after")
+    def _attributes_of_its_kind(self) -> ResourceChange:
+        check_kind(self.kind, self.before)
+        check_kind(self.kind, self.after)
+        return self
 
     @field_serializer("before", "after")
     def _attributes_json(self, attributes: Attributes | None) -> dict[str, Any] | None:

@@ -19,7 +19,7 @@ from reconcile.manifest.fields import DOCUMENT, INPUT_BUCKET, MEDIA, MEDIA_DEFAU
 from reconcile.manifest.reader import INVALID, NodeReader, describe
 from reconcile.manifest.rules import file_url_problem
 from reconcile.manifest.yaml_nodes import MappingNode, Node, ScalarNode, SequenceNode, is_null
-from reconcile.model.media import MEDIA_FIELDS, FieldSpec, MediaAttributes, ValueKind
+from reconcile.model.media import MEDIA_FIELDS, MEDIA_NAMES, MediaAttributes, ValueKind
 
 # Where each key belongs, for "`title` does not belong in media_defaults; it goes in a media entry".
 _HOMES: tuple[tuple[Section, str], ...] = (
@@ -268,7 +268,7 @@ def _media(reader: NodeReader, entry: _Entry, defaults: _Entry | None, region: s
             identity=oss_object.identity,
             oss_bucket=oss_object.bucket,
             storage_location=oss_object.host,
-            attributes=MediaAttributes(**{spec.name: _typed(spec, merged.get(spec.name)) for spec in MEDIA_FIELDS}),
+            attributes=_attributes(merged),
             prevent_destroy=bool(merged.get("prevent_destroy")),
             name=name,
             location=location,
@@ -277,9 +277,16 @@ def _media(reader: NodeReader, entry: _Entry, defaults: _Entry | None, region: s
     return DeclaredMedia(oss_object.identity, url, location, name, name_location, media, entry_location)
 
 
-def _typed(spec: FieldSpec, value: Any) -> Any:
-    """A validated manifest value as the model holds it: a list of tags as a tuple."""
-    return tuple(value) if spec.kind is ValueKind.TEXT_LIST and value is not None else value
+def _attributes(declared: dict[str, Any]) -> MediaAttributes:
+    """A validated entry's attributes as the model holds them: lists of tags as tuples."""
+    values: dict[str, Any] = {name: declared.get(name) for name in MEDIA_NAMES}
+    for name in _LIST_FIELDS:
+        if values[name] is not None:
+            values[name] = tuple(values[name])
+    return MediaAttributes(**values)
+
+
+_LIST_FIELDS = tuple(spec.name for spec in MEDIA_FIELDS if spec.kind is ValueKind.TEXT_LIST)
 
 
 # The entry sets one of the two and media_defaults the other: the key the entry sets → the key the defaults set,

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 
 class Role(enum.Enum):
@@ -74,6 +74,9 @@ class MediaAttributes(MediaMetadata):
     workflow_id: str | None = _field("WorkflowId", Role.REGISTRATION, TEXT)
     user_data: str | None = _field("UserData", Role.REGISTRATION, ValueKind.JSON_TEXT)
 
+    # Read by pydantic when a state or a saved plan is validated (natively, in one pass): no other keys.
+    __pydantic_config__: ClassVar[dict[str, str]] = {"extra": "forbid"}
+
     @property
     def registration(self) -> tuple[str | None, str | None, str | None]:
         """The registration settings, in REGISTRATION_FIELDS order: files sharing them share a RegisterMedia."""
@@ -90,6 +93,8 @@ class BucketAttributes:
     """An input bucket's binding as the manifests declare it and the state records it."""
 
     referer: str | None = _field("Referer", Role.BINDING, TEXT)
+
+    __pydantic_config__: ClassVar[dict[str, str]] = {"extra": "forbid"}
 
 
 Attributes: TypeAlias = MediaAttributes | BucketAttributes
@@ -180,44 +185,3 @@ def attributes_json(attributes: Attributes) -> dict[str, Any]:
         if value is not None:
             out[spec.name] = json_value(spec, value)
     return out
-
-
-_KIND_CHECK: Mapping[ValueKind, tuple[type, str]] = {
-    ValueKind.TEXT: (str, "a string"),
-    ValueKind.REQUIRED_TEXT: (str, "a string"),
-    ValueKind.JSON_TEXT: (str, "a string of JSON text"),
-    ValueKind.INTEGER: (int, "an integer"),
-}
-
-
-def attributes_from_json(kind: str, value: object) -> Attributes:
-    """The attributes of a resource of `kind` ("media" or "input_bucket") from their JSON object (a state's,
-    a saved plan's). Raises ValueError naming the field at fault."""
-    if not isinstance(value, Mapping):
-        raise ValueError("attributes must be an object")
-    cls: type[Attributes] = MediaAttributes if kind == "media" else BucketAttributes
-    specs = MEDIA_FIELDS if cls is MediaAttributes else BUCKET_FIELDS
-    known = {spec.name: spec for spec in specs}
-    values: dict[str, Any] = {}
-    for name, item in value.items():
-        spec = known.get(name)
-        if spec is None:
-            raise ValueError(f"unknown {kind} attribute {name!r}")
-        values[name] = _checked(spec, item)
-    for spec in specs:
-        if spec.kind is ValueKind.REQUIRED_TEXT and spec.name not in values:
-            raise ValueError(f"{kind} attribute {spec.name!r} is missing")
-    return cls(**values)
-
-
-def _checked(spec: FieldSpec, item: object) -> Any:
-    if item is None:
-        return None
-    if spec.kind is ValueKind.TEXT_LIST:
-        if isinstance(item, list | tuple) and all(isinstance(tag, str) for tag in item):
-            return tuple(item)
-        raise ValueError(f"attribute {spec.name!r} must be a list of strings")
-    expected, noun = _KIND_CHECK[spec.kind]
-    if not isinstance(item, expected) or isinstance(item, bool):
-        raise ValueError(f"attribute {spec.name!r} must be {noun}")
-    return item

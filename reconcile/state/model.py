@@ -7,17 +7,31 @@ remote id (MediaId for media) and the attributes last applied. `serial` increase
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_serializer, model_validator
 
-from reconcile.model.media import Attributes, BucketAttributes, MediaAttributes, attributes_from_json, attributes_json
+from reconcile.model.media import Attributes, BucketAttributes, MediaAttributes, attributes_json
 
 STATE_FORMAT_VERSION = 1
 
 _set_attribute = object.__setattr__  # frozen models refuse their own __setattr__
 
 ResourceKind = Literal["input_bucket", "media"]
+
+
+def _attributes_kind(value: Any) -> str:
+    """Which class validates an attributes value: a media's has a file_url (its kind is checked after)."""
+    return (
+        "media" if isinstance(value, MediaAttributes) or (isinstance(value, dict) and "file_url" in value) else "bucket"
+    )
+
+
+# Attributes as pydantic validates them (natively, from a state's or a saved plan's JSON) and dumps them.
+TypedAttributes = Annotated[
+    Annotated[MediaAttributes, Tag("media")] | Annotated[BucketAttributes, Tag("bucket")],
+    Discriminator(_attributes_kind),
+]
 
 
 class ResourceState(BaseModel):
@@ -29,26 +43,24 @@ class ResourceState(BaseModel):
     region: str
     remote_id: str | None = None  # MediaId for media; None for buckets
     # The last applied, as declared: a bucket's by default (a media's must be given).
-    attributes: Attributes = Field(default_factory=BucketAttributes, validate_default=True)
+    attributes: TypedAttributes = Field(default_factory=BucketAttributes, validate_default=True)
     prevent_destroy: bool = False
 
-    @field_validator("attributes", mode="plain")
-    @classmethod
-    def _typed_attributes(cls, value: object, info: ValidationInfo) -> Attributes:
-        return typed_attributes(value, info)
+    @model_validator(mode="after")
+    def _attributes_of_its_kind(self) -> ResourceState:
+        check_kind(self.kind, self.attributes)
+        return self
 
     @field_serializer("attributes")
     def _attributes_json(self, attributes: Attributes) -> dict[str, Any]:
         return attributes_json(attributes)
 
 
-def typed_attributes(value: object, info: ValidationInfo) -> Attributes:
-    """A resource's attributes as the class of its kind (validated earlier, in `info.data`): typed already, or
-    their JSON object."""
-    kind = info.data.get("kind")
-    if isinstance(value, MediaAttributes if kind == "media" else BucketAttributes):
-        return value
-    return attributes_from_json(str(kind), value)
+def check_kind(kind: str, attributes: Attributes | None) -> None:
+    """Refuses attributes of another kind of resource than `kind` (pydantic validates each field alone)."""
+    if attributes is not None and isinstance(attributes, MediaAttributes) != (kind == "media"):
+        what = "a media's (file_url, title, ...)" if kind == "media" else "an input bucket's (referer)"
+        raise ValueError(f"the attributes of kind {kind} must be {what}")
 
 
 class StateDocument(BaseModel):
