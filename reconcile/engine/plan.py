@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_valid
 from reconcile.model.media import Attributes, attributes_json
 from reconcile.state.model import ResourceKind, TypedAttributes, check_kind
 
-PLAN_FORMAT_VERSION = "1.3"  # docs/plan-json.md: 1.1 targets, health; 1.2 reason_code; 1.3 source.state_location
+# docs/plan-json.md: 1.1 targets, health; 1.2 reason_code; 1.3 source.state_location; 1.4 changed_in_manifests,
+# changed_outside, and `before` holding the fields set
+PLAN_FORMAT_VERSION = "1.4"
 
 # What happens to one resource.
 #   bind / register  → created (register adopts an already-registered file: NewRegister=false)

@@ -57,6 +57,8 @@ def _change(change: ResourceChange) -> dict[str, Any]:
             "before": _attributes(change.before),
             "after": _attributes(change.after),
             "changed": list(change.changed),
+            "changed_in_manifests": list(change.changed_in_manifests),  # 1.4
+            "changed_outside": list(change.changed_outside),  # 1.4
         },
         "reason": reason_text(change),
         "reason_code": change.reason_code,

@@ -116,7 +116,7 @@ def test_json_goes_to_stdout_and_accounting_to_stderr(cli):
     cli.converge()
     result = cli.run("plan", "manifests", "--format", "json")
     document = json.loads(result.out)
-    assert (document["format_version"], document["has_changes"]) == ("1.3", False)
+    assert (document["format_version"], document["has_changes"]) == ("1.4", False)
     assert result.err == PLANNING_CALLS + "\n"
 
 
@@ -213,7 +213,7 @@ def test_a_plan_saved_as_release_plan_is_recognised_shown_and_applied(cli):
     cli.write(MANIFEST)
     assert cli.run("plan", "manifests/", "--out", "release.plan").code == 0
     assert re.match(
-        r'\{"reconcile_saved_plan":2,"sha256":"[0-9a-f]{64}","plan":\{"format_version":"1\.3",',
+        r'\{"reconcile_saved_plan":2,"sha256":"[0-9a-f]{64}","plan":\{"format_version":"1\.4",',
         Path("release.plan").read_text(),
     )
     assert cli.run("show", "release.plan").out.startswith("Reconcile will perform the following actions:\n")

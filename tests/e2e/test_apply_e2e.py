@@ -328,7 +328,7 @@ def test_json_streams_the_plan_each_batch_and_the_summary(ws: Workspace):
     kinds = [e["type"] for e in events]
     assert kinds[0] == "plan" and kinds[-1] == "summary"
     assert sorted(kinds[1:-1]) == ["batch_done"] * 3 + ["batch_started"] * 3
-    assert events[0]["plan"]["format_version"] == "1.3"
+    assert events[0]["plan"]["format_version"] == "1.4"
     summary = events[-1]
     assert summary["ok"] is True
     assert summary["counts"] == {"done": 16, "adopted": 0, "failed": 0, "not_attempted": 0}
