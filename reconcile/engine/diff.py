@@ -189,7 +189,7 @@ class _Diff:
             self.add_media(media, "register", after=after, reason_code=ActionReason.GONE_OUTSIDE)
             return
         if (
-            recorded == after
+            (recorded is after or recorded == after)  # one object when the manifests declare what was applied
             and managed.address == media.address
             and managed.prevent_destroy == media.prevent_destroy
             and (video is None or metadata_matches(video, after))

@@ -11,13 +11,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from reconcile.engine.attributes import live_bucket_attributes, live_media_attributes, media_of
+from reconcile.engine.attributes import live_bucket_attributes
 from reconcile.engine.diff import declared_identities
 from reconcile.engine.health import unhealthy_media
 from reconcile.engine.live import LiveState
 from reconcile.engine.plan import UnhealthyMedia
 from reconcile.manifest.desired import DesiredState
-from reconcile.model.media import BUCKET_FIELDS, MUTABLE_FIELDS, Attributes, FieldSpec, changed_fields, json_value
+from reconcile.model.media import BUCKET_FIELDS, MUTABLE_FIELDS, FieldSpec, changed_fields, json_value
 from reconcile.state.model import ResourceKind, ResourceState, StateDocument
 
 DriftKind = Literal["changed", "deleted", "unbound", "bound_as_output"]
@@ -94,10 +94,12 @@ def _media_drift(resource: ResourceState, live: LiveState) -> Drift | None:
     video = live.media.get(resource.remote_id or "")
     if video is None:
         return _drift(resource, "deleted")
-    return _attribute_drift(resource, live_media_attributes(video, media_of(resource.attributes)), MUTABLE_FIELDS)
+    return _attribute_drift(resource, video, MUTABLE_FIELDS)
 
 
-def _attribute_drift(resource: ResourceState, current: Attributes, specs: tuple[FieldSpec, ...]) -> Drift | None:
+def _attribute_drift(resource: ResourceState, current: object, specs: tuple[FieldSpec, ...]) -> Drift | None:
+    """`resource`'s drift: the fields among `specs` its last-applied attributes set that `current` (a live
+    binding's attributes, or a video as GetVideoInfos reads it) holds otherwise."""
     changed = set(changed_fields(current, resource.attributes, specs))
     if not changed:
         return None

@@ -161,7 +161,10 @@ def metadata_matches(live: MediaMetadata, declared: MediaMetadata) -> bool:
     """Whether `live` holds every mutable field `declared` sets: `changed_fields(live, declared,
     MUTABLE_FIELDS)` is empty. The diff asks it of every converged media, so the common case (equal values)
     is decided without normalising."""
-    for spec, mine, theirs in zip(MUTABLE_FIELDS, metadata_values(declared), metadata_values(live), strict=True):
+    declared_values, live_values = metadata_values(declared), metadata_values(live)
+    if declared_values == live_values:
+        return True
+    for spec, mine, theirs in zip(MUTABLE_FIELDS, declared_values, live_values, strict=True):
         if mine is not None and mine != theirs and comparable(spec, mine) != comparable(spec, theirs):
             return False
     return True
