@@ -29,7 +29,7 @@ from reconcile.engine.attributes import (
     media_of,
 )
 from reconcile.engine.live import LiveState
-from reconcile.engine.plan import ActionReason, ChangeAction, Location, PlanWarning, ResourceChange, UnmanagedBucket
+from reconcile.engine.plan import ActionReason, ChangeAction, PlanWarning, ResourceChange, UnmanagedBucket
 from reconcile.engine.prevalidated import Prevalidated
 from reconcile.manifest.desired import DesiredBucket, DesiredMedia, DesiredState, SourceLocation, media_address
 from reconcile.model.media import (
@@ -98,10 +98,10 @@ class _Diff:
         self.changes.append(change)
 
     def error(self, address: str, message: str, location: SourceLocation | None = None) -> None:
-        self.errors.append(PlanWarning(address=address, message=message, location=_location(location)))
+        self.errors.append(PlanWarning(address=address, message=message, location=location))
 
     def warn(self, address: str, message: str, location: SourceLocation | None = None) -> None:
-        self.warnings.append(PlanWarning(address=address, message=message, location=_location(location)))
+        self.warnings.append(PlanWarning(address=address, message=message, location=location))
 
     def same_region(self, managed: ResourceState | None, identity: str, declared: DesiredBucket | DesiredMedia) -> bool:
         """Counts a declared resource the state manages; False, with the plan error, when it moved regions."""
@@ -210,7 +210,7 @@ class _Diff:
                         "changed_outside": (),
                         "reason_code": None,
                         "remote_id": remote_id,
-                        "location": _location(media.location),
+                        "location": media.location,
                         "prevent_destroy": media.prevent_destroy,
                         "moved_from": None,
                         "state_only": None,
@@ -353,7 +353,7 @@ def _declared(
         kind=kind,
         identity=identity,
         region=resource.region,
-        location=_location(resource.location),
+        location=resource.location,
         prevent_destroy=resource.prevent_destroy,
     )
 
@@ -373,13 +373,6 @@ def _state_outdated(managed: ResourceState, address: str, after: Attributes, pre
 
 # A converged media's change is built from values valid by construction (validated manifests and state).
 _prevalidated_change = Prevalidated(ResourceChange)
-_prevalidated_location = Prevalidated(Location)
-
-
-def _location(location: SourceLocation | None) -> Location | None:
-    if location is None:
-        return None
-    return _prevalidated_location({"path": location.path, "line": location.line, "col": location.col})
 
 
 def _sorted(items: list[PlanWarning]) -> tuple[PlanWarning, ...]:

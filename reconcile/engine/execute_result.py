@@ -6,7 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
-from reconcile.engine.plan import ChangeAction, Location
+from reconcile.engine.plan import ChangeAction
+from reconcile.manifest.desired import SourceLocation
 
 # done          the planned change is in the account and in the state
 # adopted       RegisterMedia answered NewRegister=false: the file was registered already (e.g. by an
@@ -22,7 +23,7 @@ class ResourceFailure:
 
     address: str
     message: str
-    location: Location | None = None  # where the manifest declares it
+    location: SourceLocation | None = None  # where the manifest declares it
     file_url: str | None = None  # for media: the OSS file
 
     def describe(self) -> str:
@@ -37,7 +38,7 @@ class ResourceResult:
     action: ChangeAction
     outcome: ResourceOutcome
     message: str | None = None  # failure reason, or a note such as "already bound (verified)"
-    location: Location | None = None
+    location: SourceLocation | None = None
     file_url: str | None = None
     remote_id: str | None = None  # MediaId once registered
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from reconcile.engine.live import LiveState
-from reconcile.engine.plan import Location, UnhealthyMedia
+from reconcile.engine.plan import UnhealthyMedia
 from reconcile.manifest.desired import DesiredState
 from reconcile.state.model import StateDocument
 
@@ -46,7 +46,7 @@ def unhealthy_media(
         entry = declared.get(resource.identity)
         location = None
         if entry is not None:
-            location = Location(path=entry.location.path, line=entry.location.line, col=entry.location.col)
+            location = entry.location
         found.append(
             UnhealthyMedia(
                 address=entry.address if entry is not None else resource.address,

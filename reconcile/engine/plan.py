@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
+from reconcile.manifest.desired import SourceLocation
 from reconcile.model.media import Attributes, attributes_json
 from reconcile.state.model import ResourceKind, TypedAttributes, check_kind
 
@@ -73,16 +74,6 @@ CALL_PHASE: dict[ApiAction, int] = {
 }
 
 
-class Location(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    path: str
-    line: int
-    col: int
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}"
-
-
 class ResourceChange(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -98,7 +89,7 @@ class ResourceChange(BaseModel):
     changed_outside: tuple[str, ...] = ()  # of `changed`: changed in the account since the last apply
     reason_code: ActionReason | None = None  # why (the views word it: reconcile.render.reasons); None: converged
     remote_id: str | None = None  # MediaId, when known
-    location: Location | None = None  # where the manifest declares it (None for orphans/prunes)
+    location: SourceLocation | None = None  # where the manifest declares it (None for orphans/prunes)
     prevent_destroy: bool = False
     # The state address this resource had when its manifest `name` changed: apply rewrites the address
     # (a move, never an API call). None when the address is unchanged or the resource is new.
@@ -159,7 +150,7 @@ class PlanWarning(BaseModel):
 
     address: str | None
     message: str
-    location: Location | None = None
+    location: SourceLocation | None = None
 
 
 class UnmanagedBucket(BaseModel):
@@ -179,7 +170,7 @@ class UnhealthyMedia(BaseModel):
     remote_id: str
     status: str
     meaning: str  # what the status means, in words
-    location: Location | None = None  # where the manifests declare it
+    location: SourceLocation | None = None  # where the manifests declare it
 
 
 class PlanSource(BaseModel):

@@ -9,7 +9,6 @@ of the load's seconds of CPU (`read_inputs_side_by_side`).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import logging
 import time
@@ -26,7 +25,7 @@ from reconcile.engine.diff import plan_changes
 from reconcile.engine.health import unhealthy_media
 from reconcile.engine.live import LiveState
 from reconcile.engine.objectcheck import ObjectLookup, check_objects
-from reconcile.engine.plan import Location, Plan, PlanSource, PlanWarning
+from reconcile.engine.plan import Plan, PlanSource, PlanWarning
 from reconcile.engine.refresh import (
     DEFAULT_CONCURRENCY,
     bucket_names,
@@ -206,8 +205,7 @@ def plan_from_inputs(
         targets=tuple(targets),
     )
     manifest_warnings = tuple(
-        PlanWarning(address=None, message=w.message, location=Location(**dataclasses.asdict(w.location)))
-        for w in desired.warnings
+        PlanWarning(address=None, message=w.message, location=w.location) for w in desired.warnings
     )
     return Plan(
         changes=diff.changes,

@@ -11,7 +11,8 @@ import json
 from typing import Any
 
 from reconcile import __version__
-from reconcile.engine.plan import ACTION_LIST, Location, Plan, PlannedCall, PlanWarning, ResourceChange
+from reconcile.engine.plan import ACTION_LIST, Plan, PlannedCall, PlanWarning, ResourceChange
+from reconcile.manifest.desired import SourceLocation
 from reconcile.model.media import Attributes, attributes_json
 from reconcile.render.health import unhealthy_json
 from reconcile.render.reasons import reason_text
@@ -96,5 +97,5 @@ def _diagnostic(item: PlanWarning) -> dict[str, Any]:
     return {"address": item.address, "message": item.message, "location": _location(item.location)}
 
 
-def _location(location: Location | None) -> dict[str, Any] | None:
+def _location(location: SourceLocation | None) -> dict[str, Any] | None:
     return None if location is None else {"path": location.path, "line": location.line, "col": location.col}

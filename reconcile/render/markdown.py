@@ -20,7 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from reconcile.engine.plan import Location, Plan, PlanWarning, ResourceChange
+from reconcile.engine.plan import Plan, PlanWarning, ResourceChange
+from reconcile.manifest.desired import SourceLocation
 from reconcile.model.media import shown
 from reconcile.render.health import partial_banner, unhealthy_markdown
 from reconcile.render.reasons import reason_text
@@ -54,7 +55,7 @@ class SourceLinks:
     base: str
     prefix: str = ""
 
-    def url(self, location: Location) -> str | None:
+    def url(self, location: SourceLocation) -> str | None:
         path = location.path.replace("\\", "/")
         if path.startswith("/"):
             return None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from reconcile.cli.ci_context import markdown_links
-from reconcile.engine.plan import Location
 from reconcile.forge.ci import detect
+from reconcile.manifest.desired import SourceLocation
 
 
 def test_github_pull_request_links_to_the_head_commit_from_a_subdirectory(tmp_path):
@@ -26,7 +26,7 @@ def test_github_pull_request_links_to_the_head_commit_from_a_subdirectory(tmp_pa
     assert context.job_url == "https://github.com/acme/media/actions/runs/99"
     links = markdown_links(context, cwd=str(tmp_path / "infra"))
     assert links is not None
-    assert links.url(Location(path="prod.yaml", line=4, col=1)) == (
+    assert links.url(SourceLocation(path="prod.yaml", line=4, col=1)) == (
         "https://github.com/acme/media/blob/feedbeef/infra/prod.yaml#L4"
     )
     assert markdown_links(context, cwd="/elsewhere") is None
@@ -47,7 +47,7 @@ def test_gitlab_merge_request_links_to_the_source_branch_commit():
     assert context.not_in_review == "this pipeline is not a merge request pipeline"
     links = markdown_links(context, cwd="/builds/acme/media")
     assert links is not None
-    assert links.url(Location(path="m/prod.yaml", line=8, col=3)) == (
+    assert links.url(SourceLocation(path="m/prod.yaml", line=8, col=3)) == (
         "https://gitlab.example.com/acme/media/-/blob/c0ffee/m/prod.yaml#L8"
     )
 

@@ -25,8 +25,9 @@ from reconcile.cloud.models import (
 )
 from reconcile.engine.apply import PlanNotApplicable, apply_plan, workers_for
 from reconcile.engine.attributes import media_of
-from reconcile.engine.plan import Location, Plan, PlannedCall, PlanWarning, ResourceChange
+from reconcile.engine.plan import Plan, PlannedCall, PlanWarning, ResourceChange
 from reconcile.engine.progress import BatchDone, BatchFailed, BatchStarted
+from reconcile.manifest.desired import SourceLocation
 from reconcile.model.media import BucketAttributes, MediaAttributes
 from reconcile.state.model import ResourceState, StateDocument
 from reconcile.state.store import JournalRecord, LockInfo, PutResource, StateError
@@ -190,8 +191,8 @@ class Recorder:
         self.result = result
 
 
-def loc(line: int) -> Location:
-    return Location(path="manifests/prod.yaml", line=line, col=7)
+def loc(line: int) -> SourceLocation:
+    return SourceLocation(path="manifests/prod.yaml", line=line, col=7)
 
 
 def bind(bucket: str, referer: str | None = None, action: str = "bind", line: int = 3) -> ResourceChange:

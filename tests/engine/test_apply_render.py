@@ -12,11 +12,12 @@ from reconcile.cli.progress import JsonEvents, LiveProgress, PlainProgress
 from reconcile.cloud.models import ActionStats, CallStats
 from reconcile.cloud.pacing import ActionPacing
 from reconcile.engine.execute_result import ApplyResult, ResourceFailure, ResourceResult
-from reconcile.engine.plan import Location, Plan, PlannedCall
+from reconcile.engine.plan import Plan, PlannedCall
 from reconcile.engine.progress import BatchDone, BatchFailed, BatchStarted
+from reconcile.manifest.desired import SourceLocation
 from reconcile.render.apply_result import render_apply_text, summary_json
 
-LOC = Location(path="manifests/prod.yaml", line=11, col=7)
+LOC = SourceLocation(path="manifests/prod.yaml", line=11, col=7)
 FILE = "https://media.oss-cn-shanghai.aliyuncs.com/b.mp4"
 REGISTER = PlannedCall(action="RegisterMedia", region="cn-shanghai", addresses=("media.a", "media.b"))
 BIND = PlannedCall(action="BindInputBucket", region="cn-shanghai", addresses=("input_bucket.in",))
@@ -263,7 +264,7 @@ def test_plain_progress_prints_a_line_every_interval_failures_at_once_and_a_fina
     assert out.getvalue() == ""  # not due yet
     clock.now += 1.0
     progress.batch_done(BatchDone(1, REGISTER, 1.0, failed=(FAILURE,)))
-    bind_failure = ResourceFailure("input_bucket.in", "boom", Location(path="manifests/prod.yaml", line=3, col=7))
+    bind_failure = ResourceFailure("input_bucket.in", "boom", SourceLocation(path="manifests/prod.yaml", line=3, col=7))
     progress.batch_failed(BatchFailed(4, BIND, 0.1, "BindInputBucket: InternalError (HTTP 500): boom", (bind_failure,)))
     progress.finished(ApplyResult(resources=(), calls_predicted={}, calls_made={}))
 
@@ -281,7 +282,7 @@ def test_live_progress_shows_a_bar_per_action_and_counts_failures_without_printi
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, color_system=None, width=120)
     plan = Plan(calls=(REGISTER, REGISTER, BIND))
-    bind_failure = ResourceFailure("input_bucket.in", "boom", Location(path="manifests/prod.yaml", line=3, col=7))
+    bind_failure = ResourceFailure("input_bucket.in", "boom", SourceLocation(path="manifests/prod.yaml", line=3, col=7))
 
     with LiveProgress(plan, console) as live:
         live.batch_started(BatchStarted(0, REGISTER))

@@ -8,7 +8,8 @@ import pytest
 
 from reconcile.cloud.models import VideoInfo
 from reconcile.engine.diff import plan_changes
-from reconcile.engine.plan import ActionReason, Location, ResourceChange
+from reconcile.engine.plan import ActionReason, ResourceChange
+from reconcile.manifest.desired import SourceLocation
 from reconcile.model.media import (
     MUTABLE_FIELDS,
     Attributes,
@@ -56,7 +57,7 @@ def test_unbound_bucket_is_bound_with_its_declared_attributes():
         {"referer": "https://a.example"},
         "not bound",
     )
-    assert change.location == Location(path="manifests/prod.yaml", line=3, col=7)
+    assert change.location == SourceLocation(path="manifests/prod.yaml", line=3, col=7)
     assert (result.warnings, result.errors, result.unmanaged) == ((), (), ())
 
 
@@ -140,7 +141,7 @@ def test_bucket_bound_as_output_is_an_error_naming_the_conflict():
     assert len(result.errors) == 1
     error = result.errors[0]
     assert error.address == "input_bucket.media-out"
-    assert error.location == Location(path="manifests/prod.yaml", line=3, col=7)
+    assert error.location == SourceLocation(path="manifests/prod.yaml", line=3, col=7)
     assert error.message == (
         "bucket 'media-out' is bound to MPS in cn-shanghai as an output bucket; reconcile never unbinds it "
         "implicitly. Unbind the output bucket yourself (UnbindOutputBucket) or remove this entry from the manifest"
@@ -325,7 +326,7 @@ def test_registration_only_fields_warn_and_make_no_call():
         "made and the registered file keeps (not set)",
     ]
     assert {w.address for w in result.warnings} == {declared.address}
-    assert result.warnings[0].location == Location(path="manifests/prod.yaml", line=10, col=7)
+    assert result.warnings[0].location == SourceLocation(path="manifests/prod.yaml", line=10, col=7)
 
 
 def test_renaming_an_entry_moves_its_state_address_without_a_call():
@@ -508,7 +509,7 @@ def test_a_converged_media_is_a_no_op_change_equal_to_a_validated_one():
             None,
         )
         assert change.after == change.before == declared.attributes
-        assert change.location == Location(path="manifests/prod.yaml", line=10, col=7)
+        assert change.location == SourceLocation(path="manifests/prod.yaml", line=10, col=7)
         validated = ResourceChange.model_validate(change.model_dump())
         assert change == validated
         assert change.model_dump_json() == validated.model_dump_json()

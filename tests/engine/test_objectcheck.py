@@ -9,7 +9,8 @@ from reconcile.cloud.oss_client import OssClient
 from reconcile.emulator.app import EmulatorApp, create_app
 from reconcile.emulator.config import EmulatorConfig
 from reconcile.emulator.faults import FaultRules
-from reconcile.engine.plan import Location, PlanWarning
+from reconcile.engine.plan import PlanWarning
+from reconcile.manifest.desired import SourceLocation
 
 ENDPOINT = "http://127.0.0.1:8080"
 HOST = "https://media-in.oss-cn-shanghai.aliyuncs.com"
@@ -44,12 +45,12 @@ async def test_a_missing_file_is_an_error_at_its_manifest_line(planner, emulator
         PlanWarning(
             address='media["media-in/raw/ep3.mp4"]',
             message=f"{HOST}/raw/ep3.mp4 is not in OSS (bucket media-in, key raw/ep3.mp4): upload it first",
-            location=Location(path="manifests/prod.yaml", line=7, col=5),
+            location=SourceLocation(path="manifests/prod.yaml", line=7, col=5),
         ),
         PlanWarning(
             address='media["media-in/promo/trailer.mp4"]',
             message=f"{HOST}/promo/trailer.mp4 is not in OSS (bucket media-in, key promo/trailer.mp4): upload it first",
-            location=Location(path="manifests/prod.yaml", line=9, col=5),
+            location=SourceLocation(path="manifests/prod.yaml", line=9, col=5),
         ),
     )
     # raw/: one listing finds ep1 and ep2, ep3 is confirmed missing by HeadObject; promo/ has one file: HeadObject.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconcile.engine.plan import Location
+from reconcile.manifest.desired import SourceLocation
 from reconcile.model.media import shown
 from reconcile.render.reasons import reason_text
 
@@ -66,7 +66,7 @@ async def test_cold_plan_binds_and_registers_everything(planner):
         "tags": ["launch", "promo"],
         "template_group_id": "VOD_NO_TRANSCODE",
     }
-    assert intro.location == Location(path="manifests/prod.yaml", line=10, col=5)  # its `file_url:` key
+    assert intro.location == SourceLocation(path="manifests/prod.yaml", line=10, col=5)  # its `file_url:` key
     assert reason_text(intro) == "not in state: register, or adopt if already registered"
     assert plan.call_counts() == {"BindInputBucket": 2, "RegisterMedia": 1}
     assert plan.calls[-1].addresses == ("media.intro", "media.outro")
@@ -129,7 +129,7 @@ async def test_bucket_bound_as_output_is_a_plan_error(planner, account):
     planner.manifest(BASE)
     plan = await planner.plan(None)
     assert [(e.address, e.location) for e in plan.errors] == [
-        ("input_bucket.archive-in", Location(path="manifests/prod.yaml", line=5, col=5))
+        ("input_bucket.archive-in", SourceLocation(path="manifests/prod.yaml", line=5, col=5))
     ]
     assert "as an output bucket; reconcile never unbinds it implicitly" in plan.errors[0].message
     assert all(call.addresses != ("input_bucket.archive-in",) for call in plan.calls)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from reconcile.engine.plan import Location, ResourceChange
+from reconcile.engine.plan import ResourceChange
 from reconcile.engine.prevalidated import Prevalidated
+from reconcile.manifest.desired import SourceLocation
 from reconcile.model.media import MediaAttributes
 
 FIELDS = {
@@ -22,7 +23,7 @@ FIELDS = {
     "changed_outside": (),
     "reason_code": None,
     "remote_id": "v1",
-    "location": Location(path="manifests/prod.yaml", line=10, col=7),
+    "location": SourceLocation(path="manifests/prod.yaml", line=10, col=7),
     "prevent_destroy": True,
     "moved_from": None,
     "state_only": None,
@@ -45,16 +46,26 @@ def test_values_are_held_as_given_not_copied():
     assert built.before is after
 
 
+class Spot(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    path: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
 def test_the_instance_stays_frozen():
-    built = Prevalidated(Location)({"path": "manifests/prod.yaml", "line": 1, "col": 1})
+    built = Prevalidated(Spot)({"path": "manifests/prod.yaml", "line": 1, "col": 1})
     with pytest.raises(ValueError, match="frozen"):
         built.line = 2  # type: ignore[misc]
     assert str(built) == "manifests/prod.yaml:1:1"
 
 
 def test_fields_out_of_order_missing_or_unknown_are_refused():
-    build = Prevalidated(Location)
-    message = "Location needs every field in this order: path, line, col"
+    build = Prevalidated(Spot)
+    message = "Spot needs every field in this order: path, line, col"
     with pytest.raises(TypeError, match=message):
         build({"line": 1, "path": "a.yaml", "col": 1})
     with pytest.raises(TypeError, match=message):

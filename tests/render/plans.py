@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from reconcile.engine.plan import ActionReason, Location, Plan, PlannedCall, PlanSource, ResourceChange
+from reconcile.engine.plan import ActionReason, Plan, PlannedCall, PlanSource, ResourceChange
 from reconcile.engine.planner import PlanInputs, plan_from_inputs
+from reconcile.manifest.desired import SourceLocation
 from reconcile.model.media import MediaAttributes
 from tests.engine.builders import bound, bucket, desired, live, managed_bucket, managed_media, media, state, video
 
@@ -73,7 +74,7 @@ def title_updates(n: int) -> Plan:
             reason="title changed in the manifests: UpdateVideoInfos sends only the changed fields",
             reason_code=ActionReason.CHANGED,
             remote_id=f"id{i:05d}",
-            location=Location(path="manifests/clips.yaml", line=3 + 2 * i, col=5),
+            location=SourceLocation(path="manifests/clips.yaml", line=3 + 2 * i, col=5),
         )
         for i in range(n)
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from reconcile.engine.plan import Location, Plan, PlanWarning
+from reconcile.engine.plan import Plan, PlanWarning
+from reconcile.manifest.desired import SourceLocation
 from reconcile.render.markdown import MAX_COMMENT_CHARS, SourceLinks, render_plan_markdown
 from tests.render.golden import assert_golden
 from tests.render.plans import deletions, mixed_plan, registrations, title_updates
@@ -87,11 +88,14 @@ def test_changes_link_to_their_manifest_line_when_the_repository_is_known():
 
 def test_source_links_only_for_paths_inside_the_repository():
     links = SourceLinks(BLOB + "/")
-    assert links.url(Location(path="./envs/prod.yaml", line=7, col=3)) == f"{BLOB}/envs/prod.yaml#L7"
-    assert links.url(Location(path="/etc/prod.yaml", line=7, col=3)) is None
-    assert links.url(Location(path="../elsewhere/prod.yaml", line=7, col=3)) is None
-    assert SourceLinks(BLOB, prefix="infra").url(Location(path="../prod.yaml", line=2, col=1)) == f"{BLOB}/prod.yaml#L2"
-    assert links.url(Location(path="my manifests/prod.yaml", line=1, col=1)) is None  # would break the link
+    assert links.url(SourceLocation(path="./envs/prod.yaml", line=7, col=3)) == f"{BLOB}/envs/prod.yaml#L7"
+    assert links.url(SourceLocation(path="/etc/prod.yaml", line=7, col=3)) is None
+    assert links.url(SourceLocation(path="../elsewhere/prod.yaml", line=7, col=3)) is None
+    assert (
+        SourceLinks(BLOB, prefix="infra").url(SourceLocation(path="../prod.yaml", line=2, col=1))
+        == f"{BLOB}/prod.yaml#L2"
+    )
+    assert links.url(SourceLocation(path="my manifests/prod.yaml", line=1, col=1)) is None  # would break the link
 
 
 def test_a_20000_change_plan_fits_a_comment_and_says_where_the_full_plan_is():
