@@ -234,6 +234,19 @@ def existing(key: str, action: str, remote_id: str, changed: tuple[str, ...] = (
     )
 
 
+def recorded(key: str, remote_id: str, *, serial: int) -> StateDocument:
+    """A state holding one media as apply recorded it."""
+    media = ResourceState(
+        address=f"media.{key.split('.', maxsplit=1)[0]}",
+        kind="media",
+        identity=f"media/{key}",
+        region=REGION,
+        remote_id=remote_id,
+        attributes=MediaAttributes(file_url=url(key), title=key),
+    )
+    return StateDocument(lineage="L", serial=serial, resources=[media])
+
+
 def call(action: str, *changes: ResourceChange, **params: Any) -> PlannedCall:
     return PlannedCall(action=action, region=REGION, addresses=tuple(c.address for c in changes), **params)  # type: ignore[arg-type]
 
@@ -573,25 +586,7 @@ async def test_update_sends_only_the_changed_fields_and_records_the_new_attribut
 
 
 async def test_update_of_media_deleted_since_the_plan_forgets_it_and_fails():
-    account, store = (
-        FakeAccount(),
-        MemoryStore(
-            StateDocument(
-                lineage="L",
-                serial=3,
-                resources=[
-                    ResourceState(
-                        address="media.a",
-                        kind="media",
-                        identity="media/a.mp4",
-                        region=REGION,
-                        remote_id="m-a",
-                        attributes=MediaAttributes(file_url=url("a.mp4"), title="a.mp4"),
-                    )
-                ],
-            )
-        ),
-    )
+    account, store = FakeAccount(), MemoryStore(recorded("a.mp4", "m-a", serial=3))
     change = existing("a.mp4", "update", "m-a", changed=("title",))
 
     result = await run(plan_of([change], [call("UpdateVideoInfos", change)]), account, store)
@@ -702,25 +697,7 @@ async def test_a_lease_that_cannot_be_renewed_stops_the_apply_sending_before_it_
 
 
 async def test_state_only_changes_are_recorded_without_any_call():
-    account, store = (
-        FakeAccount(),
-        MemoryStore(
-            StateDocument(
-                lineage="L",
-                serial=1,
-                resources=[
-                    ResourceState(
-                        address="media.old",
-                        kind="media",
-                        identity="media/old.mp4",
-                        region=REGION,
-                        remote_id="m-old",
-                        attributes=MediaAttributes(file_url=url("old.mp4"), title="old.mp4"),
-                    )
-                ],
-            )
-        ),
-    )
+    account, store = FakeAccount(), MemoryStore(recorded("old.mp4", "m-old", serial=1))
     adopted = bind("in-a", "https://a.example", action="no-op").model_copy(update={"state_only": "put"})
     forgotten = ResourceChange(
         address="media.old", kind="media", identity="media/old.mp4", region=REGION, action="no-op", state_only="remove"
