@@ -59,10 +59,10 @@ _CHILD_BOOTSTRAP = (
 # A DesiredMedia's fields in order, its attributes as their values in MEDIA_FIELDS order (`media_values`),
 # its location's path, line and column last.
 MediaRow = tuple[str, str, str, str, str, tuple[Any, ...], bool, str | None, str, int, int]
-# A DesiredState as the child sends it: buckets, media rows, files, digest, warnings. The rows follow the
-# answer in chunks of ROWS_PER_CHUNK, each its own pickle, so the parent never holds all of them at once.
-Packed = tuple[tuple[DesiredBucket, ...], list[MediaRow], tuple[str, ...], str, tuple[Warning_, ...]]
-Header = tuple[tuple[DesiredBucket, ...], int, tuple[str, ...], str, tuple[Warning_, ...]]  # rows: their count
+# A DesiredState as the child sends it: buckets, the number of media rows, files, digest, warnings. The rows
+# follow the answer in chunks of ROWS_PER_CHUNK, each its own pickle, so that neither process ever holds all
+# of them at once.
+Header = tuple[tuple[DesiredBucket, ...], int, tuple[str, ...], str, tuple[Warning_, ...]]
 ROWS_PER_CHUNK = 10_000
 
 
@@ -187,23 +187,24 @@ class BackgroundLoad:
         await self._process.wait()
 
 
-def pack(desired: DesiredState) -> Packed:
-    """`desired` as builtins and a few small objects: media as rows (see `unpack`).
+def pack(media: Sequence[DesiredMedia]) -> Iterator[list[MediaRow]]:
+    """`media` as rows (see `unpack`), ROWS_PER_CHUNK at a time: the child holds one chunk of rows beside its
+    desired state, never a second copy of all of it (at 1,000,000 media, about 250 MB).
 
-    Values most media repeat (region, bucket, storage location, template group, workflow, user data, tags,
-    file path) are made one object each: pickle then sends each once, and the parent holds one copy
-    instead of one per media (about 15 MB at 50,000 media)."""
+    Values most media repeat (region, bucket, storage location, registration settings, tags, file path) are
+    made one object each: pickle then sends each once, and the parent holds one copy instead of one per
+    media (about 15 MB at 50,000 media)."""
     shared: dict[Any, Any] = {}
     one = shared.setdefault
-    rows: list[MediaRow] = [
-        (
-            m.address, one(m.region, m.region), m.identity, one(m.oss_bucket, m.oss_bucket),
-            one(m.storage_location, m.storage_location), tuple(_shared_values(m.attributes, one)), m.prevent_destroy,
-            m.name, one(m.location.path, m.location.path), m.location.line, m.location.col,
-        )
-        for m in desired.media
-    ]  # fmt: skip
-    return desired.buckets, rows, desired.files, desired.digest, desired.warnings
+    for start in range(0, len(media), ROWS_PER_CHUNK):
+        yield [
+            (
+                m.address, one(m.region, m.region), m.identity, one(m.oss_bucket, m.oss_bucket),
+                one(m.storage_location, m.storage_location), tuple(_shared_values(m.attributes, one)),
+                m.prevent_destroy, m.name, one(m.location.path, m.location.path), m.location.line, m.location.col,
+            )
+            for m in media[start : start + ROWS_PER_CHUNK]
+        ]  # fmt: skip
 
 
 def _shared_values(attributes: MediaAttributes, one: Callable[[Any, Any], Any]) -> Iterator[Any]:
@@ -262,11 +263,10 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
         answer: tuple[str, Any, float] = ("invalid", exc.diagnostics, time.process_time())
         pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
     else:
-        buckets, rows, files, digest, warnings = pack(desired)
-        header: Header = (buckets, len(rows), files, digest, warnings)
+        header: Header = (desired.buckets, len(desired.media), desired.files, desired.digest, desired.warnings)
         pickle.dump(("loaded", header, time.process_time()), answers, protocol=pickle.HIGHEST_PROTOCOL)
-        for start in range(0, len(rows), ROWS_PER_CHUNK):
-            pickle.dump(rows[start : start + ROWS_PER_CHUNK], answers, protocol=pickle.HIGHEST_PROTOCOL)
+        for chunk in pack(desired.media):
+            pickle.dump(chunk, answers, protocol=pickle.HIGHEST_PROTOCOL)
     answers.flush()
 
 
