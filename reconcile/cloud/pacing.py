@@ -7,12 +7,13 @@ just under the limit never trips the throttle and finishes in about the same tim
 
 The limit is the account's, not this process's: other pipelines, a drift job or the team's own services
 may call the same action at the same time. So a throttling answer is a signal, not only something to
-retry: `AdaptiveRate` cuts the rate of that one action, then climbs back towards the ceiling while no
-throttle comes (see its docstring); a throttle of one action never slows another. A retry-after hint
-(`x-acs-retry-after`) holds every send of the action until it has passed (without one, a short and growing
-hold). Processes that share an account this way settle on sharing its limit with few throttled calls,
-without knowing about each other. `RateSource` is the seam where a rate reserved through a shared state
-backend (so that runners need no throttling to find out about each other) could replace the learnt one.
+retry: `AdaptiveRate` cuts the rate of that one action to this process's part of the account's window, then
+climbs back towards the ceiling while no throttle comes (see its docstring); a throttle of one action never
+slows another. A retry-after hint (`x-acs-retry-after`) holds every send of the action until it has passed
+(without one, a short and growing hold). Processes that share an account this way settle on sharing its
+limit with few throttled calls, without knowing about each other. `RateSource` is the seam where a rate
+reserved through a shared state backend (so that runners need no throttling to find out about each other)
+could replace the learnt one.
 
 `ActionPacer` is a GCRA ("virtual scheduling") limiter over the *actual* send times: the next send is
 due one interval (at the current rate) after the previous one was due, as long as that one went out at most
@@ -46,17 +47,18 @@ MAX_TOLERANCE = 0.005
 
 # The services' window (seconds): a retry-after hint is a fraction of it.
 WINDOW = 1.0
-# Adaptive pacing (AdaptiveRate). A throttle cuts the rate to CUT of what it was, or to this process's share of
-# the window when the hint says that was smaller, but never below DEEPEST_CUT of the rate in one step.
+# Adaptive pacing (AdaptiveRate). A throttle cuts the rate to this process's part of the window the service found
+# full (`SAFE_FRACTION` of it), but never below DEEPEST_CUT of the rate in one step; CUT when nothing says what its
+# part was (none of its calls in the window).
 CUT = 0.85
 DEEPEST_CUT = 0.25
 SAFE_FRACTION = 0.97  # pace at this fraction of the share that was throttled, as at this fraction of a limit
-HOLD = 2.0  # seconds to hold the rate a probe went back to before probing again
-HOLD_AFTER_CUT = 1.5  # seconds to hold a cut rate (a first guess at this process's share) before probing
+HOLD = 2.5  # seconds to hold a cut rate before probing above it
 HOLD_JITTER = 0.25  # each hold is HOLD +- this fraction, so processes cut together do not probe together
-REPEAT_WITHIN = 0.5  # a throttle this soon (seconds) after a cut squares the cut factor: 0.85, 0.72, 0.52, ...
-SERIES_FLOOR = 0.5  # ... but such a series of quick cuts takes the rate down to half of where it began, no lower
 BURST_HINT = 0.1  # a hint this long (seconds) means the window filled in a burst rather than over time
+RESIDUE_THROTTLES = 3  # throttles in the window after a cut that are taken for its residue; the next one cuts
+EVEN_SPLIT = 0.25  # others that filled the window at this fraction of this process's rate or more: a peer
+SELF_CLOCK_GAP = 0.01  # a held rate is a whole number of calls per 1 + this many seconds (see AdaptiveRate)
 PROBE_STEP = 0.5  # then one probe step up every this many seconds while no throttle comes
 FIRST_PROBE = 0.04  # the first step adds this fraction of the ceiling; each next step twice as much
 LOWEST_FRACTION = 0.02  # never pace below this fraction of the ceiling
@@ -142,34 +144,42 @@ class RateCut:
 
 
 class AdaptiveRate:
-    """One (account, action)'s rate, learnt from throttling answers: a multiplicative cut on a throttle, a hold
-    below the rate that was throttled, then probes back up towards `ceiling` in doubling steps.
+    """One (account, action)'s rate, learnt from throttling answers: a cut on a throttle to this process's part of
+    the account's window, a hold, then probes back up towards `ceiling` in doubling steps.
 
-    At a throttle the account's window was full, and this process had a share of it:
-    - its rate, as far as it can tell, when the window had filled over time (a short or no retry-after hint);
-    - less when the service's hint says the window had no room for a while: a window that filled in 1 - H
-      seconds was filled by everyone together at 1/(1 - H) times the limit, so this process's share was its
-      rate x (1 - H), and no more than its part of the limit in proportion to the rates that filled the window
-      (the others' calls came in over those 1 - H seconds, and at least at its own rate if there are any: a
-      process started a little later sends at its ceiling too). This is how N processes that start together, or
-      a few tenths of a second apart, find 1/N in one step: cutting a late starter to its few calls admitted
-      would leave it a small share for good, as equal probe steps never even out a split.
+    At a throttle the account's window was full: `limit` calls (the ceiling over the safety factor) admitted in the
+    last 1 - H seconds, where H is the service's retry-after hint (when the oldest of them leaves the window). This
+    process knows which of them were its own (`sent`, less the throttled ones), so the others' calls are the rest,
+    come in over those 1 - H seconds. Its part of the limit is its rate's proportion of the rates that filled the
+    window; and when the others sent at a quarter of its rate or more (a peer, not a trickle of other traffic: a
+    peer's throttled calls are not in the window, so its rate there can look lower than it is), or the window
+    filled in a burst (a process started a little later sends at its ceiling too), they are taken to send at least
+    at its own rate, so that no process keeps more than half. This is how N processes that start together, or a few
+    tenths of a second apart, find 1/N in one step, and how, of two processes, the one that probed above half is
+    brought back to half by its next throttle, while the one holding its half loses only a few percent: cutting
+    one by a fixed factor again and again while the other probes up would leave it a small share for good.
 
     Then:
     - throttled during a probe step (above the rate it held): the step found the limit. Back to the rate of
-      the step before, which no throttle answered, or to 97% of the share if lower; hold it `HOLD` seconds;
+      the step before, which no throttle answered, or to 97% of its part if lower;
     - throttled at or below the rate it held: the account is busier than it was (another pipeline started,
-      or another's probe took the room). Cut to `CUT` of the rate, or to 97% of the share if lower; hold it
-      `HOLD_AFTER_CUT` seconds. A throttle soon after such a cut (within `REPEAT_WITHIN`) says it did not
-      suffice: the next one is deeper (the factor squared: 0.85, 0.72, 0.52, ...), but a series of quick cuts
-      stops at half the rate it began from (`SERIES_FLOOR`): the others sharing the account are throttled too,
-      and one unlucky process must not give up its whole share while they keep theirs.
+      or another's probe took the room). To 97% of its part (at least 3% less), or to `CUT` of the rate when none
+      of its calls was in the window (nothing says what its part was).
+    Either way it holds the new rate `HOLD` seconds (jittered, so processes cut together do not probe together).
+    For one window after a cut, a throttle of a call at or below the held rate does not cut again: the window
+    still holds the calls sent before the cut, which the new rates have not yet replaced. It only starts the hold
+    again: someone else is probing, and probing at the same time would double the cost. Past `RESIDUE_THROTTLES`
+    such throttles in that window the account is overfull now, not only a window ago: the next one cuts.
 
-    Holds are jittered, so processes cut together do not probe together. A probe is one step every
-    `PROBE_STEP` seconds (half a window, about the time the service's sliding window takes to show a step's
-    effect), the first adding `FIRST_PROBE` of the ceiling and each next twice as much. A probe that finds the
-    limit costs about one throttled call; a process left alone is back at the ceiling about two seconds after
-    its hold ends.
+    A held rate is rounded down to a whole number of calls per `1 + SELF_CLOCK_GAP` seconds, so each call arrives
+    just after the call a window before it has left the service's sliding window: a process holding its rate
+    takes back its own room, and the throttles of an overfull window fall on whoever sends more than a window
+    ago (the prober, who then learns it), not on a process that holds still.
+
+    A probe is one step every `PROBE_STEP` seconds (half a window, about the time the service's sliding window
+    takes to show a step's effect), the first adding `FIRST_PROBE` of the ceiling and each next twice as much. A
+    probe that finds the limit costs about one throttled call; a process left alone is back at the ceiling about
+    two seconds after its hold ends.
 
     At the ceiling, one throttle a window whose hint says the window had room again within one interval is
     taken for network jitter (a lone process's calls bunched up): retried, no cut. Another pipeline on the
@@ -184,14 +194,17 @@ class AdaptiveRate:
         if not (ceiling > 0 and math.isfinite(ceiling)):
             raise ValueError(f"pacing rate must be a positive number, not {ceiling!r}")
         self._ceiling = ceiling
+        # The calls the service's window holds, as this process knows it: its first ceiling over the safety factor
+        # (a shared reservation's `set_ceiling` does not change the account's window; with --qps-share, this is
+        # its share of the limit, so the others' calls look fewer than they are and its cuts are smaller).
+        self.limit = ceiling / SAFE_FRACTION
         self.lowest_allowed = ceiling * LOWEST_FRACTION
         self._held = ceiling  # the rate held after the last cut; probing starts from it
         self._cut_at = -math.inf
+        self._hold_from = -math.inf  # the hold runs from here
+        self._residue = 0
         self._hold = HOLD
-        self._cut = CUT  # the fraction the last cut kept
-        self._series_from = ceiling  # the rate before the first of the last series of quick cuts
         self._tolerated_at = -math.inf
-        self._deepen = False  # the last cut was multiplicative: a throttle soon after it deepens the next
         self._rng = rng if rng is not None else random.Random()
         self._settled_at = -math.inf  # sends from here on were paced at the last cut's rate
         self.lowest = ceiling  # the lowest rate this source was ever cut to
@@ -211,7 +224,6 @@ class AdaptiveRate:
         self._ceiling = ceiling
         self.lowest_allowed = ceiling * LOWEST_FRACTION
         self._held = ceiling if at_ceiling else min(self._held, ceiling)
-        self._series_from = min(self._series_from, ceiling)
         self.lowest = min(self.lowest, self._held)
 
     @property
@@ -229,7 +241,7 @@ class AdaptiveRate:
     def _probe(self, now: float) -> tuple[float, float]:
         """(the rate of the previous probe step, the rate now): the held rate until the hold ends, then one
         step up every PROBE_STEP seconds, each twice the size of the one before, up to the ceiling."""
-        probing = now - self._cut_at - self._hold
+        probing = now - self._hold_from - self._hold
         previous = rate = self._held
         step = FIRST_PROBE * self._ceiling
         while probing >= 0 and rate < self._ceiling:
@@ -251,54 +263,62 @@ class AdaptiveRate:
         if sent < self._settled_at:
             return None
         last_good, before = self._probe(now)
+        if before <= self._held and now - self._cut_at < WINDOW and self._residue < RESIDUE_THROTTLES:
+            # The window still holds calls sent before the last cut: not this rate's doing. Someone is probing.
+            self._residue += 1
+            self._hold_from = now
+            return None
         hint = min(retry_after, WINDOW) if retry_after is not None else 0.0
-        share = before * max(1.0 - hint / WINDOW, DEEPEST_CUT)
-        burst = hint >= BURST_HINT
-        if burst:  # the window filled up quickly: its calls are the recent ones, this process's too
-            share = min(share, max(self._burst_share(before, hint, now), before * DEEPEST_CUT))
-        hold = HOLD_AFTER_CUT
-        repeated = now - self._cut_at < REPEAT_WITHIN
-        if not repeated:
-            self._series_from = before
         if before >= self._ceiling and hint * before < 1.0 and now - self._tolerated_at >= WINDOW:
             # At the ceiling, the window had room again within one interval: network jitter bunched a few calls.
             # One such throttle a window is retried without a cut; another pipeline shows up as several.
             self._tolerated_at = now
             return None
-        if before > self._held:  # a probe step found the limit: back to the step before, which did not
-            after = min(last_good, share * SAFE_FRACTION)
-            hold = HOLD
-            self._deepen = False
-        else:  # a multiplicative cut that did not suffice (another throttle soon after it) is followed by a deeper one
-            self._cut = self._cut * self._cut if repeated and self._deepen else CUT
-            # ... but one series of quick cuts gives up at most half: the others, throttled too, cut as well
-            after = min(before, max(before * self._cut, self._series_from * SERIES_FLOOR))
-            if burst:
-                after = min(after, share * SAFE_FRACTION)
-            self._deepen = not burst
-        after = max(self.lowest_allowed, after)
+        burst = hint >= BURST_HINT
+        part = self._window_part(before, hint, now)
+        if part is None and not burst:  # none of its calls in the window: nothing says what its part was
+            after = max(self.lowest_allowed, before * CUT)
+        else:
+            # its rate x (1 - H) at most: the window filled in 1 - H seconds; a burst with none of its calls in it:
+            # the deepest cut, then probes
+            share = before * max(1.0 - hint / WINDOW, DEEPEST_CUT)
+            share = min(share, max(part if part is not None else 0.0, before * DEEPEST_CUT))
+            after = max(self.lowest_allowed, share * SAFE_FRACTION)
+            if before > self._held:  # a probe step found the limit: no higher than the step before, which did not
+                after = min(last_good, after)
+            if part is not None:
+                after = self._self_clocked(after)
         self._held = after
-        self._cut_at = now
+        self._cut_at = self._hold_from = now
+        self._residue = 0
         self._settled_at = now + (retry_after + SETTLE_MARGIN if retry_after is not None else NO_HINT_SETTLE)
-        self._hold = hold * self._rng.uniform(1 - HOLD_JITTER, 1 + HOLD_JITTER)
+        self._hold = HOLD * self._rng.uniform(1 - HOLD_JITTER, 1 + HOLD_JITTER)
         self.lowest = min(self.lowest, after)
         return RateCut(before, after)
 
-    def _burst_share(self, before: float, hint: float, now: float) -> float:
-        """This process's fair part of a window that filled in a burst: the window's calls (the limit) split in
-        proportion to the rates that filled it. The others' calls (the limit less this process's admitted ones)
-        came in over the `WINDOW - hint` seconds it took to fill, at least at this process's own rate if there are
-        any: another process that started later than this one sends at its ceiling too, and takes as much. None
-        when none of its calls was admitted (the deepest cut then, and probes)."""
+    def _self_clocked(self, rate: float) -> float:
+        """`rate` rounded down to a whole number of calls per 1 + SELF_CLOCK_GAP seconds (the ceiling, and a rate
+        under one call a second, as they are). Only a rate cut to this process's part of a window that held its
+        calls is: without calls in the window, there is nothing to take back."""
+        whole = math.floor(rate * (1 + SELF_CLOCK_GAP))
+        return whole / (1 + SELF_CLOCK_GAP) if rate < self._ceiling and whole >= 1 else rate
+
+    def _window_part(self, before: float, hint: float, now: float) -> float | None:
+        """This process's part of the window the service found full: the limit split in proportion to the rates
+        that filled it. The others' calls (the limit less this process's admitted ones) came in over the `WINDOW -
+        hint` seconds it took to fill, at least at this process's own rate when they filled it in a burst or at
+        `EVEN_SPLIT` of its rate or more. None when none of its calls was admitted (it joined a window the others
+        had already filled: nothing says what they send at)."""
         admitted = self._admitted_in_window(now)
-        if admitted < 1:  # it joined a window the others had already filled: nothing says what they send at
-            return 0.0
-        limit = self._ceiling / SAFE_FRACTION
-        others = limit - admitted
+        if admitted < 1:
+            return None
+        others = self.limit - admitted
+        if others < 1:  # the window was all its own
+            return self.limit
         others_rate = others / max(WINDOW - hint, 1.0 / self._ceiling)  # a window full at once: in one interval
-        if others >= 1:
+        if hint >= BURST_HINT or others_rate >= EVEN_SPLIT * before:
             others_rate = max(others_rate, before)
-        return limit * before / (before + max(0.0, others_rate))
+        return self.limit * before / (before + others_rate)
 
     def _admitted_in_window(self, now: float) -> float:
         """Calls sent in the last window that were not throttled (those still unanswered included): this
@@ -312,11 +332,15 @@ class AdaptiveRate:
 
 class ActionPacer:
     """Paces one action of one account at the rate its `RateSource` gives. A throttling answer holds every send
-    of the action until its retry-after hint has passed; without a hint, for one interval at the ceiling, twice
-    as long for each throttle in a row (less than a window apart), up to half a window."""
+    of the action until its retry-after hint has passed (and a random part of an interval more when other calls
+    wait for their turn); without a hint, for one interval at the ceiling, twice as long for each throttle in a
+    row (less than a window apart), up to half a window."""
 
-    def __init__(self, source: RateSource | float, clock: Clock, action: str = "") -> None:
+    def __init__(
+        self, source: RateSource | float, clock: Clock, action: str = "", rng: random.Random | None = None
+    ) -> None:
         self.source: RateSource = AdaptiveRate(source) if isinstance(source, int | float) else source
+        self._rng = rng if rng is not None else random.Random()
         self.action = action
         self.throttled_answers = 0
         self.cuts = 0
@@ -391,14 +415,19 @@ class ActionPacer:
         self.answered()
         self.throttled_answers += 1
         now = self._clock.monotonic()
-        if retry_after is not None:
-            self._paused_until = max(self._paused_until, now + retry_after)
-        else:  # no hint: the window is full for an unknown while; each throttle in a row waits twice as long
+        if retry_after is None:
+            # The window is full for an unknown while; each throttle in a row waits twice as long.
             self._unhinted = self._unhinted + 1 if now - self._last_throttled < WINDOW else 0
             pause = min(WINDOW / 2, 2**self._unhinted / self.source.ceiling)
             self._paused_until = max(self._paused_until, now + pause)
         self._last_throttled = now
         cut = self.source.throttled(sent, now, retry_after)
+        if retry_after is not None:
+            # The hint is when the first room comes, the same for every process throttled then: one with calls
+            # waiting for their turn waits a random part of an interval more, so that they do not all send into
+            # that one room at once.
+            spread = self._rng.uniform(0.0, 1.0 / self.source.rate(now)) if self._lock.locked() else 0.0
+            self._paused_until = max(self._paused_until, now + retry_after + spread)
         if cut is not None:
             self.cuts += 1
             self._logged_rate = cut.after
@@ -458,7 +487,7 @@ class Pacer:
         pacer = self._pacers.get(key)
         if pacer is None:
             source = self.sources(access_key_id, action, rate, self._rng)
-            pacer = self._pacers[key] = ActionPacer(source, self._clock, action)
+            pacer = self._pacers[key] = ActionPacer(source, self._clock, action, self._rng)
         return pacer
 
     def actions(self) -> dict[str, ActionPacer]:
