@@ -101,9 +101,8 @@ Attributes: TypeAlias = MediaAttributes | BucketAttributes
 
 
 def _specs(cls: type, role: Role | None = None) -> tuple[FieldSpec, ...]:
-    found = [
-        FieldSpec(f.name, *f.metadata["spec"]) for f in dataclasses.fields(cls) if "spec" in f.metadata
-    ]  # fmt: skip
+    """The fields `cls` declares (with `_field`), in declaration order; those of `role` when given."""
+    found = (FieldSpec(f.name, *f.metadata["spec"]) for f in dataclasses.fields(cls) if "spec" in f.metadata)
     return tuple(spec for spec in found if role is None or spec.role is role)
 
 
@@ -116,7 +115,6 @@ BUCKET_FIELDS = _specs(BucketAttributes)
 MUTABLE_NAMES = tuple(spec.name for spec in MUTABLE_FIELDS)
 REGISTRATION_NAMES = tuple(spec.name for spec in REGISTRATION_FIELDS)
 MEDIA_NAMES = tuple(spec.name for spec in MEDIA_FIELDS)
-BUCKET_NAMES = tuple(spec.name for spec in BUCKET_FIELDS)
 
 _registration = attrgetter(*REGISTRATION_NAMES)
 metadata_values = attrgetter(*MUTABLE_NAMES)  # the metadata values of any MediaMetadata, as one tuple
