@@ -254,7 +254,8 @@ class CloudSession:
         exchange = attempt.exchange
         endpoint = exchange.endpoint
         rate = self.settings.pacing_rate(attempt.action)
-        pacer = self._pacer.for_action(credentials.access_key_id, attempt.action, rate)
+        window = self.settings.qps_limit(attempt.action)
+        pacer = self._pacer.for_action(credentials.access_key_id, attempt.action, rate, window)
         sent = await pacer.turn(self._concurrency, self._gate, attempt.action)
         try:
             attempt.stats.calls += 1

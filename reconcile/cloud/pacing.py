@@ -32,7 +32,7 @@ import logging
 import math
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -190,14 +190,14 @@ class AdaptiveRate:
     every rule is tested without a clock.
     """
 
-    def __init__(self, ceiling: float, rng: random.Random | None = None) -> None:
+    def __init__(self, ceiling: float, rng: random.Random | None = None, *, window: float | None = None) -> None:
         if not (ceiling > 0 and math.isfinite(ceiling)):
             raise ValueError(f"pacing rate must be a positive number, not {ceiling!r}")
         self._ceiling = ceiling
-        # The calls the service's window holds, as this process knows it: its first ceiling over the safety factor
-        # (a shared reservation's `set_ceiling` does not change the account's window; with --qps-share, this is
-        # its share of the limit, so the others' calls look fewer than they are and its cuts are smaller).
-        self.limit = ceiling / SAFE_FRACTION
+        # The calls the service's window holds: the account's limit for the action, when given (with --qps-share
+        # the ceiling is only this process's share of it, and the others' calls would look fewer than they are);
+        # else the ceiling over the safety factor. A shared reservation's `set_ceiling` does not change it.
+        self.limit = window if window is not None else ceiling / SAFE_FRACTION
         self.lowest_allowed = ceiling * LOWEST_FRACTION
         self._held = ceiling  # the rate held after the last cut; probing starts from it
         self._cut_at = -math.inf
@@ -465,12 +465,20 @@ class ActionPacing:
 
 
 # Makes the rate source of one (access key id, action) from its ceiling; called once per pair, on the loop.
-RateSources = Callable[[str, str, float, random.Random], AdaptiveRate]
+class RateSources(Protocol):
+    """Makes the rate source of one (access key, action): `ceiling` is the most it may pace at, `window` the
+    account's limit for the action (the calls the service's window holds)."""
+
+    def __call__(
+        self, access_key_id: str, action: str, ceiling: float, rng: random.Random, *, window: float | None = None
+    ) -> AdaptiveRate: ...
 
 
-def adaptive_rates(access_key_id: str, action: str, ceiling: float, rng: random.Random) -> AdaptiveRate:
+def adaptive_rates(
+    access_key_id: str, action: str, ceiling: float, rng: random.Random, *, window: float | None = None
+) -> AdaptiveRate:
     """The default: each process learns its rate from its own throttling answers."""
-    return AdaptiveRate(ceiling, rng)
+    return AdaptiveRate(ceiling, rng, window=window)
 
 
 class Pacer:
@@ -482,11 +490,13 @@ class Pacer:
         self._pacers: dict[tuple[str, str], ActionPacer] = {}
         self.sources: RateSources = adaptive_rates
 
-    def for_action(self, access_key_id: str, action: str, rate: float) -> ActionPacer:
+    def for_action(self, access_key_id: str, action: str, rate: float, window: float | None = None) -> ActionPacer:
+        """The pacer of (access key, action), made on first use: at most `rate` calls a second, of an account
+        whose window holds `window` calls of the action (its limit)."""
         key = (access_key_id, action)
         pacer = self._pacers.get(key)
         if pacer is None:
-            source = self.sources(access_key_id, action, rate, self._rng)
+            source = self.sources(access_key_id, action, rate, self._rng, window=window)
             pacer = self._pacers[key] = ActionPacer(source, self._clock, action, self._rng)
         return pacer
 

@@ -65,8 +65,8 @@ class SharedRate(AdaptiveRate):
     """An `AdaptiveRate` whose ceiling is this runner's share of the account's: the heartbeat thread leaves the
     number of live runners in `runners`, and the pacer's next `rate` call (on the loop) applies it. No I/O."""
 
-    def __init__(self, ceiling: float, rng: random.Random) -> None:
-        super().__init__(ceiling, rng)
+    def __init__(self, ceiling: float, rng: random.Random, *, window: float | None = None) -> None:
+        super().__init__(ceiling, rng, window=window)
         self.full = ceiling  # the ceiling alone: limit x share x safety factor
         self.runners = 1  # written by the heartbeat thread (a plain int: atomic)
         self._applied = 1
@@ -106,14 +106,16 @@ class SharedPacing:
         self._failing = False
         self.queries = 0  # statements sent (the cost, for tests and benchmarks)
 
-    def sources(self, access_key_id: str, action: str, ceiling: float, rng: random.Random) -> AdaptiveRate:
+    def sources(
+        self, access_key_id: str, action: str, ceiling: float, rng: random.Random, *, window: float | None = None
+    ) -> AdaptiveRate:
         """The rate source of one (access key, action), one per runner: registered on the next heartbeat, which
         comes at once."""
         key = (account_key(access_key_id), action)
         with self._mutex:
             rate = self._rates.get(key)
             if rate is None:
-                rate = self._rates[key] = SharedRate(ceiling, rng)
+                rate = self._rates[key] = SharedRate(ceiling, rng, window=window)
         self._wake.set()
         return rate
 

@@ -256,6 +256,32 @@ def test_a_shared_reservation_halves_the_ceiling_not_the_window_a_throttle_is_re
     assert cut is not None and cut.after == pytest.approx(clocked(0.97 * part(CEILING / 2, 27 / 0.95)))
 
 
+def test_with_a_share_of_the_limit_a_throttle_is_read_against_the_accounts_window() -> None:
+    """--qps-share 0.8: the ceiling is 38.8/s, but the service's window holds the account's 50 calls. Its 34 calls
+    there leave 16 to another process, sending at more than a quarter of its rate: a peer, so its part is half of
+    the account's limit. Read against a 40-call window (its share), the others looked like 6 calls, and the cut went
+    to 18.8/s, below its fair part."""
+    ceiling = 0.8 * CEILING
+    rate = AdaptiveRate(ceiling, random.Random(1), window=50)
+    steady(rate, 4.12, 5.0, ceiling)  # 34 calls
+
+    cut = throttle(rate, 5.0, retry_after=0.1)
+
+    assert rate.limit == 50
+    assert cut is not None and cut.after == pytest.approx(clocked(0.97 * 25))
+
+
+async def test_the_client_gives_each_pacer_the_accounts_limit_as_its_window(
+    make_session: SessionFactory, api: FakeApi
+) -> None:
+    async with make_session(qps_share={"RegisterMedia": 0.5}) as session:
+        await register(session.client("cn-shanghai"), 0)
+        [paced] = [p for p in session.pacing() if p.action == "RegisterMedia"]
+        source = session._pacer.actions()["RegisterMedia"].source
+    assert (paced.ceiling, paced.limit) == (pytest.approx(24.25), 50)
+    assert isinstance(source, AdaptiveRate) and source.limit == 50
+
+
 def test_held_rates_are_self_clocked_whole_calls_per_window() -> None:
     """A held rate is a whole number of calls per 1.01 s: each call arrives just after the one a window before it
     has left the service's window, so a process holding its rate takes back its own room, and an overfull window
