@@ -61,3 +61,30 @@ def test_a_state_of_another_format_version_is_refused(tmp_path: Path) -> None:
     path.write_text('{"format_version": 99}')
     with pytest.raises(ValueError, match="unsupported format_version 99"):
         create_app(EmulatorConfig(state_file=path))
+
+
+async def test_a_state_file_from_before_records_kept_their_metadata_apart_still_loads(tmp_path: Path) -> None:
+    """Records saved with their metadata among their other fields (title, tags, ... at the top) read back with
+    the same metadata, and GetVideoInfos answers with it."""
+    clock = ManualClock()
+    state_file = tmp_path / "emulator.json"
+    config = EmulatorConfig(clock=clock, auto_objects=True, state_file=state_file)
+    app = create_app(config)
+    async with httpx.AsyncClient(transport=emulator_transport(app), base_url="http://e") as client:
+        body = await Caller(client, clock).register("https://media.oss-cn-shanghai.aliyuncs.com/a.mp4")
+    app.save_state()
+    saved = json.loads(state_file.read_text())
+    [record] = saved["vod"]["media"]
+    record.update(record.pop("metadata"), description="old layout", tags="a,b", cate_id=7)  # the flat layout
+    state_file.write_text(json.dumps(saved))
+
+    again = create_app(config)
+    [media] = again.backend.vod.media()
+    media_id = body["RegisteredMediaList"][0]["MediaId"]
+    assert (media.media_id, media.metadata) == (
+        media_id,
+        {"title": record["title"], "description": "old layout", "tags": "a,b", "cate_id": 7},
+    )
+    async with httpx.AsyncClient(transport=emulator_transport(again), base_url="http://e") as client:
+        video = (await Caller(client, clock).ok("GetVideoInfos", {"VideoIds": media_id}))["VideoList"][0]
+    assert (video["Description"], video["Tags"], video["CateId"]) == ("old layout", "a,b", 7)
