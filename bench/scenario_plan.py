@@ -31,7 +31,7 @@ from reconcile.emulator.config import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_
 from reconcile.emulator.persistence import save_state
 from reconcile.emulator.process import start_emulator
 from reconcile.emulator.vod import RegisterItem
-from reconcile.engine.attributes import bucket_attributes
+from reconcile.engine.attributes import applied_state
 from reconcile.engine.reads import plan_reads
 from reconcile.manifest import load_desired_state
 from reconcile.manifest.desired import DesiredState
@@ -112,15 +112,7 @@ def converge(desired: DesiredState, emulator_state: Path, state_path: Path) -> N
     resources: list[ResourceState] = []
     for b in desired.buckets:
         backend.mps.bind_input_bucket(b.bucket, b.referer)
-        resources.append(
-            ResourceState(
-                address=b.address,
-                kind="input_bucket",
-                identity=b.bucket,
-                region=b.region,
-                attributes=bucket_attributes(b),
-            )
-        )
+        resources.append(applied_state(b))
     groups: dict[tuple[str, str | None], list[int]] = {}
     for i, m in enumerate(desired.media):
         groups.setdefault((m.storage_location, m.attributes.template_group_id), []).append(i)
@@ -131,17 +123,7 @@ def converge(desired: DesiredState, emulator_state: Path, state_path: Path) -> N
             items = [_register_item(desired, i) for i in batch]
             result = backend.vod.register_media(items, template_group_id=template_group)
             remote_ids.update(zip(batch, (r.media_id for r in result.registered), strict=True))
-    for i, m in enumerate(desired.media):
-        resources.append(
-            ResourceState(
-                address=m.address,
-                kind="media",
-                identity=m.identity,
-                region=m.region,
-                remote_id=remote_ids[i],
-                attributes=m.attributes,
-            )
-        )
+    resources += [applied_state(m, remote_ids[i]) for i, m in enumerate(desired.media)]
     save_state(emulator_state, backend.to_state())
     open_store(state_path).write(StateDocument(lineage=str(uuid.uuid4()), resources=resources))
 

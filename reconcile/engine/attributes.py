@@ -10,12 +10,35 @@ from __future__ import annotations
 from dataclasses import replace
 
 from reconcile.cloud.models import MediaBucket, VideoInfo
-from reconcile.manifest.desired import DesiredBucket
+from reconcile.manifest.desired import DesiredBucket, DesiredMedia
 from reconcile.model.media import MUTABLE_NAMES, Attributes, BucketAttributes, MediaAttributes, metadata_values
+from reconcile.state.model import ResourceState
 
 
 def bucket_attributes(bucket: DesiredBucket) -> BucketAttributes:
     return BucketAttributes(referer=bucket.referer)
+
+
+def applied_state(declared: DesiredBucket | DesiredMedia, remote_id: str | None = None) -> ResourceState:
+    """The state entry of a declared resource as apply records it once applied (a media's MediaId given)."""
+    if isinstance(declared, DesiredBucket):
+        return ResourceState(
+            address=declared.address,
+            kind="input_bucket",
+            identity=declared.bucket,
+            region=declared.region,
+            attributes=bucket_attributes(declared),
+            prevent_destroy=declared.prevent_destroy,
+        )
+    return ResourceState(
+        address=declared.address,
+        kind="media",
+        identity=declared.identity,
+        region=declared.region,
+        remote_id=remote_id,
+        attributes=declared.attributes,
+        prevent_destroy=declared.prevent_destroy,
+    )
 
 
 def live_bucket_attributes(binding: MediaBucket) -> BucketAttributes:

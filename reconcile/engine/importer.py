@@ -42,7 +42,7 @@ from reconcile.cloud.api import MediaApi
 from reconcile.cloud.errors import NotFoundError
 from reconcile.cloud.limits import AUDIO_EXTENSIONS, SEARCH_PAGE_MAX, parse_oss_url
 from reconcile.cloud.models import MediaBucket, VideoInfo
-from reconcile.engine.attributes import bucket_attributes
+from reconcile.engine.attributes import applied_state
 from reconcile.engine.planner import timed
 from reconcile.engine.reads import run_bounded
 from reconcile.manifest import ManifestError, load_desired_state
@@ -67,7 +67,7 @@ from reconcile.model.media import (
     metadata_matches,
 )
 from reconcile.state.files import append_durably, replace_atomically
-from reconcile.state.model import ResourceState, StateDocument
+from reconcile.state.model import StateDocument
 from reconcile.state.store import StateStore
 from reconcile.util.files import read_text_if_present
 
@@ -544,29 +544,7 @@ def _record_state(
 ) -> int:
     """Add every imported resource to the state, as apply would have recorded it: one new serial."""
     ids = {e.identity: e.video.video_id for e in entries}
-    added = [
-        ResourceState(
-            address=b.address,
-            kind="input_bucket",
-            identity=b.bucket,
-            region=b.region,
-            attributes=bucket_attributes(b),
-            prevent_destroy=b.prevent_destroy,
-        )
-        for b in desired.buckets
-    ]
-    added += [
-        ResourceState(
-            address=m.address,
-            kind="media",
-            identity=m.identity,
-            region=m.region,
-            remote_id=ids[m.identity],
-            attributes=m.attributes,
-            prevent_destroy=m.prevent_destroy,
-        )
-        for m in desired.media
-    ]
+    added = [applied_state(b) for b in desired.buckets] + [applied_state(m, ids[m.identity]) for m in desired.media]
     doc = state if state is not None else StateDocument.empty()
     taken = {r.address for r in doc.resources}
     clash = next((r.address for r in added if r.address in taken), None)

@@ -17,7 +17,7 @@ from reconcile.cloud.settings import ClientSettings
 from reconcile.emulator.app import EmulatorApp, create_app, emulator_transport
 from reconcile.emulator.config import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, EmulatorConfig
 from reconcile.emulator.vod import RegisterItem, VideoPatch
-from reconcile.engine.attributes import bucket_attributes
+from reconcile.engine.attributes import applied_state
 from reconcile.engine.plan import Plan
 from reconcile.engine.planner import build_plan
 from reconcile.manifest import load_desired_state
@@ -91,32 +91,13 @@ class Account:
         resources: list[ResourceState] = []
         for b in desired.buckets:
             self.bind(b.bucket, b.referer)
-            resources.append(
-                ResourceState(
-                    address=b.address,
-                    kind="input_bucket",
-                    identity=b.bucket,
-                    region=b.region,
-                    attributes=bucket_attributes(b),
-                    prevent_destroy=b.prevent_destroy,
-                )
-            )
+            resources.append(applied_state(b))
         for m in desired.media:
             a = m.attributes
             settings = dict(zip(REGISTRATION_NAMES, a.registration, strict=True))
             fields = {k: v for k, v in metadata_of(a).items() if v and k != "title"}
             media_id = self.register(m.file_url, a.title, **settings, **fields)
-            resources.append(
-                ResourceState(
-                    address=m.address,
-                    kind="media",
-                    identity=m.identity,
-                    region=m.region,
-                    remote_id=media_id,
-                    attributes=m.attributes,
-                    prevent_destroy=m.prevent_destroy,
-                )
-            )
+            resources.append(applied_state(m, media_id))
         return StateDocument(lineage=LINEAGE, serial=serial, resources=resources)
 
 

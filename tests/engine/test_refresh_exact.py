@@ -7,7 +7,7 @@ code told that SearchMedia is too slow to use, so it reads every id with GetVide
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,12 +16,10 @@ import pytest
 
 from reconcile.cloud.api import MediaApi
 from reconcile.cloud.client import CloudSession
-from reconcile.cloud.credentials import StaticCredentials
 from reconcile.cloud.models import GetVideoInfosResult
-from reconcile.cloud.settings import ClientSettings
-from reconcile.emulator.app import EmulatorApp, create_app, emulator_transport
+from reconcile.emulator.app import EmulatorApp, create_app
 from reconcile.emulator.clock import ManualClock
-from reconcile.emulator.config import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, EmulatorConfig
+from reconcile.emulator.config import EmulatorConfig
 from reconcile.emulator.search import SearchQuery
 from reconcile.engine.apply import apply_plan
 from reconcile.engine.live import LiveState
@@ -29,7 +27,6 @@ from reconcile.engine.refresh import refresh
 from reconcile.model.media import MUTABLE_NAMES, MediaAttributes, metadata_values
 from reconcile.state import open_store
 from reconcile.state.model import StateDocument
-from tests.cloud.fakes import VirtualClock
 from tests.engine.conftest import Account
 
 LAG = 30.0  # seconds the search index lags behind writes
@@ -62,16 +59,6 @@ def clock() -> ManualClock:
 def emulator_app(clock: ManualClock) -> EmulatorApp:
     config = EmulatorConfig(auto_objects=True, qps_scale=0, seed=11, clock=clock, search_lag_seconds=LAG)
     return create_app(config)
-
-
-@pytest.fixture
-async def cloud_session(emulator_app: EmulatorApp, virtual_clock: VirtualClock) -> AsyncIterator[CloudSession]:
-    settings = ClientSettings(endpoint="http://127.0.0.1:8080")
-    credentials = StaticCredentials(DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET)
-    async with CloudSession(
-        settings, credentials, transport=emulator_transport(emulator_app), clock=virtual_clock
-    ) as session:
-        yield session
 
 
 def media_manifest(count: int, recut: int = 0) -> str:
