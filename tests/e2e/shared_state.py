@@ -68,3 +68,27 @@ class Runner:
 
     def files(self) -> list[str]:
         return sorted(str(p.relative_to(self.ws.directory)) for p in self.ws.directory.rglob("*") if p.is_file())
+
+
+def second_runner_plans_nothing_after_the_first_applied(
+    runners: Callable[[str], Runner], state_shown: str
+) -> tuple[Runner, Runner]:
+    """Runner a applies 25 media and a bucket to the shared state; runner b, in an empty directory with the same
+    manifests and no local state, plans no changes. Returns (a, b) for the backend's own checks."""
+    a, b = runners("a"), runners("b")
+    media = videos("raw-a", 25)
+    a.manifest(buckets=[{"bucket": "raw-a"}], media=media)
+    b.manifest(buckets=[{"bucket": "raw-a"}], media=media, put_objects=False)
+
+    applied = a.reconcile("apply", "manifests/", "--auto-approve")
+    assert applied.code == 0, applied.err
+    assert "Apply complete! Resources: 1 bound, 25 registered." in applied.out
+    assert f"State: {state_shown} (serial " in applied.out
+
+    planned = b.reconcile("plan", "manifests/", "--detailed-exitcode")
+
+    assert planned.code == 0, planned.out + planned.err
+    assert "No changes. The account matches the manifests." in planned.out
+    assert b.files() == ["manifests/prod.yaml"]  # no local state
+    assert a.files() == ["manifests/prod.yaml"]
+    return a, b

@@ -19,7 +19,7 @@ import pytest
 
 from reconcile.emulator.config import DEFAULT_ACCESS_KEY_SECRET
 from tests.e2e.conftest import REGION, Workspace, oss_url
-from tests.e2e.shared_state import Runner, videos, wait_for
+from tests.e2e.shared_state import Runner, second_runner_plans_nothing_after_the_first_applied, videos, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -46,22 +46,7 @@ def state_objects(ws: Workspace, kind: str, under: str = "reconcile/prod") -> li
 
 
 def test_runner_b_in_an_empty_directory_plans_no_changes_after_runner_a_applied(runners):
-    a, b = runners("a"), runners("b")
-    media = videos("raw-a", 25)
-    a.manifest(buckets=[{"bucket": "raw-a"}], media=media)
-    b.manifest(buckets=[{"bucket": "raw-a"}], media=media, put_objects=False)
-
-    applied = a.reconcile(*APPLY)
-    assert applied.code == 0, applied.err
-    assert "Apply complete! Resources: 1 bound, 25 registered." in applied.out
-    assert f"State: {URL} (serial " in applied.out
-
-    planned = b.reconcile("plan", "manifests/", "--detailed-exitcode")
-
-    assert planned.code == 0, planned.out + planned.err
-    assert "No changes. The account matches the manifests." in planned.out
-    assert b.files() == ["manifests/prod.yaml"]  # no local state
-    assert a.files() == ["manifests/prod.yaml"]
+    a, b = second_runner_plans_nothing_after_the_first_applied(runners, URL)
     assert state_objects(a.ws, "lock") == ["000000000001"]  # released, kept: its generation is never reused
     listed = b.reconcile("state", "list", "--state", f"{URL}?region={REGION}")
     assert listed.code == 0 and listed.out.count("media[") == 25

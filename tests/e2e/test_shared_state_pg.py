@@ -18,7 +18,7 @@ import pytest
 
 from reconcile.state.location import parse_postgres
 from tests.e2e.conftest import Workspace
-from tests.e2e.shared_state import Runner, videos, wait_for
+from tests.e2e.shared_state import Runner, second_runner_plans_nothing_after_the_first_applied, videos, wait_for
 from tests.postgres_server import PASSWORD, PostgresServer
 
 pytestmark = pytest.mark.e2e
@@ -53,23 +53,8 @@ def _tables(server: PostgresServer, url: str) -> bool:
         return bool(row.fetchone()[0])  # type: ignore[index]
 
 
-def test_runner_b_in_an_empty_directory_plans_no_changes_after_runner_a_applied(runners):
-    a, b = runners("a"), runners("b")
-    media = videos("raw-a", 25)
-    a.manifest(buckets=[{"bucket": "raw-a"}], media=media)
-    b.manifest(buckets=[{"bucket": "raw-a"}], media=media, put_objects=False)
-
-    applied = a.reconcile(*APPLY)
-    assert applied.code == 0, applied.err
-    assert "Apply complete! Resources: 1 bound, 25 registered." in applied.out
-    assert f"State: {parse_postgres(a.url).display} (serial " in applied.out
-
-    planned = b.reconcile("plan", "manifests/", "--detailed-exitcode")
-
-    assert planned.code == 0, planned.out + planned.err
-    assert "No changes. The account matches the manifests." in planned.out
-    assert b.files() == ["manifests/prod.yaml"]  # no local state
-    assert a.files() == ["manifests/prod.yaml"]
+def test_runner_b_in_an_empty_directory_plans_no_changes_after_runner_a_applied(runners, url):
+    second_runner_plans_nothing_after_the_first_applied(runners, parse_postgres(url).display)
 
 
 def test_a_saved_plan_made_on_one_runner_applies_on_another_and_is_refused_once_stale(runners):
